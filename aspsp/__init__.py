@@ -1,0 +1,51 @@
+"""The Invisible Bank ASPSP platform. `create_app()` builds everything; importing builds nothing."""
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask
+
+from .config import load_config
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    from . import cli, health, logs
+    from .clock import Clock
+    from .db import Database
+    from .ledger import init_app as init_ledger
+    from .ledger.scheme import scheme_from_config
+    from .platform import Platform
+    from .tasks import celery_init_app
+
+    settings = load_config(config)
+    Path(settings["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
+    app = Flask(__name__, instance_path=settings["INSTANCE_PATH"])
+    app.config.update(settings)
+    app.config["SECRET_KEY"] = settings["SECRET_KEY"] or _instance_secret(app)
+    logs.configure_logging(settings["LOG_LEVEL"])
+
+    # DATABASE: a prebuilt Database (tests bind one to a rolled-back connection).
+    database = settings.get("DATABASE") or Database(settings["DATABASE_URL"],
+                                                    echo=settings["SQL_ECHO"])
+    app.extensions["aspsp"] = Platform(config=settings, db=database,
+                                       clock=settings.get("CLOCK") or Clock(),
+                                       scheme=scheme_from_config(settings))
+    celery_init_app(app)
+    app.register_blueprint(health.bp)
+    cli.init_app(app)
+    init_ledger(app)
+
+    from sandbox import init_app as init_sandbox
+    init_sandbox(app)
+    return app
+
+
+def _instance_secret(app: Flask) -> str:
+    """A random SECRET_KEY made on first run and kept in the instance folder (never in code)."""
+    path = Path(app.instance_path) / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()

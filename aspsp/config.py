@@ -1,0 +1,77 @@
+"""Layered configuration: defaults, then the environment, then an explicit mapping.
+
+Every setting the platform reads is declared here once, with its type, default and the
+environment variable that overrides it. README.md's configuration table is this list.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+
+def _bool(raw: str) -> bool:
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    parse: Callable[[str], Any] = str
+    doc: str = ""
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("DATABASE_URL", None, str,
+            "SQLAlchemy URL. Unset: an SQLite file under instance/. Production: postgresql://..."),
+    Setting("REDIS_URL", None, str,
+            "Redis for caches, rate limits and replay caches. Unset: in-process."),
+    Setting("CELERY_BROKER_URL", None, str,
+            "Celery broker. Unset: REDIS_URL if set, else an SQLite broker file under instance/."),
+    Setting("CELERY_ALWAYS_EAGER", False, _bool,
+            "Run background tasks inline in the calling process (tests, one-off scripts)."),
+    Setting("SECRET_KEY", None, str,
+            "Signs web sessions and CSRF tokens. Unset: a random key made once and kept in instance/."),
+    Setting("ISSUER", "http://127.0.0.1:5000", str,
+            "Public base URL of the platform (the OAuth issuer, absolute links in API responses)."),
+    Setting("INSTANCE_PATH", None, str, "Folder for the SQLite files and local keys (default ./instance)."),
+    Setting("LOG_LEVEL", "INFO", str, "Log level of the structured JSON logs."),
+    Setting("SQL_ECHO", False, _bool, "Log every SQL statement (development only)."),
+    Setting("PAYMENT_SCHEME", "simulated", str,
+            "Faster Payments gateway: 'simulated' (sandbox scheme that settles in-process)."),
+    Setting("SANDBOX_ENABLED", True, _bool, "Serve the sandbox directory and sandbox-only endpoints."),
+)
+
+NAMES = frozenset(s.name for s in SETTINGS)
+
+
+def load_config(overrides: Mapping[str, Any] | None = None,
+                environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Defaults, overridden by the environment, overridden by `overrides`."""
+    environ = os.environ if environ is None else environ
+    config: dict[str, Any] = {s.name: s.default for s in SETTINGS}
+    for setting in SETTINGS:
+        raw = environ.get(setting.name)
+        if raw not in (None, ""):
+            config[setting.name] = setting.parse(raw)
+    for key, value in (overrides or {}).items():
+        config[key] = value
+    instance = Path(config["INSTANCE_PATH"] or Path.cwd() / "instance").resolve()
+    config["INSTANCE_PATH"] = str(instance)
+    if not config["DATABASE_URL"]:
+        config["DATABASE_URL"] = f"sqlite:///{instance / 'aspsp.sqlite'}"
+    config["DATABASE_URL"] = normalise_database_url(config["DATABASE_URL"])
+    if not config["CELERY_BROKER_URL"]:
+        config["CELERY_BROKER_URL"] = (config["REDIS_URL"]
+                                       or f"sqla+sqlite:///{instance / 'broker.sqlite'}")
+    return config
+
+
+def normalise_database_url(url: str) -> str:
+    """postgresql:// and postgres:// mean psycopg2 here (SQLAlchemy 2.1 would pick psycopg 3)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix):]
+    return url

@@ -1,0 +1,1 @@
+"""PSU credentials, SCA factors and login sessions."""

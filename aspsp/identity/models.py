@@ -1,0 +1,26 @@
+"""A bank customer's online-banking login, linked to the party it acts for."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..db import Base
+from ..ledger.models import Party
+from ..types import BigPK, UTCDateTime
+
+
+class PsuUser(Base):
+    __tablename__ = "psu_users"
+    id: Mapped[int] = mapped_column(BigPK, primary_key=True)
+    psu_id: Mapped[str] = mapped_column(String(40), unique=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    totp_secret: Mapped[str] = mapped_column(String(64))
+    party_pk: Mapped[int] = mapped_column(ForeignKey("parties.id"), index=True)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    party: Mapped[Party] = relationship()

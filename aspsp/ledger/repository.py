@@ -1,0 +1,157 @@
+"""Queries and row locks of the ledger. Repositories never commit: the unit of work does."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Iterable
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from . import models
+from .domain import AccountKind, PostingStatus
+from .errors import AccountNotFound, EntryNotFound
+
+
+class LedgerRepository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, obj) -> None:
+        self.session.add(obj)
+
+    def flush(self) -> None:
+        self.session.flush()
+
+    # accounts ---------------------------------------------------------------------------
+    def account(self, account_id: str, lock: bool = False) -> models.Account:
+        query = select(models.Account).where(models.Account.account_id == account_id)
+        if lock:
+            query = query.with_for_update().execution_options(populate_existing=True)
+        account = self.session.scalars(query).one_or_none()
+        if account is None:
+            raise AccountNotFound(f"no account {account_id}")
+        return account
+
+    def account_by_pk(self, pk: int) -> models.Account:
+        return self.session.get(models.Account, pk)
+
+    def internal_account(self, code: str) -> models.Account | None:
+        return self.session.scalars(
+            select(models.Account).where(models.Account.internal_code == code)).one_or_none()
+
+    def account_by_sort_code(self, sort_code: str, account_number: str) -> models.Account | None:
+        return self.session.scalars(select(models.Account).where(
+            models.Account.sort_code == sort_code,
+            models.Account.account_number == account_number)).one_or_none()
+
+    def account_by_iban(self, iban: str) -> models.Account | None:
+        return self.session.scalars(
+            select(models.Account).where(models.Account.iban == iban)).one_or_none()
+
+    def accounts_for_posting(self, account_ids: Iterable[str]) -> dict[str, models.Account]:
+        """Every named account; customer accounts row-locked in id order (no deadlocks).
+        Internal accounts are not locked: they have no limit and no cached balance, so they
+        never serialise the bank's payments behind one row."""
+        ids = sorted(set(account_ids))
+        found = self.session.scalars(
+            select(models.Account).where(models.Account.account_id.in_(ids))).all()
+        by_id = {a.account_id: a for a in found}
+        missing = [i for i in ids if i not in by_id]
+        if missing:
+            raise AccountNotFound(f"no account {missing[0]}")
+        customer_pks = sorted(a.id for a in found if a.kind == AccountKind.CUSTOMER)
+        if customer_pks:
+            locked = self.session.scalars(
+                select(models.Account).where(models.Account.id.in_(customer_pks))
+                .order_by(models.Account.id).with_for_update()
+                .execution_options(populate_existing=True)).all()
+            by_id.update({a.account_id: a for a in locked})
+        return by_id
+
+    # journal ----------------------------------------------------------------------------
+    def entry(self, entry_id: str) -> models.JournalEntry:
+        entry = self.session.scalars(select(models.JournalEntry)
+                                     .where(models.JournalEntry.entry_id == entry_id)).one_or_none()
+        if entry is None:
+            raise EntryNotFound(f"no journal entry {entry_id}")
+        return entry
+
+    def reversal_of(self, entry: models.JournalEntry) -> models.JournalEntry | None:
+        return self.session.scalars(select(models.JournalEntry)
+                                    .where(models.JournalEntry.reverses_pk == entry.id)).one_or_none()
+
+    def posting_totals(self, account_pk: int) -> tuple[int, int, int]:
+        """(booked, pending debits, pending credits) summed from the postings themselves."""
+        p = models.Posting
+        booked = func.coalesce(func.sum(p.amount_minor).filter(p.status == PostingStatus.BOOKED), 0)
+        pending_debits = func.coalesce(func.sum(p.amount_minor).filter(
+            p.status == PostingStatus.PENDING, p.amount_minor < 0), 0)
+        pending_credits = func.coalesce(func.sum(p.amount_minor).filter(
+            p.status == PostingStatus.PENDING, p.amount_minor > 0), 0)
+        row = self.session.execute(select(booked, pending_debits, pending_credits)
+                                   .where(p.account_pk == account_pk)).one()
+        return int(row[0]), int(row[1]), int(row[2])
+
+    def booked_before(self, account_pk: int, before: datetime) -> int:
+        p = models.Posting
+        return int(self.session.scalar(select(func.coalesce(func.sum(p.amount_minor), 0)).where(
+            p.account_pk == account_pk, p.status == PostingStatus.BOOKED,
+            p.booking_datetime < before)))
+
+    def all_customer_totals(self):
+        """Per customer account: cached columns beside the sums of its postings."""
+        p, a = models.Posting, models.Account
+        sums = (select(p.account_pk,
+                       func.sum(p.amount_minor).filter(p.status == PostingStatus.BOOKED).label("booked"),
+                       func.sum(p.amount_minor).filter(p.status == PostingStatus.PENDING,
+                                                       p.amount_minor < 0).label("pdebits"),
+                       func.sum(p.amount_minor).filter(p.status == PostingStatus.PENDING,
+                                                       p.amount_minor > 0).label("pcredits"))
+                .group_by(p.account_pk).subquery())
+        return self.session.execute(
+            select(a.account_id, a.booked_minor, a.pending_debits_minor, a.pending_credits_minor,
+                   a.credit_limit_minor, func.coalesce(sums.c.booked, 0),
+                   func.coalesce(sums.c.pdebits, 0), func.coalesce(sums.c.pcredits, 0))
+            .outerjoin(sums, sums.c.account_pk == a.id)
+            .where(a.kind == AccountKind.CUSTOMER)).all()
+
+    def unbalanced_entries(self):
+        p, e = models.Posting, models.JournalEntry
+        return self.session.execute(
+            select(e.entry_id, p.currency, func.sum(p.amount_minor))
+            .join(p, p.entry_pk == e.id).group_by(e.entry_id, p.currency)
+            .having(func.sum(p.amount_minor) != 0)).all()
+
+    def entries_with_fewer_than_two_postings(self):
+        p, e = models.Posting, models.JournalEntry
+        return self.session.execute(
+            select(e.entry_id, func.count(p.id)).outerjoin(p, p.entry_pk == e.id)
+            .group_by(e.entry_id).having(func.count(p.id) < 2)).all()
+
+    def transactions(self, account_pk: int, *, limit: int,
+                     from_booking: datetime | None = None, to_booking: datetime | None = None,
+                     after: tuple[datetime, int] | None = None) -> list[models.Posting]:
+        """Newest first, keyset-paginated on (booking_datetime, id): the page after `after`."""
+        p = models.Posting
+        query = select(p).where(p.account_pk == account_pk)
+        if from_booking is not None:
+            query = query.where(p.booking_datetime >= from_booking)
+        if to_booking is not None:
+            query = query.where(p.booking_datetime <= to_booking)
+        if after is not None:
+            at, pk = after
+            query = query.where(or_(p.booking_datetime < at,
+                                    and_(p.booking_datetime == at, p.id < pk)))
+        query = query.order_by(p.booking_datetime.desc(), p.id.desc()).limit(limit)
+        return list(self.session.scalars(query))
+
+    # payments ---------------------------------------------------------------------------
+    def payment(self, payment_id: str, lock: bool = False) -> models.Payment | None:
+        query = select(models.Payment).where(models.Payment.payment_id == payment_id)
+        if lock:
+            query = query.with_for_update().execution_options(populate_existing=True)
+        return self.session.scalars(query).one_or_none()
+
+    def payments_in_status(self, status: str, updated_before: datetime) -> list[str]:
+        return list(self.session.scalars(select(models.Payment.payment_id).where(
+            models.Payment.status == status, models.Payment.status_updated_at < updated_before)))

@@ -1,0 +1,479 @@
+"""Ledger use cases. Each takes a unit of work, does one thing, and leaves the commit to the
+caller's `uow.commit()` (so a use case composes into a bigger one). Money moves in one
+transaction or not at all."""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import date, datetime, time, timezone
+from decimal import Decimal
+from typing import Any
+
+from schwifty import IBAN
+from schwifty.exceptions import SchwiftyException
+
+from ..db import UnitOfWork
+from ..ids import new_id
+from . import models
+from .domain import (AccountKind, AccountRules, AccountStatus, BalanceSnapshot, PaymentStatus,
+                     PostingLine, PostingStatus, next_payment_status, reversal_lines,
+                     transfer_lines, validate_entry)
+from .errors import AlreadyReversed, InvalidAmount, InvalidCounterparty, LedgerError
+from .money import Money, minor_units
+from .repository import LedgerRepository
+from .scheme import PaymentScheme, SchemeSubmission
+
+BANK_CODE = "INVB"          # the first four letters of our BIC, used in our IBANs
+BANK_BIC = "INVBGB2LXXX"
+
+# The bank's own accounts, one of each per currency, named by internal code.
+FPS_CLEARING = "FPS-CLEARING"          # outbound/inbound Faster Payments in flight
+SETTLEMENT = "SETTLEMENT"              # the bank's reserve account at the central bank
+CARD_SETTLEMENT = "CARD-SETTLEMENT"    # card scheme settlement
+BACS_CLEARING = "BACS-CLEARING"        # direct debits
+BANK_CAPITAL = "BANK-CAPITAL"          # equity, the other side of opening balances
+INTERNAL_CODES = (FPS_CLEARING, SETTLEMENT, CARD_SETTLEMENT, BACS_CLEARING, BANK_CAPITAL)
+
+
+def to_minor(money: Money) -> int:
+    return int(money.amount.scaleb(minor_units(money.currency)))
+
+
+def from_minor(value: int, currency: str) -> Money:
+    return Money.of(Decimal(value).scaleb(-minor_units(currency)), currency)
+
+
+def rules_of(account: models.Account) -> AccountRules:
+    return AccountRules(account_id=account.account_id, currency=account.currency,
+                        status=AccountStatus(account.status), kind=AccountKind(account.kind),
+                        credit_limit=from_minor(account.credit_limit_minor, account.currency).amount)
+
+
+def snapshot_of(account: models.Account) -> BalanceSnapshot:
+    scale = minor_units(account.currency)
+    return BalanceSnapshot(account.currency,
+                           Decimal(account.booked_minor).scaleb(-scale),
+                           Decimal(account.pending_debits_minor).scaleb(-scale),
+                           Decimal(account.pending_credits_minor).scaleb(-scale))
+
+
+def _store_snapshot(account: models.Account, snapshot: BalanceSnapshot) -> None:
+    scale = minor_units(account.currency)
+    account.booked_minor = int(snapshot.booked.scaleb(scale))
+    account.pending_debits_minor = int(snapshot.pending_debits.scaleb(scale))
+    account.pending_credits_minor = int(snapshot.pending_credits.scaleb(scale))
+
+
+def gb_iban(sort_code: str, account_number: str) -> str:
+    return str(IBAN.generate("GB", bank_code=BANK_CODE + sort_code, account_code=account_number))
+
+
+# accounts -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class NewAccount:
+    currency: str
+    name: str
+    account_type: str
+    account_sub_type: str
+    sort_code: str
+    account_number: str
+    opening_date: date
+    nickname: str | None = None
+    description: str | None = None
+    credit_limit: Decimal = Decimal(0)
+    credit_line_type: str | None = None
+    status: str = AccountStatus.ENABLED
+    pan: str | None = None
+
+
+def open_account(uow: UnitOfWork, spec: NewAccount, holders: list[tuple[models.Party, str]],
+                 *, now: datetime, product: models.Product | None = None,
+                 rng: random.Random | None = None) -> models.Account:
+    if not (spec.sort_code.isdigit() and len(spec.sort_code) == 6
+            and spec.account_number.isdigit() and len(spec.account_number) == 8):
+        raise InvalidCounterparty("a UK account needs a 6-digit sort code and 8-digit number")
+    limit = Money.of(spec.credit_limit, spec.currency)
+    if limit.amount < 0:
+        raise InvalidAmount("a credit limit cannot be negative")
+    account = models.Account(
+        account_id=new_id(rng), kind=AccountKind.CUSTOMER, status=AccountStatus(spec.status),
+        status_updated_at=now, currency=spec.currency, account_type=spec.account_type,
+        account_sub_type=spec.account_sub_type, name=spec.name, nickname=spec.nickname,
+        description=spec.description, opening_date=spec.opening_date,
+        sort_code=spec.sort_code, account_number=spec.account_number,
+        iban=gb_iban(spec.sort_code, spec.account_number), servicer_bic=BANK_BIC, pan=spec.pan,
+        credit_limit_minor=to_minor(limit), credit_line_type=spec.credit_line_type,
+        product=product, created_at=now)
+    for position, (party, role) in enumerate(holders):
+        account.holders.append(models.AccountParty(party=party, account_role=role,
+                                                   position=position))
+    uow.session.add(account)
+    uow.session.flush()
+    return account
+
+
+def ensure_internal_accounts(uow: UnitOfWork, currency: str, *, now: datetime) -> None:
+    repo = LedgerRepository(uow.session)
+    for code in INTERNAL_CODES:
+        internal_code = f"{code}-{currency}"
+        if repo.internal_account(internal_code) is None:
+            repo.add(models.Account(
+                account_id=new_id(), kind=AccountKind.INTERNAL, internal_code=internal_code,
+                status=AccountStatus.ENABLED, status_updated_at=now, currency=currency,
+                name=internal_code.replace("-", " ").title(), opening_date=now.date(),
+                created_at=now))
+    repo.flush()
+
+
+def internal_account_id(uow: UnitOfWork, code: str, currency: str) -> str:
+    account = LedgerRepository(uow.session).internal_account(f"{code}-{currency}")
+    if account is None:
+        raise LedgerError(f"internal account {code}-{currency} is not set up")
+    return account.account_id
+
+
+def set_account_status(uow: UnitOfWork, account_id: str, status: str, *, now: datetime) -> None:
+    account = LedgerRepository(uow.session).account(account_id, lock=True)
+    account.status = AccountStatus(status)
+    account.status_updated_at = now
+
+
+# the journal ----------------------------------------------------------------------------
+def post_entry(uow: UnitOfWork, lines: list[PostingLine], *, kind: str, now: datetime,
+               description: str | None = None, status: PostingStatus = PostingStatus.BOOKED,
+               booking_datetime: datetime | None = None, value_datetime: datetime | None = None,
+               reverses: models.JournalEntry | None = None,
+               rng: random.Random | None = None) -> models.JournalEntry:
+    """The one way money moves: a balanced entry whose accounts are open, in its currency,
+    and (for debits of customer accounts) able to pay within their limit."""
+    lines = validate_entry(lines)
+    repo = LedgerRepository(uow.session)
+    accounts = repo.accounts_for_posting(line.account_id for line in lines)
+    snapshots: dict[str, BalanceSnapshot] = {}
+    for account_id, account in accounts.items():
+        rules = rules_of(account)
+        rules.ensure_can_post()
+        net_debit = Money.zero(account.currency)
+        for line in lines:
+            if line.account_id == account_id:
+                rules.ensure_currency(line.amount)
+                if line.amount.amount < 0:
+                    net_debit = net_debit - line.amount
+        if account.kind == AccountKind.CUSTOMER:
+            snapshots[account_id] = snapshot_of(account)
+            if net_debit.is_positive:
+                rules.ensure_affordable(snapshots[account_id].interim_available, net_debit)
+
+    booked_at = booking_datetime or now
+    entry = models.JournalEntry(entry_id=new_id(rng), kind=kind, description=description,
+                                created_at=now, reverses_pk=reverses.id if reverses else None)
+    for line in lines:
+        account = accounts[line.account_id]
+        posting = models.Posting(
+            transaction_id=new_id(rng), account_pk=account.id, amount_minor=to_minor(line.amount),
+            currency=line.amount.currency, status=status, booking_datetime=booked_at,
+            value_datetime=value_datetime or booked_at, **dict(line.details))
+        if line.account_id in snapshots:
+            snapshot = snapshots[line.account_id].apply(line.amount.amount, status)
+            snapshots[line.account_id] = snapshot
+            _store_snapshot(account, snapshot)
+            if status == PostingStatus.BOOKED:
+                posting.balance_after_minor = account.booked_minor
+        entry.postings.append(posting)
+    repo.add(entry)
+    repo.flush()
+    return entry
+
+
+def book_pending(uow: UnitOfWork, entry: models.JournalEntry, *, now: datetime) -> None:
+    """Pending postings of `entry` become booked (the only change a posting ever sees)."""
+    repo = LedgerRepository(uow.session)
+    pending = [p for p in entry.postings if p.status == PostingStatus.PENDING]
+    accounts = repo.accounts_for_posting(repo.account_by_pk(p.account_pk).account_id
+                                         for p in pending)
+    by_pk = {a.id: a for a in accounts.values()}
+    for posting in pending:
+        account = by_pk[posting.account_pk]
+        posting.status = PostingStatus.BOOKED
+        posting.booking_datetime = now
+        if account.kind == AccountKind.CUSTOMER:
+            amount = Decimal(posting.amount_minor).scaleb(-minor_units(posting.currency))
+            _store_snapshot(account, snapshot_of(account).book_pending(amount))
+            posting.balance_after_minor = account.booked_minor
+    repo.flush()
+
+
+def lines_of(entry: models.JournalEntry) -> list[PostingLine]:
+    return [PostingLine(p.account.account_id, from_minor(p.amount_minor, p.currency),
+                        _details_of(p)) for p in entry.postings]
+
+
+_DETAIL_FIELDS = ("transaction_reference", "statement_reference", "transaction_information",
+                  "iso_code", "iso_subcode", "proprietary_code", "proprietary_issuer",
+                  "merchant_name", "merchant_category_code", "counterparty", "card_instrument")
+
+
+def _details_of(posting: models.Posting) -> dict[str, Any]:
+    return {f: getattr(posting, f) for f in _DETAIL_FIELDS if getattr(posting, f) is not None}
+
+
+def reverse_entry(uow: UnitOfWork, entry_id: str, *, reason: str, now: datetime,
+                  rng: random.Random | None = None) -> models.JournalEntry:
+    """A correction: a new booked entry with every posting negated. Once per entry."""
+    repo = LedgerRepository(uow.session)
+    original = repo.entry(entry_id)
+    if original.reverses_pk is not None:
+        raise AlreadyReversed(f"entry {entry_id} is itself a reversal")
+    if repo.reversal_of(original) is not None:
+        raise AlreadyReversed(f"entry {entry_id} has already been reversed")
+    if any(p.status != PostingStatus.BOOKED for p in original.postings):
+        raise LedgerError(f"entry {entry_id} has pending postings; it cannot be reversed yet")
+    lines = reversal_lines(lines_of(original))
+    lines = [PostingLine(l.account_id, l.amount,
+                         {**l.details, "transaction_information": f"Reversal: {reason}"[:500]})
+             for l in lines]
+    return post_entry(uow, lines, kind="reversal", now=now, description=reason,
+                      reverses=original, rng=rng)
+
+
+# payments -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Creditor:
+    name: str
+    scheme: str            # UK.OBIE.SortCodeAccountNumber or UK.OBIE.IBAN
+    identification: str
+
+    def validated(self) -> "Creditor":
+        ident = self.identification.replace(" ", "")
+        if not self.name.strip():
+            raise InvalidCounterparty("the creditor needs a name")
+        if self.scheme == "UK.OBIE.SortCodeAccountNumber":
+            if not (ident.isdigit() and len(ident) == 14):
+                raise InvalidCounterparty("a sort code and account number is 14 digits")
+        elif self.scheme == "UK.OBIE.IBAN":
+            try:
+                ident = str(IBAN(ident))
+            except SchwiftyException as exc:
+                raise InvalidCounterparty(f"invalid IBAN: {exc}") from None
+        else:
+            raise InvalidCounterparty(f"unsupported account scheme {self.scheme}")
+        return Creditor(self.name.strip(), self.scheme, ident)
+
+    def as_dict(self) -> dict[str, str]:
+        return {"name": self.name, "scheme": self.scheme, "identification": self.identification}
+
+
+def _record_status(payment: models.Payment, status: PaymentStatus, now: datetime,
+                   reason: str | None = None) -> None:
+    payment.status = next_payment_status(PaymentStatus(payment.status), status) \
+        if payment.status else status
+    payment.status_updated_at = now
+    payment.status_history = [*payment.status_history,
+                              {"status": str(status), "at": now.isoformat(), "reason": reason}]
+
+
+def _new_payment(kind: str, debtor: models.Account, amount: Money, creditor: Creditor,
+                 reference: str | None, end_to_end: str | None, now: datetime,
+                 rng: random.Random | None) -> models.Payment:
+    payment = models.Payment(payment_id=new_id(rng), kind=kind, status=None, status_history=[],
+                             debtor_account_pk=debtor.id, creditor=creditor.as_dict(),
+                             amount_minor=to_minor(amount), currency=amount.currency,
+                             reference=reference, end_to_end_identification=end_to_end,
+                             created_at=now, status_updated_at=now)
+    _record_status(payment, PaymentStatus.PENDING, now)
+    return payment
+
+
+def _payment_details(debtor: models.Account, creditor: Creditor, reference: str | None,
+                     outgoing: bool) -> dict[str, Any]:
+    if outgoing:
+        return {"transaction_reference": reference, "transaction_information": creditor.name,
+                "iso_code": "IssuedCreditTransfers", "iso_subcode": "DomesticCreditTransfer",
+                "proprietary_code": "FPS", "proprietary_issuer": "InvisibleBank",
+                "counterparty": {"CreditorAccount": {"SchemeName": creditor.scheme,
+                                                     "Identification": creditor.identification,
+                                                     "Name": creditor.name}}}
+    return {"transaction_reference": reference, "transaction_information": debtor.name,
+            "iso_code": "ReceivedCreditTransfers", "iso_subcode": "DomesticCreditTransfer",
+            "proprietary_code": "FPS", "proprietary_issuer": "InvisibleBank",
+            "counterparty": {"DebtorAccount": {"SchemeName": "UK.OBIE.SortCodeAccountNumber",
+                                               "Identification": f"{debtor.sort_code}{debtor.account_number}",
+                                               "Name": debtor.name}}}
+
+
+def _resolve_on_us(repo: LedgerRepository, creditor: Creditor) -> models.Account | None:
+    if creditor.scheme == "UK.OBIE.SortCodeAccountNumber":
+        return repo.account_by_sort_code(creditor.identification[:6], creditor.identification[6:])
+    return repo.account_by_iban(creditor.identification)
+
+
+def pay(uow: UnitOfWork, *, debtor_account_id: str, creditor: Creditor, amount: Money,
+        now: datetime, reference: str | None = None, end_to_end_identification: str | None = None,
+        rng: random.Random | None = None) -> models.Payment:
+    """Pay a creditor from a customer account. To one of our own accounts it is an internal
+    transfer, booked at once; elsewhere it goes out through Faster Payments: the debit is
+    pending until the settlement task books it."""
+    if not amount.is_positive:
+        raise InvalidAmount(f"a payment amount must be positive, not {amount}")
+    creditor = creditor.validated()
+    repo = LedgerRepository(uow.session)
+    debtor = repo.account(debtor_account_id)
+    if debtor.kind != AccountKind.CUSTOMER:
+        raise InvalidCounterparty("payments are made from customer accounts")
+    on_us = _resolve_on_us(repo, creditor)
+    if on_us is not None:
+        return transfer(uow, debtor_account_id=debtor_account_id,
+                        creditor_account_id=on_us.account_id, amount=amount, now=now,
+                        reference=reference, end_to_end_identification=end_to_end_identification,
+                        creditor=creditor, rng=rng)
+    clearing = internal_account_id(uow, FPS_CLEARING, amount.currency)
+    entry = post_entry(uow, transfer_lines(debtor_account_id, clearing, amount,
+                                           _payment_details(debtor, creditor, reference, True)),
+                       kind="outbound-payment", now=now, status=PostingStatus.PENDING,
+                       description=f"Faster Payment to {creditor.name}", rng=rng)
+    payment = _new_payment("outbound", debtor, amount, creditor, reference,
+                           end_to_end_identification, now, rng)
+    payment.entry_pk = entry.id
+    _record_status(payment, PaymentStatus.ACCEPTED_SETTLEMENT_IN_PROCESS, now)
+    repo.add(payment)
+    repo.flush()
+    payment_id = payment.payment_id
+
+    def send_for_settlement():
+        from .tasks import settle_payment_task
+        settle_payment_task.delay(payment_id)
+
+    uow.on_commit(send_for_settlement)
+    return payment
+
+
+def transfer(uow: UnitOfWork, *, debtor_account_id: str, creditor_account_id: str,
+             amount: Money, now: datetime, reference: str | None = None,
+             end_to_end_identification: str | None = None, creditor: Creditor | None = None,
+             rng: random.Random | None = None) -> models.Payment:
+    """Move money between two of our customers' accounts: one entry, booked at once."""
+    repo = LedgerRepository(uow.session)
+    debtor = repo.account(debtor_account_id)
+    credit_account = repo.account(creditor_account_id)
+    creditor = creditor or Creditor(credit_account.name, "UK.OBIE.SortCodeAccountNumber",
+                                    f"{credit_account.sort_code}{credit_account.account_number}")
+    entry = post_entry(uow, transfer_lines(
+        debtor_account_id, creditor_account_id, amount,
+        _payment_details(debtor, creditor, reference, True),
+        _payment_details(debtor, creditor, reference, False)),
+        kind="internal-transfer", now=now, description=f"Transfer to {creditor.name}", rng=rng)
+    payment = _new_payment("internal", debtor, amount, creditor, reference,
+                           end_to_end_identification, now, rng)
+    payment.creditor_account_pk = credit_account.id
+    payment.entry_pk = entry.id
+    _record_status(payment, PaymentStatus.ACCEPTED_SETTLEMENT_IN_PROCESS, now)
+    _record_status(payment, PaymentStatus.ACCEPTED_SETTLEMENT_COMPLETED, now)
+    repo.add(payment)
+    repo.flush()
+    return payment
+
+
+def settle_payment(uow: UnitOfWork, payment_id: str, scheme: PaymentScheme, *,
+                   now: datetime) -> models.Payment | None:
+    """Submit an outbound payment to the scheme and book the outcome. Idempotent: a payment
+    that is no longer in process is left as it is."""
+    repo = LedgerRepository(uow.session)
+    payment = repo.payment(payment_id, lock=True)
+    if payment is None or payment.status != PaymentStatus.ACCEPTED_SETTLEMENT_IN_PROCESS:
+        return payment
+    amount = from_minor(payment.amount_minor, payment.currency)
+    result = scheme.submit(SchemeSubmission(
+        payment_id=payment.payment_id, amount=str(amount.amount), currency=amount.currency,
+        creditor=payment.creditor, reference=payment.reference,
+        end_to_end_identification=payment.end_to_end_identification))
+    entry = uow.session.get(models.JournalEntry, payment.entry_pk)
+    book_pending(uow, entry, now=now)
+    if result.accepted:
+        clearing = internal_account_id(uow, FPS_CLEARING, amount.currency)
+        settlement = internal_account_id(uow, SETTLEMENT, amount.currency)
+        post_entry(uow, transfer_lines(clearing, settlement, amount,
+                                       {"transaction_reference": result.scheme_reference},
+                                       {"transaction_reference": result.scheme_reference}),
+                   kind="scheme-settlement", now=now,
+                   description=f"Faster Payments settlement {result.scheme_reference}")
+        payment.scheme_reference = result.scheme_reference
+        _record_status(payment, PaymentStatus.ACCEPTED_SETTLEMENT_COMPLETED, now)
+    else:
+        reverse_entry(uow, entry.entry_id, reason=result.reason or "rejected by the scheme",
+                      now=now)
+        payment.rejection_reason = result.reason
+        _record_status(payment, PaymentStatus.REJECTED, now, result.reason)
+    repo.flush()
+    return payment
+
+
+def receive_inbound_payment(uow: UnitOfWork, *, creditor_account_id: str, amount: Money,
+                            debtor_name: str, debtor_identification: str, now: datetime,
+                            reference: str | None = None,
+                            booking_datetime: datetime | None = None,
+                            rng: random.Random | None = None) -> models.JournalEntry:
+    """Money arriving from another bank through Faster Payments."""
+    clearing = internal_account_id(uow, FPS_CLEARING, amount.currency)
+    details = {"transaction_reference": reference, "transaction_information": debtor_name,
+               "iso_code": "ReceivedCreditTransfers", "iso_subcode": "DomesticCreditTransfer",
+               "proprietary_code": "FPS", "proprietary_issuer": "InvisibleBank",
+               "counterparty": {"DebtorAccount": {"SchemeName": "UK.OBIE.SortCodeAccountNumber",
+                                                  "Identification": debtor_identification,
+                                                  "Name": debtor_name}}}
+    return post_entry(uow, transfer_lines(clearing, creditor_account_id, amount, {}, details),
+                      kind="inbound-payment", now=now, booking_datetime=booking_datetime,
+                      description=f"Faster Payment from {debtor_name}", rng=rng)
+
+
+# balances and reconciliation ------------------------------------------------------------
+@dataclass(frozen=True)
+class Balance:
+    type: str               # InterimAvailable, InterimBooked, ClosingBooked
+    amount: Money           # signed
+    at: datetime
+    credit_limit: Money
+    credit_line_type: str | None
+
+
+def balances(uow: UnitOfWork, account_id: str, *, now: datetime) -> list[Balance]:
+    repo = LedgerRepository(uow.session)
+    account = repo.account(account_id)
+    snapshot = snapshot_of(account)
+    limit = from_minor(account.credit_limit_minor, account.currency)
+    start_of_day = datetime.combine(now.date(), time.min, tzinfo=timezone.utc)
+    closing = from_minor(repo.booked_before(account.id, start_of_day), account.currency)
+    return [
+        Balance("InterimAvailable", snapshot.interim_available, now, limit, account.credit_line_type),
+        Balance("InterimBooked", snapshot.interim_booked, now, limit, account.credit_line_type),
+        Balance("ClosingBooked", closing, start_of_day, limit, account.credit_line_type),
+    ]
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str
+    subject: str
+    detail: str
+
+
+def reconcile_balances(uow: UnitOfWork) -> list[Problem]:
+    """Every problem in the ledger, as values: cached balances that differ from their postings,
+    entries that do not balance or have fewer than two postings, accounts below their limit."""
+    repo = LedgerRepository(uow.session)
+    problems: list[Problem] = []
+    for (account_id, booked, pdebits, pcredits, limit,
+         sum_booked, sum_pdebits, sum_pcredits) in repo.all_customer_totals():
+        cached, derived = (booked, pdebits, pcredits), (int(sum_booked), int(sum_pdebits),
+                                                        int(sum_pcredits))
+        if cached != derived:
+            problems.append(Problem("cached-balance-mismatch", account_id,
+                                    f"cached {cached} but postings give {derived}"))
+        if derived[0] + derived[1] < -limit:
+            problems.append(Problem("below-limit", account_id,
+                                    f"available {derived[0] + derived[1]} below -{limit}"))
+    for entry_id, currency, total in repo.unbalanced_entries():
+        problems.append(Problem("unbalanced-entry", entry_id, f"{currency} sums to {total}"))
+    for entry_id, count in repo.entries_with_fewer_than_two_postings():
+        problems.append(Problem("short-entry", entry_id, f"{count} postings"))
+    return problems
+

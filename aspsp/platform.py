@@ -1,0 +1,25 @@
+"""The running platform's shared services, built once per app by `create_app`."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+
+from .clock import Clock
+from .db import Database
+
+
+@dataclass
+class Platform:
+    config: dict[str, Any]
+    db: Database
+    clock: Clock
+    scheme: Any  # ledger.scheme.PaymentScheme
+
+    def uow(self):
+        return self.db.uow()
+
+
+def current() -> Platform:
+    return current_app.extensions["aspsp"]

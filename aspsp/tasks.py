@@ -1,0 +1,42 @@
+"""Celery, bound to the Flask app by the factory; every task runs inside an app context."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import Celery, Task
+from flask import Flask
+
+
+def celery_init_app(app: Flask) -> Celery:
+    class FlaskTask(Task):
+        def __call__(self, *args, **kwargs):
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    config = app.config
+    celery = Celery(app.name, task_cls=FlaskTask)
+    celery.conf.update(
+        broker_url=config["CELERY_BROKER_URL"],
+        result_backend=None,
+        task_ignore_result=True,
+        task_always_eager=config["CELERY_ALWAYS_EAGER"],
+        task_eager_propagates=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        broker_connection_retry_on_startup=True,
+        timezone="UTC",
+        beat_schedule={
+            "settle-stuck-payments": {
+                "task": "ledger.settle_stuck_payments",
+                "schedule": timedelta(minutes=1),
+            },
+            "reconcile-balances": {
+                "task": "ledger.reconcile_balances",
+                "schedule": timedelta(hours=1),
+            },
+        },
+    )
+    celery.set_default()
+    app.extensions["celery"] = celery
+    return celery

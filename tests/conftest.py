@@ -1,0 +1,143 @@
+"""Test fixtures.
+
+Integration tests run once per database engine: the `db_url` fixture is parametrised over
+SQLite and PostgreSQL. Each test runs inside a transaction that is rolled back afterwards
+(commits inside become savepoints), on a schema built once per run from the migrations.
+
+PostgreSQL and Redis are real services on 127.0.0.1. With CI set, a missing service fails the
+test that needs it; on a developer machine without them, those tests are skipped with the reason.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import sessionmaker
+
+from aspsp import create_app
+from aspsp.cli import upgrade
+from aspsp.clock import Clock
+from aspsp.db import Database, make_engine
+
+PG_SERVER = os.environ.get("TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+NOW = datetime(2026, 6, 15, 12, 0, tzinfo=timezone.utc)
+
+
+def service_missing(what: str, error: Exception):
+    message = f"{what} is not reachable ({type(error).__name__}: {error})"
+    if IN_CI:
+        pytest.fail(f"{message}; CI must provide it", pytrace=False)
+    pytest.skip(message)
+
+
+def _pg_admin_engine():
+    return create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+
+
+def create_pg_database(prefix: str = "aspsp_test") -> str:
+    """A new, migrated PostgreSQL database; returns its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = _pg_admin_engine()
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    url = f"{PG_SERVER}/{name}"
+    upgrade(url)
+    return url
+
+
+def drop_pg_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    admin = _pg_admin_engine()
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    try:
+        url = create_pg_database()
+    except Exception as error:  # OperationalError when the server is down
+        service_missing("PostgreSQL at 127.0.0.1:5432", error)
+    yield url
+    drop_pg_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request) -> str:
+    return request.getfixturevalue(f"{request.param}_url" if request.param == "sqlite"
+                                   else "postgres_url")
+
+
+@pytest.fixture(scope="session")
+def _engines():
+    engines = {}
+    yield engines
+    for engine in engines.values():
+        engine.dispose()
+
+
+@pytest.fixture
+def database(db_url, _engines) -> Database:
+    """A Database whose every unit of work runs inside one outer transaction, rolled back
+    at the end of the test."""
+    engine = _engines.get(db_url) or _engines.setdefault(db_url, make_engine(db_url))
+    connection = engine.connect()
+    outer = connection.begin()
+    factory = sessionmaker(bind=connection, join_transaction_mode="create_savepoint",
+                           expire_on_commit=False)
+    yield Database(db_url, engine=engine, session_factory=factory)
+    outer.rollback()
+    connection.close()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(frozen_at=NOW)
+
+
+@pytest.fixture
+def app(database, clock, tmp_path):
+    return create_app({"DATABASE_URL": database.url, "DATABASE": database, "CLOCK": clock,
+                       "CELERY_ALWAYS_EAGER": True, "INSTANCE_PATH": str(tmp_path),
+                       "SECRET_KEY": "test-secret", "TESTING": True})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def platform(app):
+    return app.extensions["aspsp"]
+
+
+@pytest.fixture
+def redis_url() -> str:
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except Exception as error:
+        service_missing("Redis at 127.0.0.1:6379", error)
+    return REDIS_URL
