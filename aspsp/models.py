@@ -1,6 +1,10 @@
 """Imports every context's models so `Base.metadata` is complete (Alembic, drift check)."""
+from consent import models as consent_models  # noqa: F401
+from sandbox import models as sandbox_models  # noqa: F401
+
 from .db import Base  # noqa: F401
 from .identity import models as identity_models  # noqa: F401
 from .ledger import models as ledger_models  # noqa: F401
+from .oauth import models as oauth_models  # noqa: F401
 
 metadata = Base.metadata

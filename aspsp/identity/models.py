@@ -1,4 +1,4 @@
-"""A bank customer's online-banking login, linked to the party it acts for."""
+"""A bank customer's online-banking login, linked to the party it acts for, and its history."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -24,3 +24,15 @@ class PsuUser(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     party: Mapped[Party] = relationship()
+
+
+class LoginEvent(Base):
+    """Every login attempt: who, when, from where, which step, and the outcome."""
+    __tablename__ = "psu_login_events"
+    id: Mapped[int] = mapped_column(BigPK, primary_key=True)
+    psu_pk: Mapped[int | None] = mapped_column(ForeignKey("psu_users.id"), index=True)
+    username: Mapped[str] = mapped_column(String(64))
+    step: Mapped[str] = mapped_column(String(16))             # password, totp
+    outcome: Mapped[str] = mapped_column(String(16))          # success, failure, locked
+    ip_address: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)

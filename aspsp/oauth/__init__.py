@@ -1,0 +1,1 @@
+"""Authorization server: FAPI 1.0 Advanced and FAPI 2.0 on authlib."""

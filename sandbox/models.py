@@ -1,0 +1,40 @@
+"""The sandbox directory: TPP organisations and their software statements."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from aspsp.db import Base
+from aspsp.types import BigPK, UTCDateTime
+
+
+class DirectoryOrganisation(Base):
+    __tablename__ = "directory_organisations"
+    id: Mapped[int] = mapped_column(BigPK, primary_key=True)
+    org_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(256))
+    competent_authority: Mapped[str] = mapped_column(String(64))      # e.g. GB:FCA
+    authorisation_id: Mapped[str] = mapped_column(String(64))         # e.g. FRN 123456
+    roles: Mapped[list] = mapped_column(JSON, default=list)           # AISP, PISP, CBPII
+    jwks: Mapped[dict] = mapped_column(JSON, default=dict)            # org public keys
+    status: Mapped[str] = mapped_column(String(16))                   # Active, Revoked
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SoftwareStatement(Base):
+    __tablename__ = "directory_software_statements"
+    id: Mapped[int] = mapped_column(BigPK, primary_key=True)
+    software_id: Mapped[str] = mapped_column(String(64), unique=True)
+    org_pk: Mapped[int] = mapped_column(ForeignKey("directory_organisations.id"), index=True)
+    client_name: Mapped[str] = mapped_column(String(256))
+    client_description: Mapped[str | None] = mapped_column(String(1024))
+    client_uri: Mapped[str | None] = mapped_column(String(512))
+    redirect_uris: Mapped[list] = mapped_column(JSON, default=list)
+    roles: Mapped[list] = mapped_column(JSON, default=list)
+    jwks: Mapped[dict] = mapped_column(JSON, default=dict)            # software public keys
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    organisation: Mapped[DirectoryOrganisation] = relationship()
