@@ -16,6 +16,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .db import Database
     from .ledger import init_app as init_ledger
     from .ledger.scheme import scheme_from_config
+    from .oauth.replay import replay_cache_from_config
     from .platform import Platform
     from .tasks import celery_init_app
 
@@ -31,7 +32,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                                                     echo=settings["SQL_ECHO"])
     app.extensions["aspsp"] = Platform(config=settings, db=database,
                                        clock=settings.get("CLOCK") or Clock(),
-                                       scheme=scheme_from_config(settings))
+                                       scheme=scheme_from_config(settings),
+                                       replay=replay_cache_from_config(settings))
     celery_init_app(app)
     app.register_blueprint(health.bp)
     cli.init_app(app)

@@ -42,6 +42,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PAYMENT_SCHEME", "simulated", str,
             "Faster Payments gateway: 'simulated' (sandbox scheme that settles in-process)."),
     Setting("SANDBOX_ENABLED", True, _bool, "Serve the sandbox directory and sandbox-only endpoints."),
+    Setting("TRUSTED_PROXIES", "", str,
+            "Comma-separated addresses of the TLS proxies whose client-certificate header is believed."),
+    Setting("CLIENT_CERT_HEADER", "X-SSL-Client-Cert", str,
+            "Header in which the proxy forwards the URL-encoded PEM client certificate."),
+    Setting("TRUST_ANCHORS", "sandbox", str,
+            "Directories whose software statements are trusted: 'sandbox' (the built-in directory) "
+            "and/or JWKS URLs, comma-separated."),
+    Setting("ACCESS_TOKEN_TTL", 600, int, "Access token lifetime in seconds."),
+    Setting("REFRESH_TOKEN_TTL", 7776000, int,
+            "Refresh token lifetime in seconds (never beyond the consent's expiry)."),
+    Setting("AUTHORIZATION_CODE_TTL", 60, int, "Authorization code lifetime in seconds (FAPI: 60)."),
+    Setting("PAR_TTL", 90, int, "Lifetime of a pushed authorization request_uri in seconds (< 600)."),
+    Setting("KEY_PUBLISH_LEAD_SECONDS", 3600, int,
+            "After `flask keys rotate`, seconds a new key is published before it starts signing."),
+    Setting("KEY_KEEP_PUBLISHED_SECONDS", 86400, int,
+            "Seconds a retired key stays in the JWKS (longer than anything it signed lives)."),
 )
 
 NAMES = frozenset(s.name for s in SETTINGS)

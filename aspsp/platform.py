@@ -16,6 +16,7 @@ class Platform:
     db: Database
     clock: Clock
     scheme: Any  # ledger.scheme.PaymentScheme
+    replay: Any  # oauth.replay.ReplayCache
 
     def uow(self):
         return self.db.uow()

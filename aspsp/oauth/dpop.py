@@ -1,0 +1,93 @@
+"""DPoP proofs (RFC 9449): a JWT signed by the client's key over the HTTP method and URL."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from jwcrypto import jwk, jws
+from jwcrypto.common import JWException
+
+from .replay import ReplayCache
+
+ALGORITHMS = ("PS256", "ES256")
+MAX_AGE_SECONDS = 60       # a proof older than this is refused
+MAX_FUTURE_SECONDS = 10    # clock skew allowed for iat in the future
+
+
+class InvalidDPoPProof(Exception):
+    error = "invalid_dpop_proof"
+
+    def __init__(self, description: str):
+        super().__init__(description)
+        self.description = description
+
+
+@dataclass(frozen=True)
+class DPoPProof:
+    jkt: str          # base64url SHA-256 JWK thumbprint of the proof's key (RFC 7638)
+    claims: dict
+
+
+def b64url_sha256(value: str) -> str:
+    digest = hashlib.sha256(value.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def normalise_htu(url: str) -> str:
+    """htu is compared without query and fragment (RFC 9449 §4.3)."""
+    return url.split("?", 1)[0].split("#", 1)[0]
+
+
+def verify_proof(proof: str | None, *, method: str, url: str, now: datetime,
+                 replay: ReplayCache, access_token: str | None = None) -> DPoPProof:
+    if not proof:
+        raise InvalidDPoPProof("DPoP proof missing")
+    if "," in proof:
+        raise InvalidDPoPProof("exactly one DPoP proof is allowed")
+    try:
+        token = jws.JWS()
+        token.deserialize(proof)
+        header = token.jose_header
+    except (JWException, ValueError) as exc:
+        raise InvalidDPoPProof(f"DPoP proof is not a JWS: {exc}") from None
+    if header.get("typ") != "dpop+jwt":
+        raise InvalidDPoPProof("DPoP proof typ must be dpop+jwt")
+    if header.get("alg") not in ALGORITHMS:
+        raise InvalidDPoPProof(f"DPoP proof alg must be one of {', '.join(ALGORITHMS)}")
+    raw_jwk = header.get("jwk")
+    if not isinstance(raw_jwk, dict):
+        raise InvalidDPoPProof("DPoP proof header must carry the public jwk")
+    try:
+        key = jwk.JWK(**raw_jwk)
+    except (JWException, ValueError, TypeError) as exc:
+        raise InvalidDPoPProof(f"DPoP proof jwk is invalid: {exc}") from None
+    if key.has_private:
+        raise InvalidDPoPProof("DPoP proof jwk must not contain a private key")
+    try:
+        token.verify(key, alg=header["alg"])
+        claims = json.loads(token.payload)
+    except (JWException, ValueError) as exc:
+        raise InvalidDPoPProof("DPoP proof signature is invalid") from None
+    if not isinstance(claims, dict):
+        raise InvalidDPoPProof("DPoP proof payload must be a JSON object")
+    for claim in ("jti", "htm", "htu", "iat"):
+        if claim not in claims:
+            raise InvalidDPoPProof(f"DPoP proof lacks {claim}")
+    if claims["htm"] != method:
+        raise InvalidDPoPProof("DPoP proof htm does not match the request method")
+    if normalise_htu(str(claims["htu"])) != normalise_htu(url):
+        raise InvalidDPoPProof("DPoP proof htu does not match the request URL")
+    if not isinstance(claims["iat"], (int, float)):
+        raise InvalidDPoPProof("DPoP proof iat must be a number")
+    age = now.timestamp() - claims["iat"]
+    if age > MAX_AGE_SECONDS or age < -MAX_FUTURE_SECONDS:
+        raise InvalidDPoPProof("DPoP proof iat is outside the accepted window")
+    if access_token is not None and claims.get("ath") != b64url_sha256(access_token):
+        raise InvalidDPoPProof("DPoP proof ath does not match the access token")
+    jkt = key.thumbprint()
+    if not replay.first_use("dpop", f"{jkt}:{claims['jti']}", MAX_AGE_SECONDS + MAX_FUTURE_SECONDS):
+        raise InvalidDPoPProof("DPoP proof jti has been used before")
+    return DPoPProof(jkt=jkt, claims=claims)
