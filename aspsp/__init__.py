@@ -16,6 +16,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .db import Database
     from .ledger import init_app as init_ledger
     from .ledger.scheme import scheme_from_config
+    from .oauth import init_app as init_oauth
     from .oauth.replay import replay_cache_from_config
     from .platform import Platform
     from .tasks import celery_init_app
@@ -38,8 +39,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.bp)
     cli.init_app(app)
     init_ledger(app)
+    init_oauth(app)
 
+    from consent import init_app as init_consent
     from sandbox import init_app as init_sandbox
+    init_consent(app)
     init_sandbox(app)
     return app
 
