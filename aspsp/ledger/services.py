@@ -112,13 +112,14 @@ def open_account(uow: UnitOfWork, spec: NewAccount, holders: list[tuple[models.P
     return account
 
 
-def ensure_internal_accounts(uow: UnitOfWork, currency: str, *, now: datetime) -> None:
+def ensure_internal_accounts(uow: UnitOfWork, currency: str, *, now: datetime,
+                             rng: random.Random | None = None) -> None:
     repo = LedgerRepository(uow.session)
     for code in INTERNAL_CODES:
         internal_code = f"{code}-{currency}"
         if repo.internal_account(internal_code) is None:
             repo.add(models.Account(
-                account_id=new_id(), kind=AccountKind.INTERNAL, internal_code=internal_code,
+                account_id=new_id(rng), kind=AccountKind.INTERNAL, internal_code=internal_code,
                 status=AccountStatus.ENABLED, status_updated_at=now, currency=currency,
                 name=internal_code.replace("-", " ").title(), opening_date=now.date(),
                 created_at=now))
