@@ -1,0 +1,70 @@
+# The Invisible Bank ASPSP. `make run` serves the platform; `make test` runs the suite.
+# Everything runs from the virtual environment in .venv, made with $(PYTHON) when missing.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check
+FLASK  := $(PY) -m flask --app aspsp
+CELERY := $(PY) -m celery -A wsgi:celery
+PORT   ?= 5000
+# pytest-xdist workers; `make test PYTEST_WORKERS=0` runs in one process.
+PYTEST_WORKERS ?= auto
+PYTEST_ARGS ?=
+# bench/ledger_transfers.py and bench/transactions_listing.py
+BENCH_PG_URL ?= postgresql://postgres@127.0.0.1:5432
+
+.PHONY: run test venv venv-dev migrate seed worker beat bench clean help
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make run      set up .venv, migrate, seed the sandbox if empty, serve on 127.0.0.1:\$$PORT ($(PORT))"
+	@echo "make test     set up .venv with the test dependencies and run the whole suite"
+	@echo "make venv     .venv with requirements.txt     make migrate  flask db upgrade"
+	@echo "make seed     flask sandbox seed              make worker   Celery worker"
+	@echo "make beat     Celery beat                      make bench    the benchmarks in bench/"
+	@echo "make clean    remove instance/ (local database, keys), caches and bench results"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Stamps: reinstall only when a requirements file changes.
+$(VENV)/.installed: requirements.txt | $(PY)
+	$(PIP) install --quiet -r requirements.txt
+	@touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(PY)
+	$(PIP) install --quiet -r requirements-dev.txt
+	@touch $@ $(VENV)/.installed
+
+venv: $(VENV)/.installed
+
+venv-dev: $(VENV)/.installed-dev
+
+migrate: venv
+	$(FLASK) db upgrade
+
+seed: migrate
+	$(FLASK) sandbox seed
+
+# The dev server seeds the sandbox itself when the database holds no customers yet.
+run: migrate
+	PORT=$(PORT) $(PY) -m aspsp.devserver
+
+worker: venv
+	$(CELERY) worker --loglevel=INFO
+
+beat: venv
+	@mkdir -p instance
+	$(CELERY) beat --loglevel=INFO --schedule=instance/celerybeat-schedule
+
+test: venv-dev
+	$(PY) -m pytest $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS)) $(PYTEST_ARGS)
+
+bench: venv-dev
+	$(PY) bench/ledger_transfers.py --server $(BENCH_PG_URL)
+	$(PY) bench/transactions_listing.py --server $(BENCH_PG_URL)
+
+clean:
+	rm -rf instance .pytest_cache .hypothesis bench/results
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +

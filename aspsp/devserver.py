@@ -1,0 +1,225 @@
+"""`make run`: the whole platform in one terminal, on the embedded defaults.
+
+    python -m aspsp.devserver [--host 127.0.0.1] [--port $PORT] [--no-seed] [--no-worker]
+
+Seeds the sandbox when the database holds no customers yet, starts a Celery worker with
+embedded beat as a child process (on the broker from aspsp.config: an SQLite file under
+instance/ unless CELERY_BROKER_URL or REDIS_URL name another, so Redis is not needed), serves
+the web app on 127.0.0.1:$PORT, prints where everything is and the demo logins, and stops the
+worker on Ctrl-C. The schema must be migrated first (`flask --app aspsp db upgrade`, which
+`make run` does).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Iterable
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Pages worth pointing a visitor at, printed only once the app actually serves them.
+LANDMARKS = (
+    ("API documentation", "/docs"),
+    ("Developer portal", "/portal"),
+    ("OpenID discovery", "/.well-known/openid-configuration"),
+)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m aspsp.devserver",
+                                     description="Serve the platform with its background worker.")
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 5000))
+    parser.add_argument("--no-seed", action="store_true",
+                        help="do not seed the sandbox even if the database is empty")
+    parser.add_argument("--no-worker", action="store_true",
+                        help="do not start the Celery worker (background tasks wait in the broker)")
+    return parser.parse_args(argv)
+
+
+def child_environment(app: Flask) -> dict[str, str]:
+    """The seed command and the worker must see the same database, broker and issuer."""
+    env = dict(os.environ)
+    env["INSTANCE_PATH"] = app.config["INSTANCE_PATH"]
+    env["ISSUER"] = app.config["ISSUER"]
+    env.setdefault("FLASK_APP", "aspsp")
+    return env
+
+
+def database_is_empty(app: Flask) -> bool:
+    from sqlalchemy import select
+
+    from .ledger.models import Party
+
+    with app.extensions["aspsp"].uow() as uow:
+        return uow.session.scalar(select(Party.id).limit(1)) is None
+
+
+def seed(app: Flask) -> bool:
+    print("The database holds no customers yet: seeding the sandbox (flask sandbox seed).",
+          flush=True)
+    done = subprocess.run([sys.executable, "-m", "flask", "--app", "aspsp", "sandbox", "seed"],
+                          cwd=ROOT, env=child_environment(app))
+    if done.returncode != 0:
+        print(f"Seeding the sandbox failed (exit code {done.returncode}). "
+              "Serve without it: python -m aspsp.devserver --no-seed", file=sys.stderr)
+    return done.returncode == 0
+
+
+def _die_with_parent() -> None:
+    """In the worker (Linux): receive SIGTERM if the dev server dies without cleaning up."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def start_worker(app: Flask) -> tuple[subprocess.Popen, Path]:
+    """A Celery worker with embedded beat, in its own process group so that Ctrl-C reaches
+    only the dev server, which then stops the worker warmly (SIGTERM)."""
+    instance = Path(app.config["INSTANCE_PATH"])
+    log_path = instance / "worker.log"
+    log = open(log_path, "ab")
+    command = [sys.executable, "-m", "celery", "-A", "wsgi:celery", "worker", "--beat",
+               "--pool=solo", "--loglevel=INFO", "--hostname=devserver@%h",
+               f"--schedule={instance / 'celerybeat-schedule'}"]
+    process = subprocess.Popen(command, cwd=ROOT, env=child_environment(app), stdout=log,
+                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                               start_new_session=True, preexec_fn=_die_with_parent)
+    log.close()
+    return process, log_path
+
+
+def stop_worker(process: subprocess.Popen, timeout: float = 15) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def watch_worker(process: subprocess.Popen, log_path: Path, stopping: threading.Event) -> None:
+    def watch():
+        code = process.wait()
+        if not stopping.is_set():
+            print(f"\n!! The background worker stopped (exit code {code}); payments will not "
+                  f"settle. Its log: {log_path}", file=sys.stderr, flush=True)
+    threading.Thread(target=watch, name="worker-watch", daemon=True).start()
+
+
+def served_landmarks(app: Flask, base: str) -> list[tuple[str, str]]:
+    adapter = app.url_map.bind("localhost")
+    found = []
+    for label, path in LANDMARKS:
+        try:
+            adapter.match(path, method="GET")
+        except Exception:  # NotFound, RequestRedirect to a slash, MethodNotAllowed
+            continue
+        found.append((label, base + path))
+    return found
+
+
+def demo_logins() -> list[tuple[str, str, str]]:
+    """(username, password, description) of the sandbox's named demo users."""
+    try:
+        from sandbox.seed import DEMO_USERS
+    except ImportError:
+        return []
+    return [(_field(user, "username", 0), _field(user, "password", 1),
+             _field(user, "description", 2)) for user in DEMO_USERS]
+
+
+def _field(user: Any, name: str, position: int) -> str:
+    if isinstance(user, dict):
+        return str(user.get(name, ""))
+    if hasattr(user, name):
+        return str(getattr(user, name))
+    return str(user[position])
+
+
+def banner(app: Flask, base: str, worker_log: Path | None,
+           logins: Iterable[tuple[str, str, str]]) -> str:
+    config = app.config
+    database = config["DATABASE_URL"].split("://", 1)[0]
+    broker = config["CELERY_BROKER_URL"].split("://", 1)[0]
+    lines = ["", "The Invisible Bank ASPSP is running.",
+             f"  Platform           {base}",
+             f"  Readiness          {base}/health/ready"]
+    lines += [f"  {label:<18} {url}" for label, url in served_landmarks(app, base)]
+    lines.append(f"  Database           {database} ({config['DATABASE_URL'].split('@')[-1]})"
+                 if database.startswith("postgres") else
+                 f"  Database           {config['DATABASE_URL'].removeprefix('sqlite:///')}")
+    if worker_log is not None:
+        lines.append(f"  Background worker  Celery + beat on the {broker} broker, log: {worker_log}")
+    elif config["CELERY_ALWAYS_EAGER"]:
+        lines.append("  Background worker  none: CELERY_ALWAYS_EAGER runs tasks inline")
+    else:
+        lines.append("  Background worker  not started (--no-worker): tasks wait in the broker")
+    logins = list(logins)
+    if logins:
+        width = max(len(u) for u, _, _ in logins)
+        pwidth = max(len(p) for _, p, _ in logins)
+        lines += ["", "Demo logins (sandbox customers):"]
+        lines += [f"  {u:<{width}}  {p:<{pwidth}}  {d}" for u, p, d in logins]
+    lines += ["", "Press Ctrl-C to stop.", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from werkzeug.serving import make_server
+
+    from . import create_app
+
+    args = parse_args(argv)
+    base = f"http://{args.host}:{args.port}"
+    overrides = {} if os.environ.get("ISSUER") else {"ISSUER": base}
+    app = create_app(overrides)
+    if (not args.no_seed and app.config.get("SANDBOX_ENABLED") and database_is_empty(app)
+            and not seed(app)):
+        return 1
+    try:
+        server = make_server(args.host, args.port, app, threaded=True)
+    except OSError as error:
+        print(f"Cannot listen on {args.host}:{args.port}: {error}. "
+              "Set PORT to another port (make run PORT=5001).", file=sys.stderr)
+        return 1
+
+    stopping = threading.Event()
+    worker, worker_log = None, None
+    if not args.no_worker and not app.config["CELERY_ALWAYS_EAGER"]:
+        worker, worker_log = start_worker(app)
+        watch_worker(worker, worker_log, stopping)
+
+    def terminate(_signum, _frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, terminate)
+
+    print(banner(app, base, worker_log, demo_logins()), flush=True)
+    try:
+        server.serve_forever()  # werkzeug's returns on KeyboardInterrupt
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stopping.set()
+        print("\nStopping the web server" + (" and the worker..." if worker else "..."),
+              flush=True)
+        server.server_close()
+        if worker is not None:
+            stop_worker(worker)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
