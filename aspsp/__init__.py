@@ -26,6 +26,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=settings["INSTANCE_PATH"])
     app.config.update(settings)
     app.config["SECRET_KEY"] = settings["SECRET_KEY"] or _instance_secret(app)
+    if settings["TRUSTED_PROXIES"]:
+        # Behind the TLS proxy, request URLs (DPoP htu, endpoint audiences) are the public ones.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)
     logs.configure_logging(settings["LOG_LEVEL"])
 
     # DATABASE: a prebuilt Database (tests bind one to a rolled-back connection).

@@ -1,6 +1,207 @@
-"""Placeholder: being written."""
-from flask import Flask
+"""HTTP endpoints of the authorization server: discovery, JWKS, authorization (front
+channel), PAR, token, introspection, revocation, userinfo."""
+from __future__ import annotations
+
+from typing import Callable
+
+from authlib.oauth2.rfc6749 import OAuth2Error
+from flask import (Blueprint, Flask, Response, current_app, g, jsonify, redirect,
+                   render_template_string, request)
+
+from .. import platform
+from . import authz_request, keys, tokens
+from .authorize import error_redirect
+from .authz_request import AuthorizationRequestError
+from .client_auth import METHODS
+from .clients import find_client
+from .server import build_server, request_binding
+
+bp = Blueprint("oauth", __name__)
+
+ERROR_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Invisible Bank - request refused</title></head><body>
+<h1>This request cannot go ahead</h1><p>The app that sent you here made a request we cannot accept.</p>
+<p><strong>{{ error }}</strong>: {{ description }}</p>
+<p>Close this page and return to the app.</p></body></html>"""
+
+
+def _server():
+    return current_app.extensions["oauth_server"]
+
+
+def _issuer() -> str:
+    return platform.current().config["ISSUER"].rstrip("/")
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
+def _in_unit_of_work(handler: Callable[[], Response], bind_url: str | None = None) -> Response:
+    """Run an OAuth endpoint in one unit of work. It always commits: an error path writes
+    only what must survive the error (a used request_uri, tokens revoked after code reuse)."""
+    with platform.current().uow() as uow:
+        g.oauth_uow = uow
+        try:
+            if bind_url:
+                g.oauth_binding = request_binding(bind_url)
+            response = handler()
+        except OAuth2Error as error:
+            response = _server().handle_error_response(None, error)
+        uow.commit()
+    return _no_store(response)
+
+
+@bp.get("/.well-known/openid-configuration")
+def discovery():
+    issuer = _issuer()
+    metadata = {
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/authorize",
+        "token_endpoint": f"{issuer}/token",
+        "pushed_authorization_request_endpoint": f"{issuer}/par",
+        "registration_endpoint": f"{issuer}/register",
+        "jwks_uri": f"{issuer}/jwks",
+        "introspection_endpoint": f"{issuer}/introspect",
+        "revocation_endpoint": f"{issuer}/revoke",
+        "userinfo_endpoint": f"{issuer}/userinfo",
+        "scopes_supported": ["openid", "accounts", "payments", "fundsconfirmations"],
+        "response_types_supported": ["code", "code id_token"],
+        "response_modes_supported": ["query", "fragment"],
+        "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
+        "subject_types_supported": ["public"],
+        "token_endpoint_auth_methods_supported": METHODS,
+        "token_endpoint_auth_signing_alg_values_supported": ["PS256", "ES256"],
+        "introspection_endpoint_auth_methods_supported": METHODS,
+        "revocation_endpoint_auth_methods_supported": METHODS,
+        "request_object_signing_alg_values_supported": ["PS256", "ES256"],
+        "id_token_signing_alg_values_supported": ["PS256", "ES256"],
+        "userinfo_signing_alg_values_supported": ["PS256", "ES256"],
+        "dpop_signing_alg_values_supported": ["PS256", "ES256"],
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "acr", "nonce",
+                             "s_hash", "c_hash", "at_hash", "openbanking_intent_id"],
+        "claims_parameter_supported": True,
+        "request_parameter_supported": True,
+        "request_uri_parameter_supported": True,
+        "require_request_uri_registration": False,
+        "require_signed_request_object": True,
+        "require_pushed_authorization_requests": False,
+        "acr_values_supported": ["urn:openbanking:psd2:sca", "urn:openbanking:psd2:ca"],
+        "tls_client_certificate_bound_access_tokens": True,
+        "authorization_response_iss_parameter_supported": True,
+    }
+    try:
+        from .registration import registration_metadata
+        metadata.update(registration_metadata())
+    except ImportError:
+        pass
+    return jsonify(metadata)
+
+
+@bp.get("/jwks")
+def jwks():
+    p = platform.current()
+    with p.uow() as uow:
+        keys.signing_key(uow, "aspsp", secret=p.config["SECRET_KEY"], now=p.clock.now())
+        body = keys.published_jwks(uow, "aspsp", now=p.clock.now())
+        uow.commit()  # the first key is made on first publication
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@bp.get("/authorize")
+def authorize():
+    p = platform.current()
+    now = p.clock.now()
+    with p.uow() as uow:
+        client = find_client(uow, request.args.get("client_id"))
+        if client is None:
+            return _error_page("invalid_client", "unknown client_id")
+        try:
+            params = authz_request.resolve_front_channel(uow, client, request.args.to_dict(),
+                                                         issuer=_issuer(), now=now)
+            params, consent = authz_request.check_parameters(uow, client, params)
+            pending = authz_request.start_pending(uow, client, params, consent, now=now)
+        except AuthorizationRequestError as exc:
+            uow.commit()  # a consumed request_uri stays consumed
+            if exc.redirect_uri:
+                return _no_store(redirect(error_redirect(
+                    exc.redirect_uri, exc.error, exc.description, state=exc.state,
+                    response_type=exc.response_type or "code"), 303))
+            return _error_page(exc.error, exc.description)
+        uow.commit()
+        return _no_store(redirect(f"/psu/authorize/{pending.reference}", 303))
+
+
+def _error_page(error: str, description: str):
+    return _no_store(Response(render_template_string(ERROR_PAGE, error=error,
+                                                     description=description),
+                              status=400, mimetype="text/html"))
+
+
+@bp.post("/par")
+def par():
+    def handle():
+        p = platform.current()
+        server = _server()
+        client = server.authenticate_client(server.create_oauth2_request(None), METHODS, "par")
+        try:
+            row = authz_request.push_request(g.oauth_uow, client, request.form.to_dict(),
+                                             issuer=_issuer(), now=p.clock.now(),
+                                             ttl=p.config["PAR_TTL"],
+                                             dpop_jkt=g.oauth_binding.jkt)
+        except AuthorizationRequestError as exc:
+            return jsonify(error=exc.error, error_description=exc.description), 400
+        return jsonify(request_uri=row.request_uri, expires_in=p.config["PAR_TTL"]), 201
+
+    return _in_unit_of_work(lambda: _as_response(handle()), bind_url=request.base_url)
+
+
+def _as_response(value) -> Response:
+    return current_app.make_response(value)
+
+
+@bp.post("/token")
+def token():
+    return _in_unit_of_work(lambda: _server().create_token_response(), bind_url=request.base_url)
+
+
+@bp.post("/introspect")
+def introspect():
+    return _in_unit_of_work(lambda: _server().create_endpoint_response("introspection"))
+
+
+@bp.post("/revoke")
+def revoke():
+    return _in_unit_of_work(lambda: _server().create_endpoint_response("revocation"))
+
+
+@bp.route("/userinfo", methods=["GET", "POST"])
+def userinfo():
+    p = platform.current()
+    with p.uow() as uow:
+        try:
+            context = tokens.authenticate_resource_request(uow, request, now=p.clock.now(),
+                                                           replay=p.replay, config=p.config)
+        except tokens.TokenError as exc:
+            response = jsonify(error=exc.error, error_description=exc.description)
+            response.status_code = exc.status
+            response.headers["WWW-Authenticate"] = exc.www_authenticate
+            return response
+        if "openid" not in context.scopes or context.consent_pk is None:
+            return jsonify(error="insufficient_scope",
+                           error_description="userinfo needs an openid token"), 403
+        from consent.models import Consent
+        consent = uow.session.get(Consent, context.consent_pk)
+        return _no_store(jsonify(sub=consent.consent_id, openbanking_intent_id=consent.consent_id))
 
 
 def init_app(app: Flask) -> None:
-    pass
+    app.extensions["oauth_server"] = build_server(app)
+    app.register_blueprint(bp)
+    from . import cli
+    cli.init_app(app)

@@ -1,0 +1,208 @@
+"""The authorization request: resolved from a pushed request (PAR, RFC 9126) or a signed
+request object (JAR, RFC 9101), then checked against the client's registration and the FAPI
+profile. Only the request object's (or the pushed request's) parameters are ever used."""
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from consent.models import Consent
+
+from ..db import UnitOfWork
+from .clients import (Client, InvalidSignedJWT, audience_ok, check_time_claims, client_jwks,
+                      verify_jwt)
+from .models import PendingAuthorization, PushedAuthorizationRequest
+
+PAR_URN_PREFIX = "urn:ietf:params:oauth:request_uri:"
+MAX_REQUEST_OBJECT_LIFETIME = 3600   # FAPI 1.0 Advanced 5.2.2-13: exp - nbf <= 60 minutes
+MAX_REQUEST_OBJECT_AGE = 3600        # FAPI 1.0 Advanced 5.2.2-17: nbf <= 60 minutes old
+PENDING_TTL = timedelta(minutes=10)
+AWAITING_AUTHORISATION = "AwaitingAuthorisation"
+ACCOUNT_SCOPES = ("accounts", "payments", "fundsconfirmations")
+
+
+class AuthorizationRequestError(Exception):
+    """`redirect_uri` is set only once it is known to be the client's registered one: then the
+    error goes back to the client; otherwise the user sees an error page."""
+
+    def __init__(self, error: str, description: str, *, redirect_uri: str | None = None,
+                 state: str | None = None, response_type: str | None = None, status: int = 400):
+        super().__init__(description)
+        self.error, self.description = error, description
+        self.redirect_uri, self.state = redirect_uri, state
+        self.response_type, self.status = response_type, status
+
+
+def verify_request_object(uow: UnitOfWork, client: Client, request_object: str, *,
+                          issuer: str, now: datetime) -> dict:
+    """A FAPI request object: PS256/ES256 by a registered key, exp and nbf within 60 minutes,
+    aud the issuer, iss and client_id the client."""
+    def fail(description: str):
+        raise AuthorizationRequestError("invalid_request_object", description)
+
+    try:
+        claims = verify_jwt(request_object, client_jwks(uow, client)).claims
+    except InvalidSignedJWT as exc:
+        fail(f"request object rejected: {exc}")
+    problem = check_time_claims(claims, now, require_nbf=True,
+                                max_lifetime=MAX_REQUEST_OBJECT_LIFETIME)
+    if problem:
+        fail(f"request object rejected: {problem}")
+    if now.timestamp() - claims["nbf"] > MAX_REQUEST_OBJECT_AGE:
+        fail("request object rejected: nbf is more than 60 minutes old")
+    if not audience_ok(claims.get("aud"), {issuer, issuer.rstrip("/") + "/"}):
+        fail("request object aud must be the issuer")
+    if claims.get("client_id") != client.get_client_id():
+        fail("request object client_id must be the client")
+    if "iss" in claims and claims["iss"] != client.get_client_id():
+        fail("request object iss must be the client")
+    if "request" in claims or "request_uri" in claims:
+        fail("request object may not contain request or request_uri")
+    return {k: v for k, v in claims.items()
+            if k not in ("iss", "aud", "exp", "nbf", "iat", "jti")}
+
+
+def _intent_id(claims_param) -> str | None:
+    if isinstance(claims_param, str):
+        try:
+            claims_param = json.loads(claims_param)
+        except ValueError:
+            return None
+    if not isinstance(claims_param, dict):
+        return None
+    for member in ("id_token", "userinfo"):
+        requested = claims_param.get(member)
+        if isinstance(requested, dict) and isinstance(requested.get("openbanking_intent_id"), dict):
+            value = requested["openbanking_intent_id"].get("value")
+            if isinstance(value, str):
+                return value
+    return None
+
+
+def check_parameters(uow: UnitOfWork, client: Client, params: dict) -> tuple[dict, Consent]:
+    """Every rule the profile puts on the resolved parameters. Returns them with the consent."""
+    redirect_uri = params.get("redirect_uri")
+    state = params.get("state") if isinstance(params.get("state"), str) else None
+    if not isinstance(redirect_uri, str) or not client.check_redirect_uri(redirect_uri):
+        raise AuthorizationRequestError(
+            "invalid_request", "redirect_uri is missing or is not registered for this client",
+            state=state)
+    response_type = params.get("response_type")
+    expected = "code" if client.is_fapi2 else "code id_token"
+
+    def fail(error: str, description: str):
+        raise AuthorizationRequestError(error, description, redirect_uri=redirect_uri,
+                                        state=state, response_type=response_type
+                                        if response_type in ("code", "code id_token") else expected)
+
+    if response_type != expected or not client.check_response_type(response_type):
+        fail("unsupported_response_type", f"this client must use response_type={expected}")
+    scopes = str(params.get("scope") or "").split()
+    allowed = client.allowed_scopes()
+    if not scopes or any(s not in allowed for s in scopes):
+        fail("invalid_scope", f"scope must be within: {' '.join(sorted(allowed))}")
+    if sum(s in ACCOUNT_SCOPES for s in scopes) != 1:
+        fail("invalid_scope", "ask for exactly one of accounts, payments, fundsconfirmations")
+    if "id_token" in response_type and "openid" not in scopes:
+        fail("invalid_scope", "response_type code id_token needs the openid scope")
+    if params.get("code_challenge_method") != "S256":
+        fail("invalid_request", "PKCE is required with code_challenge_method=S256")
+    challenge = params.get("code_challenge")
+    if not isinstance(challenge, str) or not 43 <= len(challenge) <= 128:
+        fail("invalid_request", "code_challenge is missing or malformed")
+    nonce = params.get("nonce")
+    if "id_token" in response_type and not nonce:
+        fail("invalid_request", "nonce is required with response_type code id_token")
+    if nonce is not None and (not isinstance(nonce, str) or len(nonce) > 64):
+        fail("invalid_request", "nonce must be a string of at most 64 characters")
+    if state is not None and len(state) > 512:
+        fail("invalid_request", "state is too long")
+    intent_id = _intent_id(params.get("claims"))
+    if not intent_id:
+        fail("invalid_request", "claims.id_token.openbanking_intent_id is required")
+    consent = uow.session.scalars(select(Consent).where(Consent.consent_id == intent_id)
+                                  ).one_or_none()
+    if consent is None or consent.client_pk != client.id:
+        fail("invalid_request", "openbanking_intent_id does not name a consent of this client")
+    if consent.status != AWAITING_AUTHORISATION:
+        fail("invalid_request", "the consent is not awaiting authorisation")
+    scope_for_type = "accounts" if consent.consent_type == "account-access" else \
+        "fundsconfirmations" if consent.consent_type == "funds-confirmation" else "payments"
+    if scope_for_type not in scopes:
+        fail("invalid_scope", f"a {consent.consent_type} consent needs the {scope_for_type} scope")
+    return params, consent
+
+
+def push_request(uow: UnitOfWork, client: Client, form: dict, *, issuer: str, now: datetime,
+                 ttl: int, dpop_jkt: str | None) -> PushedAuthorizationRequest:
+    """PAR: validate now, store, hand back a single-use request_uri bound to the client."""
+    if "request_uri" in form:
+        raise AuthorizationRequestError("invalid_request", "request_uri is not allowed at PAR")
+    if "request" in form:
+        params = verify_request_object(uow, client, form["request"], issuer=issuer, now=now)
+    else:
+        if client.metadata.get("require_signed_request_object") or not client.is_fapi2:
+            raise AuthorizationRequestError("invalid_request",
+                                            "this client must send a signed request object")
+        params = dict(form)
+    if params.get("client_id", client.get_client_id()) != client.get_client_id():
+        raise AuthorizationRequestError("invalid_request", "client_id does not match")
+    params = {k: v for k, v in params.items() if k not in (
+        "client_assertion", "client_assertion_type")}
+    params["client_id"] = client.get_client_id()
+    if dpop_jkt:
+        if params.get("dpop_jkt") not in (None, dpop_jkt):
+            raise AuthorizationRequestError("invalid_request",
+                                            "dpop_jkt does not match the DPoP proof")
+        params["dpop_jkt"] = dpop_jkt
+    try:
+        check_parameters(uow, client, params)
+    except AuthorizationRequestError as exc:
+        exc.redirect_uri = None  # PAR answers the client directly, never by redirect
+        raise
+    row = PushedAuthorizationRequest(
+        request_uri=PAR_URN_PREFIX + secrets.token_urlsafe(32), client_pk=client.id,
+        params=params, created_at=now, expires_at=now + timedelta(seconds=ttl))
+    uow.session.add(row)
+    uow.session.flush()
+    return row
+
+
+def resolve_front_channel(uow: UnitOfWork, client: Client, query: dict, *, issuer: str,
+                          now: datetime) -> dict:
+    """The parameters of a request at the authorization endpoint."""
+    if query.get("request_uri"):
+        par = uow.session.scalars(select(PushedAuthorizationRequest).where(
+            PushedAuthorizationRequest.request_uri == query["request_uri"])
+            .with_for_update()).one_or_none()
+        if par is None or par.client_pk != client.id:
+            raise AuthorizationRequestError("invalid_request_uri",
+                                            "request_uri is unknown or belongs to another client")
+        if par.used_at is not None:
+            raise AuthorizationRequestError("invalid_request_uri", "request_uri was already used")
+        if par.expires_at <= now:
+            raise AuthorizationRequestError("invalid_request_uri", "request_uri has expired")
+        par.used_at = now
+        return dict(par.params)
+    if client.is_fapi2 or client.metadata.get("require_pushed_authorization_requests"):
+        raise AuthorizationRequestError("invalid_request",
+                                        "this client must push its request (PAR) first")
+    if not query.get("request"):
+        raise AuthorizationRequestError("invalid_request",
+                                        "a signed request object is required")
+    params = verify_request_object(uow, client, query["request"], issuer=issuer, now=now)
+    return params
+
+
+def start_pending(uow: UnitOfWork, client: Client, params: dict, consent: Consent, *,
+                  now: datetime) -> PendingAuthorization:
+    pending = PendingAuthorization(reference=secrets.token_urlsafe(24), client_pk=client.id,
+                                   consent_pk=consent.id, params=params, created_at=now,
+                                   expires_at=now + PENDING_TTL)
+    uow.session.add(pending)
+    uow.session.flush()
+    return pending

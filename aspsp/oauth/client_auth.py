@@ -1,0 +1,96 @@
+"""Client authentication at the token, PAR, introspection and revocation endpoints:
+private_key_jwt (PS256/ES256, audience the issuer or the endpoint, single-use jti) and
+tls_client_auth (subject DN of the certificate forwarded by a trusted proxy).
+No shared-secret methods: FAPI clients never have one."""
+from __future__ import annotations
+
+import base64
+import json
+
+from authlib.oauth2.rfc6749 import InvalidClientError
+from flask import g, request as flask_request
+
+from .. import platform
+from .clients import (InvalidSignedJWT, audience_ok, check_time_claims, client_jwks,
+                      verify_jwt)
+from .mtls import client_certificate, dn_matches
+
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+METHODS = ["private_key_jwt", "tls_client_auth"]
+MAX_ASSERTION_LIFETIME = 600
+
+
+def _unverified_claims(token: str) -> dict:
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return claims if isinstance(claims, dict) else {}
+    except (IndexError, ValueError):
+        return {}
+
+
+def _fail(description: str):
+    raise InvalidClientError(status_code=401, description=description)
+
+
+def accepted_audiences(endpoint_url: str) -> set[str]:
+    issuer = platform.current().config["ISSUER"].rstrip("/")
+    return {issuer, issuer + "/", f"{issuer}/token", endpoint_url}
+
+
+def authenticate_private_key_jwt(query_client, request):
+    form = request.form
+    if form.get("client_assertion_type") != JWT_BEARER:
+        return None
+    assertion = form.get("client_assertion")
+    if not assertion:
+        _fail("client_assertion is missing")
+    unverified = _unverified_claims(assertion)
+    client_id = form.get("client_id") or unverified.get("sub")
+    client = query_client(client_id) if isinstance(client_id, str) else None
+    if client is None:
+        _fail("unknown client")
+    if client.metadata.get("token_endpoint_auth_method") != "private_key_jwt":
+        _fail("this client does not authenticate with private_key_jwt")
+    p = platform.current()
+    try:
+        verified = verify_jwt(assertion, client_jwks(g.oauth_uow, client))
+    except InvalidSignedJWT as exc:
+        _fail(f"client assertion rejected: {exc}")
+    claims = verified.claims
+    if claims.get("iss") != client.get_client_id() or claims.get("sub") != client.get_client_id():
+        _fail("client assertion iss and sub must both be the client_id")
+    if not audience_ok(claims.get("aud"), accepted_audiences(flask_request.base_url)):
+        _fail("client assertion aud must be the issuer or this endpoint")
+    now = p.clock.now()
+    problem = check_time_claims(claims, now, max_lifetime=MAX_ASSERTION_LIFETIME)
+    if problem:
+        _fail(f"client assertion rejected: {problem}")
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not jti:
+        _fail("client assertion jti is missing")
+    ttl = int(claims["exp"] - now.timestamp()) + 60
+    if not p.replay.first_use("client_assertion", f"{client.get_client_id()}:{jti}", ttl):
+        _fail("client assertion jti has been used before")
+    return client
+
+
+def authenticate_tls_client(query_client, request):
+    form = request.form
+    if form.get("client_assertion") or form.get("client_assertion_type"):
+        return None
+    client_id = form.get("client_id")
+    if not client_id:
+        return None
+    client = query_client(client_id)
+    if client is None:
+        _fail("unknown client")
+    if client.metadata.get("token_endpoint_auth_method") != "tls_client_auth":
+        _fail("this client does not authenticate with tls_client_auth")
+    p = platform.current()
+    cert = client_certificate(flask_request.headers, flask_request.remote_addr, p.config)
+    if cert is None:
+        _fail("a client certificate is required")
+    if not dn_matches(client.metadata.get("tls_client_auth_subject_dn", ""), cert.subject_dn):
+        _fail("the client certificate's subject does not match the registration")
+    return client

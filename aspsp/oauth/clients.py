@@ -1,0 +1,185 @@
+"""Registered clients as authlib sees them, and the verification of JWTs they sign
+(client assertions, request objects) with the keys they registered."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+import requests
+from authlib.oauth2.rfc6749 import ClientMixin
+from jwcrypto import jwk, jws
+from jwcrypto.common import JWException
+from sqlalchemy import select
+
+from ..db import UnitOfWork
+from .models import OAuthClient
+
+JWS_ALGORITHMS = ("PS256", "ES256")
+SCOPES_BY_ROLE = {"AISP": {"accounts"}, "PISP": {"payments"}, "CBPII": {"fundsconfirmations"}}
+
+
+@dataclass
+class Client(ClientMixin):
+    """An OAuthClient row with the checks authlib asks of a client."""
+    row: OAuthClient
+
+    @property
+    def metadata(self) -> dict:
+        return self.row.client_metadata
+
+    @property
+    def id(self) -> int:
+        return self.row.id
+
+    @property
+    def is_fapi2(self) -> bool:
+        return self.row.profile == "fapi2"
+
+    def get_client_id(self) -> str:
+        return self.row.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        return None  # FAPI: the redirect URI is always named and matched exactly
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return redirect_uri in self.metadata.get("redirect_uris", [])
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type in self.metadata.get("response_types", [])
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in self.metadata.get("grant_types", [])
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return method == self.metadata.get("token_endpoint_auth_method")
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return False  # no shared secrets for FAPI clients
+
+    def allowed_scopes(self) -> set[str]:
+        registered = set(str(self.metadata.get("scope", "")).split())
+        by_role = {"openid"}.union(*(SCOPES_BY_ROLE.get(r, set()) for r in self.row.roles))
+        return registered & by_role if registered else by_role
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        if not scope:
+            return ""
+        allowed = self.allowed_scopes()
+        return " ".join(s for s in scope.split() if s in allowed)
+
+
+def find_client(uow: UnitOfWork, client_id: str | None) -> Client | None:
+    if not client_id:
+        return None
+    row = uow.session.scalars(select(OAuthClient).where(
+        OAuthClient.client_id == client_id, OAuthClient.deleted_at.is_(None))).one_or_none()
+    return Client(row) if row else None
+
+
+class _JwksCache:
+    def __init__(self, ttl: int = 300):
+        self.ttl, self._data, self._lock = ttl, {}, threading.Lock()
+
+    def get(self, url: str) -> dict:
+        with self._lock:
+            cached = self._data.get(url)
+            if cached and cached[0] > time.monotonic():
+                return cached[1]
+        response = requests.get(url, timeout=5)
+        response.raise_for_status()
+        keys = response.json()
+        with self._lock:
+            self._data[url] = (time.monotonic() + self.ttl, keys)
+        return keys
+
+
+_remote_jwks = _JwksCache()
+
+
+def client_jwks(uow: UnitOfWork, client: Client) -> dict:
+    """The client's public keys: registered inline, or from its JWKS URI (the sandbox
+    directory's own URIs resolve in-process through the trust module)."""
+    if isinstance(client.metadata.get("jwks"), dict):
+        return client.metadata["jwks"]
+    uri = client.metadata.get("jwks_uri")
+    if not uri:
+        return {"keys": []}
+    try:
+        from . import trust
+        resolved = trust.resolve_jwks_uri(uow, uri)
+        if resolved is not None:
+            return resolved
+    except (ImportError, AttributeError):
+        pass
+    return _remote_jwks.get(uri)
+
+
+class InvalidSignedJWT(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class VerifiedJWT:
+    header: dict
+    claims: dict
+
+
+def verify_jwt(token: str, jwks: dict, *, algorithms=JWS_ALGORITHMS) -> VerifiedJWT:
+    """Verify a compact JWS against a JWKS; only PS256/ES256; never `none`."""
+    try:
+        parsed = jws.JWS()
+        parsed.deserialize(token)
+        header = parsed.jose_header
+    except (JWException, ValueError, TypeError) as exc:
+        raise InvalidSignedJWT(f"not a signed JWT: {exc}") from None
+    if not isinstance(header, dict) or header.get("alg") not in algorithms:
+        raise InvalidSignedJWT(f"alg must be one of {', '.join(algorithms)}")
+    keys = [k for k in jwks.get("keys", []) if isinstance(k, dict)]
+    if header.get("kid"):
+        keys = [k for k in keys if k.get("kid") == header["kid"]]
+    for data in keys:
+        if data.get("use", "sig") != "sig":
+            continue
+        try:
+            key = jwk.JWK(**data)
+            parsed.verify(key, alg=header["alg"])
+        except (JWException, ValueError, TypeError):
+            continue
+        try:
+            claims = json.loads(parsed.payload)
+        except ValueError:
+            raise InvalidSignedJWT("the payload is not JSON") from None
+        if not isinstance(claims, dict):
+            raise InvalidSignedJWT("the payload is not a JSON object")
+        return VerifiedJWT(header, claims)
+    raise InvalidSignedJWT("the signature does not verify with any registered key")
+
+
+def check_time_claims(claims: dict, now: datetime, *, require_nbf: bool = False,
+                      max_lifetime: int | None = None, max_future: int = 10) -> str | None:
+    """None if exp/iat/nbf are acceptable, else the reason."""
+    ts = now.timestamp()
+    exp = claims.get("exp")
+    if not isinstance(exp, (int, float)):
+        return "exp is missing"
+    if exp <= ts:
+        return "the JWT has expired"
+    for name in ("iat", "nbf"):
+        value = claims.get(name)
+        if value is not None and (not isinstance(value, (int, float)) or value > ts + max_future):
+            return f"{name} is in the future"
+    if require_nbf and not isinstance(claims.get("nbf"), (int, float)):
+        return "nbf is missing"
+    if max_lifetime is not None:
+        start = claims.get("nbf", claims.get("iat"))
+        if isinstance(start, (int, float)) and exp - start > max_lifetime:
+            return f"the JWT lives longer than {max_lifetime // 60} minutes"
+    return None
+
+
+def audience_ok(aud, accepted: set[str]) -> bool:
+    values = aud if isinstance(aud, list) else [aud]
+    return any(isinstance(v, str) and v in accepted for v in values)

@@ -1,0 +1,310 @@
+"""authlib's authorization server with our grants, client authentication and endpoints.
+
+Every token is sender-constrained: the token endpoint binds it to the DPoP key of the proof
+sent with the request, or else to the client's TLS certificate; a request with neither is
+refused. PKCE is S256 and always required; codes are single-use, live 60 s, and a replayed
+code revokes what was issued from it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import (InvalidGrantError, InvalidRequestError, InvalidScopeError,
+                                    OAuth2Error, UnauthorizedClientError)
+from authlib.oauth2.rfc6749.grants import (AuthorizationCodeGrant, ClientCredentialsGrant,
+                                           RefreshTokenGrant)
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from flask import g, request as flask_request
+from sqlalchemy import select
+
+from consent.models import Consent
+
+from .. import platform
+from . import idtoken, tokens
+from .client_auth import METHODS, authenticate_private_key_jwt, authenticate_tls_client
+from .clients import Client, find_client
+from .dpop import InvalidDPoPProof, verify_proof
+from .models import AuthorizationCode, OAuthToken
+from .mtls import client_certificate
+
+CC_SCOPES = ("accounts", "payments", "fundsconfirmations")
+AUTHORISED = "Authorised"
+
+
+class InvalidDPoPProofError(OAuth2Error):
+    error = "invalid_dpop_proof"
+
+
+@dataclass
+class Binding:
+    jkt: str | None = None
+    x5t: str | None = None
+
+
+def request_binding(url: str) -> Binding:
+    """The key this request proves possession of: a DPoP proof, else a trusted client cert."""
+    p = platform.current()
+    proof_header = flask_request.headers.get("DPoP")
+    if proof_header is not None:
+        try:
+            proof = verify_proof(proof_header, method=flask_request.method, url=url,
+                                 now=p.clock.now(), replay=p.replay)
+        except InvalidDPoPProof as exc:
+            raise InvalidDPoPProofError(exc.description) from None
+        return Binding(jkt=proof.jkt)
+    cert = client_certificate(flask_request.headers, flask_request.remote_addr, p.config)
+    return Binding(x5t=cert.x5t_s256 if cert else None)
+
+
+def _binding_for(client: Client) -> Binding:
+    binding: Binding = g.oauth_binding
+    if binding.jkt is None and binding.x5t is None:
+        raise InvalidRequestError("sender-constrained tokens only: send a DPoP proof or "
+                                  "connect with the client's TLS certificate")
+    if client.metadata.get("dpop_bound_access_tokens") and binding.jkt is None:
+        raise InvalidDPoPProofError("this client must send a DPoP proof")
+    return binding
+
+
+def _token_response(issued: tokens.IssuedToken, id_token: str | None = None) -> dict:
+    body = {"access_token": issued.access_token, "token_type": issued.token_type,
+            "expires_in": issued.expires_in, "scope": issued.scope}
+    if issued.refresh_token:
+        body["refresh_token"] = issued.refresh_token
+    if id_token:
+        body["id_token"] = id_token
+    return body
+
+
+class FapiClientCredentialsGrant(ClientCredentialsGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = METHODS
+
+    def validate_token_request(self):
+        client = self.authenticate_token_endpoint_client()
+        if not client.check_grant_type(self.GRANT_TYPE):
+            raise UnauthorizedClientError("the client may not use client_credentials")
+        self.request.client = client
+        allowed = [s for s in CC_SCOPES if s in client.allowed_scopes()]
+        requested = str(self.request.payload.scope or "").split() or allowed
+        if not requested or any(s not in allowed for s in requested):
+            raise InvalidScopeError(f"scope must be within: {' '.join(allowed)}")
+        self.request.granted_scope = " ".join(requested)
+
+    def create_token_response(self):
+        p = platform.current()
+        client: Client = self.request.client
+        binding = _binding_for(client)
+        issued = tokens.issue_tokens(g.oauth_uow, client=client.row, grant_type=self.GRANT_TYPE,
+                                     scope=self.request.granted_scope, now=p.clock.now(),
+                                     ttl=p.config["ACCESS_TOKEN_TTL"], cnf_jkt=binding.jkt,
+                                     cnf_x5t=binding.x5t)
+        return 200, _token_response(issued), self.TOKEN_RESPONSE_HEADER
+
+
+class FapiAuthorizationCodeGrant(AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = METHODS
+    RESPONSE_TYPES = set()  # the authorization endpoint is ours (PAR/JAR + PSU journey)
+
+    def validate_token_request(self):
+        p = platform.current()
+        uow, now = g.oauth_uow, p.clock.now()
+        client: Client = self.authenticate_token_endpoint_client()
+        if not client.check_grant_type(self.GRANT_TYPE):
+            raise UnauthorizedClientError("the client may not use authorization_code")
+        code = self.request.form.get("code")
+        if not code:
+            raise InvalidRequestError("code is missing")
+        row = uow.session.scalars(select(AuthorizationCode).where(
+            AuthorizationCode.code_hash == tokens.token_hash(code)).with_for_update()
+        ).one_or_none()
+        if row is None:
+            raise InvalidGrantError("the code is unknown")
+        if row.client_pk != client.id:
+            raise InvalidGrantError("the code was issued to another client")
+        if row.used_at is not None:
+            tokens.revoke_for_code(uow, row.id, now=now)
+            g.oauth_commit_on_error = True
+            raise InvalidGrantError("the code was already used; tokens issued from it are revoked")
+        if row.expires_at <= now:
+            raise InvalidGrantError("the code has expired")
+        if self.request.form.get("redirect_uri") != row.redirect_uri:
+            raise InvalidGrantError("redirect_uri does not match the authorization request")
+        verifier = self.request.form.get("code_verifier")
+        if not verifier:
+            raise InvalidRequestError("code_verifier is missing (PKCE is required)")
+        if row.code_challenge_method != "S256" or \
+                create_s256_code_challenge(verifier) != row.code_challenge:
+            raise InvalidGrantError("code_verifier does not match the code_challenge")
+        binding = _binding_for(client)
+        if row.dpop_jkt and binding.jkt != row.dpop_jkt:
+            raise InvalidDPoPProofError("the DPoP key is not the one the code is bound to")
+        consent = uow.session.get(Consent, row.consent_pk)
+        if consent is None or consent.status != AUTHORISED:
+            raise InvalidGrantError("the consent is no longer authorised")
+        self.request.client = client
+        self.request.authorization_code = row
+        self.request.binding = binding
+        self.request.consent = consent
+
+    def create_token_response(self):
+        p = platform.current()
+        uow, now = g.oauth_uow, p.clock.now()
+        client: Client = self.request.client
+        row: AuthorizationCode = self.request.authorization_code
+        consent: Consent = self.request.consent
+        row.used_at = now
+        refresh_until = None
+        if client.check_grant_type("refresh_token"):
+            refresh_until = now + timedelta(seconds=p.config["REFRESH_TOKEN_TTL"])
+            if consent.expiration_datetime:
+                refresh_until = min(refresh_until, consent.expiration_datetime)
+        issued = tokens.issue_tokens(
+            uow, client=client.row, grant_type=self.GRANT_TYPE, scope=row.scope, now=now,
+            ttl=p.config["ACCESS_TOKEN_TTL"], consent_pk=consent.id, psu_pk=row.psu_pk,
+            code_pk=row.id, cnf_jkt=self.request.binding.jkt, cnf_x5t=self.request.binding.x5t,
+            refresh_expires_at=refresh_until)
+        id_token = None
+        if "openid" in row.scope.split():
+            id_token = idtoken.id_token(
+                uow, client_id=client.get_client_id(), consent_id=consent.consent_id,
+                auth_time=row.auth_time, acr=row.acr, now=now, nonce=row.nonce,
+                access_token=issued.access_token,
+                alg=client.metadata.get("id_token_signed_response_alg", "PS256"))
+        return 200, _token_response(issued, id_token), self.TOKEN_RESPONSE_HEADER
+
+
+class FapiRefreshTokenGrant(RefreshTokenGrant):
+    """No rotation (FAPI 2.0): the refresh token stays; each use replaces the access token."""
+    TOKEN_ENDPOINT_AUTH_METHODS = METHODS
+
+    def validate_token_request(self):
+        p = platform.current()
+        uow, now = g.oauth_uow, p.clock.now()
+        client: Client = self.authenticate_token_endpoint_client()
+        if not client.check_grant_type(self.GRANT_TYPE):
+            raise UnauthorizedClientError("the client may not use refresh_token")
+        value = self.request.form.get("refresh_token")
+        if not value:
+            raise InvalidRequestError("refresh_token is missing")
+        row = tokens.find_by_refresh_token(uow, value)
+        if row is None or row.client_pk != client.id or row.revoked_at is not None \
+                or (row.refresh_expires_at and row.refresh_expires_at <= now):
+            raise InvalidGrantError("the refresh token is unknown, expired or revoked")
+        consent = uow.session.get(Consent, row.consent_pk) if row.consent_pk else None
+        if consent is None or consent.status != AUTHORISED:
+            raise InvalidGrantError("the consent is no longer authorised")
+        self.request.client = client
+        self.request.refresh_row = row
+        self.request.binding = _binding_for(client)
+
+    def create_token_response(self):
+        p = platform.current()
+        now = p.clock.now()
+        row: OAuthToken = self.request.refresh_row
+        access = tokens.new_secret()
+        row.access_token_hash = tokens.token_hash(access)
+        row.expires_at = now + timedelta(seconds=p.config["ACCESS_TOKEN_TTL"])
+        row.cnf_jkt, row.cnf_x5t = self.request.binding.jkt, self.request.binding.x5t
+        row.token_type = "DPoP" if row.cnf_jkt else "Bearer"
+        body = {"access_token": access, "token_type": row.token_type,
+                "expires_in": p.config["ACCESS_TOKEN_TTL"], "scope": row.scope,
+                "refresh_token": self.request.form["refresh_token"]}
+        return 200, body, self.TOKEN_RESPONSE_HEADER
+
+
+@dataclass
+class TokenView:
+    """An OAuthToken as authlib's introspection and revocation endpoints see it."""
+    row: OAuthToken
+    client: Client
+
+    def check_client(self, client) -> bool:
+        return client.get_client_id() == self.client.get_client_id()
+
+    def is_expired(self) -> bool:
+        now = platform.current().clock.now()
+        if self.row.expires_at > now:
+            return False
+        return not (self.row.refresh_expires_at and self.row.refresh_expires_at > now
+                    and getattr(self, "hint", None) == "refresh_token")
+
+    def is_revoked(self) -> bool:
+        return self.row.revoked_at is not None
+
+
+def _query_token(value: str, hint: str | None) -> TokenView | None:
+    uow = g.oauth_uow
+    row = None
+    if hint != "refresh_token":
+        row = tokens.find_by_access_token(uow, value)
+    kind = "access_token"
+    if row is None:
+        row = tokens.find_by_refresh_token(uow, value)
+        kind = "refresh_token"
+    if row is None:
+        return None
+    view = TokenView(row, Client(row.client))
+    view.hint = kind
+    return view
+
+
+class FapiIntrospectionEndpoint(IntrospectionEndpoint):
+    CLIENT_AUTH_METHODS = METHODS
+
+    def query_token(self, token_string, token_type_hint):
+        return _query_token(token_string, token_type_hint)
+
+    def check_permission(self, token, client, request):
+        return token.check_client(client)  # the owning client only
+
+    def introspect_token(self, token: TokenView):
+        row = token.row
+        expires = row.refresh_expires_at if token.hint == "refresh_token" else row.expires_at
+        body = {"active": True, "client_id": token.client.get_client_id(), "scope": row.scope,
+                "token_type": row.token_type if token.hint == "access_token" else "refresh_token",
+                "exp": int(expires.timestamp()) if expires else None,
+                "iat": int(row.issued_at.timestamp()),
+                "iss": platform.current().config["ISSUER"]}
+        if row.consent_pk:
+            consent = g.oauth_uow.session.get(Consent, row.consent_pk)
+            body["openbanking_intent_id"] = consent.consent_id
+            body["sub"] = consent.consent_id
+        if row.cnf_jkt:
+            body["cnf"] = {"jkt": row.cnf_jkt}
+        elif row.cnf_x5t:
+            body["cnf"] = {"x5t#S256": row.cnf_x5t}
+        return {k: v for k, v in body.items() if v is not None}
+
+
+class FapiRevocationEndpoint(RevocationEndpoint):
+    CLIENT_AUTH_METHODS = METHODS
+
+    def query_token(self, token_string, token_type_hint):
+        return _query_token(token_string, token_type_hint)
+
+    def revoke_token(self, token: TokenView, request):
+        token.row.revoked_at = platform.current().clock.now()
+
+
+class FapiAuthorizationServer(AuthorizationServer):
+    def query_client(self, client_id):
+        return find_client(g.oauth_uow, client_id)
+
+    def save_token(self, token, request):  # tokens are persisted by our grants
+        return None
+
+
+def build_server(app) -> FapiAuthorizationServer:
+    server = FapiAuthorizationServer()
+    server.init_app(app)
+    server.register_client_auth_method("private_key_jwt", authenticate_private_key_jwt)
+    server.register_client_auth_method("tls_client_auth", authenticate_tls_client)
+    server.register_grant(FapiClientCredentialsGrant)
+    server.register_grant(FapiAuthorizationCodeGrant)
+    server.register_grant(FapiRefreshTokenGrant)
+    server.register_endpoint(FapiIntrospectionEndpoint)
+    server.register_endpoint(FapiRevocationEndpoint)
+    return server
