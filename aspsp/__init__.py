@@ -14,6 +14,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from . import cli, health, logs
     from .clock import Clock
     from .db import Database
+    from .identity import init_app as init_identity
     from .ledger import init_app as init_ledger
     from .ledger.scheme import scheme_from_config
     from .oauth import init_app as init_oauth
@@ -43,6 +44,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.bp)
     cli.init_app(app)
     init_ledger(app)
+    init_identity(app)
     init_oauth(app)
 
     from consent import init_app as init_consent
