@@ -1,0 +1,220 @@
+"""The authorization code grant from the pushed request to tokens, with the PSU's decision
+taken through aspsp.oauth.authorize.complete_authorization (the PSU pages call the same)."""
+from datetime import timedelta
+
+import pytest
+from jwcrypto import jwk, jwt
+from sqlalchemy import select
+
+from aspsp.identity.models import PsuUser
+from aspsp.ids import new_id
+from aspsp.oauth.authorize import complete_authorization
+from aspsp.oauth.idtoken import half_hash
+from aspsp.oauth.models import PendingAuthorization
+from consent.models import Consent
+from tests import factories
+from tests.oauth_tpp import pkce_verifier, redirect_params
+
+
+@pytest.fixture(autouse=True)
+def _platform_knows_its_app(platform, app):
+    platform.app = app
+
+
+@pytest.fixture
+def customer(platform, clock):
+    with platform.uow() as uow:
+        party = factories.party(uow, "Alice Example", now=clock.now())
+        account = factories.account(uow, now=clock.now(), owner=party, funded="100.00")
+        psu = PsuUser(psu_id=new_id(), username=f"alice-{new_id()[:8]}", password_hash="x",
+                      totp_secret="JBSWY3DPEHPK3PXP", party=party, created_at=clock.now())
+        uow.session.add(psu)
+        uow.commit()
+        return psu.id, account.account_id
+
+
+def start(tpp, consent_id, verifier, **overrides):
+    params = tpp.request_params(consent_id, verifier=verifier, **overrides)
+    if tpp.client.row.profile == "fapi2":
+        pushed = tpp.par(params)
+        assert pushed.status_code == 201, pushed.json
+        query = {"client_id": tpp.client_id, "request_uri": pushed.json["request_uri"]}
+    else:
+        query = {"client_id": tpp.client_id, "request": tpp.request_object(params)}
+    response = tpp.http.get("/authorize", query_string=query)
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return response.headers["Location"].rsplit("/", 1)[1], params
+
+
+def decide(platform, clock, reference, customer, *, approved=True):
+    psu_pk, account_id = customer
+    with platform.app.app_context(), platform.uow() as uow:
+        pending = uow.session.scalars(select(PendingAuthorization).where(
+            PendingAuthorization.reference == reference)).one()
+        pending.sca_at = clock.now()
+        location = complete_authorization(uow, pending, approved=approved,
+                                          psu=uow.session.get(PsuUser, psu_pk),
+                                          account_ids=[account_id], now=clock.now())
+        uow.commit()
+    return location
+
+
+def exchange(tpp, code, verifier, **form):
+    return tpp.token({"grant_type": "authorization_code", "code": code,
+                      "redirect_uri": tpp.client.row.client_metadata["redirect_uris"][0],
+                      "code_verifier": verifier, **form})
+
+
+@pytest.fixture
+def flow(tpp, consent_for, platform, clock, customer):
+    """A code ready to exchange: (code, verifier, consent_id, returned params)."""
+    consent_id = consent_for(tpp)
+    verifier = pkce_verifier()
+    reference, params = start(tpp, consent_id, verifier)
+    returned = redirect_params(decide(platform, clock, reference, customer))
+    return returned["code"], verifier, consent_id, params, returned
+
+
+def test_approval_returns_code_state_and_iss(flow, tpp):
+    code, _, _, params, returned = flow
+    assert returned["state"] == params["state"]
+    assert returned["iss"] == tpp.issuer
+    assert code
+
+
+def test_code_exchange_gives_bound_tokens_and_an_id_token(flow, tpp, platform, clock):
+    code, verifier, consent_id, params, _ = flow
+    response = exchange(tpp, code, verifier)
+    assert response.status_code == 200, response.json
+    body = response.json
+    assert body["token_type"] == "DPoP"
+    assert body["refresh_token"]
+    keys = tpp.http.get("/jwks").json
+    token = jwt.JWT(jwt=body["id_token"], key=jwk.JWKSet.from_json(__import__("json").dumps(keys)),
+                    algs=["PS256"], check_claims=False)
+    claims = __import__("json").loads(token.claims)
+    assert claims["openbanking_intent_id"] == consent_id
+    assert claims["sub"] == consent_id
+    assert claims["aud"] == tpp.client_id
+    assert claims["acr"] == "urn:openbanking:psd2:sca"
+    assert claims["nonce"] == params["nonce"]
+    assert claims["auth_time"] == int(clock.now().timestamp())
+    assert claims["at_hash"] == half_hash(body["access_token"])
+    with platform.uow() as uow:
+        consent = uow.session.scalars(select(Consent).where(Consent.consent_id == consent_id)).one()
+        assert consent.status == "Authorised"
+
+
+def test_reused_code_is_refused_and_revokes_its_tokens(flow, tpp):
+    code, verifier, *_ = flow
+    first = exchange(tpp, code, verifier)
+    assert first.status_code == 200
+    again = exchange(tpp, code, verifier)
+    assert again.status_code == 400
+    assert again.json["error"] == "invalid_grant"
+    introspected = tpp.http.post("/introspect", data={**tpp.auth_form(),
+                                                      "token": first.json["access_token"]})
+    assert introspected.json == {"active": False}
+
+
+def test_code_of_another_client(flow, fapi1_tpp):
+    code, verifier, *_ = flow
+    response = exchange(fapi1_tpp, code, verifier)
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid_grant"
+
+
+def test_wrong_code_verifier(flow, tpp):
+    code, *_ = flow
+    response = exchange(tpp, code, pkce_verifier())
+    assert response.json["error"] == "invalid_grant"
+
+
+def test_missing_code_verifier(flow, tpp):
+    code, *_ = flow
+    response = exchange(tpp, code, None)
+    assert response.json["error"] == "invalid_request"
+
+
+def test_expired_code(flow, tpp, clock):
+    code, verifier, *_ = flow
+    clock.advance(timedelta(seconds=61))
+    response = exchange(tpp, code, verifier)
+    assert response.json["error"] == "invalid_grant"
+    assert "expired" in response.json["error_description"]
+
+
+def test_redirect_uri_must_match(flow, tpp):
+    code, verifier, *_ = flow
+    response = exchange(tpp, code, verifier, redirect_uri="https://tpp.example/other")
+    assert response.json["error"] == "invalid_grant"
+
+
+def test_code_is_bound_to_the_dpop_key_used_at_par(flow, tpp):
+    code, verifier, *_ = flow
+    tpp.client.dpop_key = jwk.JWK.generate(kty="EC", crv="P-256")
+    response = exchange(tpp, code, verifier)
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid_dpop_proof"
+
+
+def test_denial_rejects_the_consent(tpp, consent_for, platform, clock, customer):
+    consent_id = consent_for(tpp)
+    reference, params = start(tpp, consent_id, pkce_verifier())
+    returned = redirect_params(decide(platform, clock, reference, customer, approved=False))
+    assert returned["error"] == "access_denied"
+    assert returned["state"] == params["state"]
+    assert returned["iss"] == tpp.issuer
+    with platform.uow() as uow:
+        consent = uow.session.scalars(select(Consent).where(Consent.consent_id == consent_id)).one()
+        assert consent.status == "Rejected"
+
+
+def test_hybrid_flow_for_fapi1_advanced(fapi1_tpp, consent_for, platform, clock, customer):
+    consent_id = consent_for(fapi1_tpp)
+    verifier = pkce_verifier()
+    reference, params = start(fapi1_tpp, consent_id, verifier)
+    location = decide(platform, clock, reference, customer)
+    assert "#" in location and "?" not in location.split("#")[0]
+    returned = redirect_params(location)
+    keys = jwk.JWKSet.from_json(__import__("json").dumps(fapi1_tpp.http.get("/jwks").json))
+    claims = __import__("json").loads(jwt.JWT(jwt=returned["id_token"], key=keys, algs=["PS256"],
+                                              check_claims=False).claims)
+    assert claims["c_hash"] == half_hash(returned["code"])
+    assert claims["s_hash"] == half_hash(params["state"])
+    assert claims["nonce"] == params["nonce"]
+    assert claims["openbanking_intent_id"] == consent_id
+    assert exchange(fapi1_tpp, returned["code"], verifier).status_code == 200
+
+
+def test_refresh_keeps_working_until_the_consent_is_revoked(flow, tpp, platform, clock):
+    code, verifier, consent_id, *_ = flow
+    tokens = exchange(tpp, code, verifier).json
+    refreshed = tpp.token({"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+    assert refreshed.status_code == 200, refreshed.json
+    assert refreshed.json["access_token"] != tokens["access_token"]
+    assert refreshed.json["refresh_token"] == tokens["refresh_token"]
+    from consent import services
+    with platform.uow() as uow:
+        consent = uow.session.scalars(select(Consent).where(Consent.consent_id == consent_id)).one()
+        services.revoke_by_psu(uow, uow.session.get(PsuUser, consent.psu_pk), consent_id,
+                               now=clock.now())
+        uow.commit()
+    again = tpp.token({"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]})
+    assert again.json["error"] == "invalid_grant"
+
+
+def test_introspection_and_revocation_for_the_owning_client_only(flow, tpp, fapi1_tpp):
+    code, verifier, consent_id, *_ = flow
+    access = exchange(tpp, code, verifier).json["access_token"]
+    own = tpp.http.post("/introspect", data={**tpp.auth_form(), "token": access}).json
+    assert own["active"] is True
+    assert own["openbanking_intent_id"] == consent_id
+    assert own["cnf"] == {"jkt": tpp.client.dpop_key.thumbprint()}
+    other = fapi1_tpp.http.post("/introspect", data={**fapi1_tpp.auth_form(), "token": access})
+    assert other.json == {"active": False}
+    refused = fapi1_tpp.http.post("/revoke", data={**fapi1_tpp.auth_form(), "token": access})
+    assert refused.status_code == 400
+    assert tpp.http.post("/revoke", data={**tpp.auth_form(), "token": access}).status_code == 200
+    gone = tpp.http.post("/introspect", data={**tpp.auth_form(), "token": access}).json
+    assert gone == {"active": False}
