@@ -1,6 +1,361 @@
-"""Placeholder: being written."""
-from flask import Flask
+"""The customer's pages: approving a third party's request, and the consent dashboard.
+
+Plain HTML forms that work without JavaScript; every POST carries a CSRF token; every answer
+carries the security headers (aspsp.web_pages).
+
+Approval (`/psu/authorize/<reference>`): log in with password, then a one-time code, then
+decide. The progress is recorded twice and both must agree: on the pending authorization
+(psu_pk, authenticated_at, sca_at) and in this browser's signed session cookie. Another
+browser holding the same reference gets nowhere: it cannot resume, nor start a login over the
+top of one in progress.
+
+Dashboard (`/psu/consents`): its own login (`/psu/login`, then `/psu/login/code`), a list of
+every consent the customer decided, grouped by third party, with a Revoke button for those in
+force. A dashboard login ends after 15 minutes without a request, or at `/psu/logout`.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from flask import (Blueprint, Flask, flash, redirect, render_template, request, session,
+                   url_for)
+from flask_wtf.csrf import CSRFError
+
+from aspsp import platform, web_pages
+from aspsp.identity import errors as identity_errors
+from aspsp.identity import services as identity
+from . import screens
+from . import services as consent_services
+from .errors import ConsentError
+from .permissions import describe
+
+bp = Blueprint("psu", __name__, url_prefix="/psu", template_folder="templates",
+               static_folder="static", static_url_path="/static")
+web_pages.protect_pages(bp)
+
+DASHBOARD_IDLE = timedelta(minutes=15)
+SECOND_FACTOR_WITHIN = timedelta(minutes=5)
+MAX_BOUND_AUTHORIZATIONS = 3
 
 
 def init_app(app: Flask) -> None:
-    pass
+    web_pages.init_app(app)
+    app.register_blueprint(bp)
+
+
+# --- approval -------------------------------------------------------------------------------
+
+@bp.get("/authorize/<reference>")
+def authorize(reference: str):
+    p = platform.current()
+    with p.uow() as uow:
+        pending = screens.find_pending(uow, reference, p.clock.now())
+        if pending is None:
+            return _gone()
+        psu, step = _approval_state(uow, reference, pending)
+        if step == "login":
+            return _login_page(uow, pending, reference)
+        if step == "code":
+            return _code_page(psu, url_for(".authorize_code", reference=reference),
+                              requester=_requester(uow, pending))
+        return _consent_page(uow, pending, psu)
+
+
+@bp.post("/authorize/<reference>/login")
+def authorize_login(reference: str):
+    p = platform.current()
+    now = p.clock.now()
+    with p.uow() as uow:
+        pending = screens.find_pending(uow, reference, now, lock=True)
+        if pending is None:
+            return _gone()
+        if pending.psu_pk is not None and _binding(reference) is None:
+            return _message("Already in progress",
+                            "Someone is already signing in to answer this request in another "
+                            "browser. Go back to the app you came from and start again.", 409)
+        try:
+            psu = identity.authenticate_password(uow, request.form.get("username", ""),
+                                                 request.form.get("password", ""),
+                                                 request.remote_addr, now)
+        except identity_errors.IdentityError as error:
+            uow.commit()                      # the failed attempt counts and is recorded
+            return _login_page(uow, pending, reference, error=error.message, status=401,
+                               username=request.form.get("username", ""))
+        screens.record_password_step(pending, psu, now)
+        uow.commit()
+    _bind(reference, psu.psu_id, "password", now)
+    return redirect(url_for(".authorize", reference=reference), 303)
+
+
+@bp.post("/authorize/<reference>/code")
+def authorize_code(reference: str):
+    p = platform.current()
+    now = p.clock.now()
+    with p.uow() as uow:
+        pending = screens.find_pending(uow, reference, now, lock=True)
+        if pending is None:
+            return _gone()
+        psu, step = _approval_state(uow, reference, pending)
+        if step != "code":
+            return redirect(url_for(".authorize", reference=reference), 303)
+        try:
+            identity.verify_totp(uow, psu, request.form.get("code", ""), request.remote_addr,
+                                 now, replay=p.replay,
+                                 sandbox_code=identity.sandbox_sca_allowed(psu, p.config))
+        except identity_errors.LoginLocked as error:
+            uow.commit()
+            _unbind(reference)
+            return _message("Login locked", error.message, 403)
+        except identity_errors.IdentityError as error:
+            uow.commit()
+            return _code_page(psu, url_for(".authorize_code", reference=reference),
+                              requester=_requester(uow, pending), error=error.message,
+                              status=401)
+        screens.record_sca_step(pending, now)
+        uow.commit()
+    _bind(reference, psu.psu_id, "sca", now)
+    return redirect(url_for(".authorize", reference=reference), 303)
+
+
+@bp.post("/authorize/<reference>/decision")
+def authorize_decision(reference: str):
+    from aspsp.oauth.authorize import AuthorizationAlreadyCompleted, complete_authorization
+
+    p = platform.current()
+    now = p.clock.now()
+    with p.uow() as uow:
+        pending = screens.find_pending(uow, reference, now, lock=True)
+        if pending is None:
+            return _gone()
+        psu, step = _approval_state(uow, reference, pending)
+        if step != "consent":
+            return redirect(url_for(".authorize", reference=reference), 303)
+        decision = request.form.get("decision")
+        account_ids = request.form.getlist("account")
+        if decision not in ("approve", "deny"):
+            return _consent_page(uow, pending, psu, error="Choose Approve or Deny.", status=400)
+        if decision == "approve":
+            own = {a.account_id for a in screens.accounts_of(uow, psu)}
+            if not account_ids:
+                return _consent_page(uow, pending, psu, status=422,
+                                     error="Pick at least one account to share, or deny the request.")
+            if not set(account_ids) <= own:
+                return _consent_page(uow, pending, psu, status=422,
+                                     error="You can only share your own open accounts.")
+        try:
+            target = complete_authorization(uow, pending, approved=decision == "approve",
+                                            psu=psu, account_ids=sorted(set(account_ids))
+                                            if decision == "approve" else [], now=now)
+        except AuthorizationAlreadyCompleted:
+            return _gone()
+        except ConsentError as error:          # e.g. the consent expired meanwhile
+            uow.rollback()
+            return _consent_page(uow, pending, psu, error=error.message, status=422)
+        uow.commit()
+    _unbind(reference)
+    return redirect(target, 303)
+
+
+def _approval_state(uow, reference: str, pending) -> tuple:
+    """(psu, step): where this browser is on this pending authorization. Both the browser's
+    session and the pending authorization must say the same customer got this far."""
+    binding = _binding(reference)
+    if binding is None or pending.psu_pk is None or pending.authenticated_at is None:
+        return None, "login"
+    psu = identity.find_by_psu_id(uow, binding.get("psu", ""))
+    if psu is None or psu.id != pending.psu_pk:
+        return None, "login"
+    if binding.get("stage") == "sca" and pending.sca_at is not None:
+        return psu, "consent"
+    return psu, "code"
+
+
+def _binding(reference: str) -> dict | None:
+    return (session.get("authz") or {}).get(reference)
+
+
+def _bind(reference: str, psu_id: str, stage: str, now: datetime) -> None:
+    bound = {ref: b for ref, b in (session.get("authz") or {}).items() if ref != reference}
+    bound[reference] = {"psu": psu_id, "stage": stage, "t": int(now.timestamp())}
+    newest = sorted(bound, key=lambda ref: bound[ref].get("t", 0))[-MAX_BOUND_AUTHORIZATIONS:]
+    session["authz"] = {ref: bound[ref] for ref in newest}
+
+
+def _unbind(reference: str) -> None:
+    bound = dict(session.get("authz") or {})
+    if bound.pop(reference, None) is not None:
+        session["authz"] = bound
+
+
+def _requester(uow, pending) -> screens.Requester:
+    return screens.requester(uow, pending.client_pk)
+
+
+def _login_page(uow, pending, reference: str, *, error: str | None = None, status: int = 200,
+                username: str = ""):
+    return render_template("psu/login.html", requester=_requester(uow, pending),
+                           action=url_for(".authorize_login", reference=reference),
+                           error=error, username=username[:64]), status
+
+
+def _consent_page(uow, pending, psu, *, error: str | None = None, status: int = 200):
+    consent = screens.consent_of(uow, pending)
+    redirect_uri = (pending.params or {}).get("redirect_uri", "")
+    parts = urlsplit(redirect_uri)
+    if parts.scheme in ("https", "http") and parts.netloc:
+        web_pages.allow_form_redirect_to(f"{parts.scheme}://{parts.netloc}")
+    selected = set(request.form.getlist("account")) if request.method == "POST" else set()
+    return render_template("psu/consent.html", requester=_requester(uow, pending),
+                           consent=consent, permissions=describe(consent.permissions),
+                           accounts=screens.accounts_of(uow, psu), selected=selected,
+                           action=url_for(".authorize_decision",
+                                          reference=pending.reference),
+                           error=error, customer=psu.username), status
+
+
+# --- dashboard ------------------------------------------------------------------------------
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    p = platform.current()
+    now = p.clock.now()
+    with p.uow() as uow:
+        if request.method == "GET":
+            if _dashboard_psu(uow, now) is not None:
+                return redirect(url_for(".consents"), 303)
+            return render_template("psu/login.html", requester=None, action=url_for(".login"))
+        username = request.form.get("username", "")
+        try:
+            psu = identity.authenticate_password(uow, username, request.form.get("password", ""),
+                                                 request.remote_addr, now)
+        except identity_errors.IdentityError as error:
+            uow.commit()
+            return render_template("psu/login.html", requester=None, action=url_for(".login"),
+                                   error=error.message, username=username[:64]), 401
+        uow.commit()
+    session.pop("psu_login", None)
+    session["psu_login"] = {"psu": psu.psu_id, "stage": "password", "t": int(now.timestamp())}
+    return redirect(url_for(".login_code"), 303)
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+def login_code():
+    p = platform.current()
+    now = p.clock.now()
+    with p.uow() as uow:
+        psu = _dashboard_psu(uow, now, stage="password", within=SECOND_FACTOR_WITHIN)
+        if psu is None:
+            return redirect(url_for(".login"), 303)
+        if request.method == "GET":
+            return _code_page(psu, url_for(".login_code"))
+        try:
+            identity.verify_totp(uow, psu, request.form.get("code", ""), request.remote_addr,
+                                 now, replay=p.replay,
+                                 sandbox_code=identity.sandbox_sca_allowed(psu, p.config))
+        except identity_errors.LoginLocked as error:
+            uow.commit()
+            session.pop("psu_login", None)
+            return _message("Login locked", error.message, 403)
+        except identity_errors.IdentityError as error:
+            uow.commit()
+            return _code_page(psu, url_for(".login_code"), error=error.message, status=401)
+        uow.commit()
+    session["psu_login"] = {"psu": psu.psu_id, "stage": "sca", "t": int(now.timestamp())}
+    return redirect(url_for(".consents"), 303)
+
+
+@bp.get("/consents")
+def consents():
+    p = platform.current()
+    now = p.clock.now()
+    with p.uow() as uow:
+        psu = _dashboard_psu(uow, now)
+        if psu is None:
+            return redirect(url_for(".login"), 303)
+        groups = screens.consents_by_provider(uow, psu, now)
+        return render_template("psu/dashboard.html", groups=groups, describe=describe,
+                               customer=psu.username)
+
+
+@bp.post("/consents/<consent_id>/revoke")
+def revoke(consent_id: str):
+    p = platform.current()
+    now = p.clock.now()
+    with p.uow() as uow:
+        psu = _dashboard_psu(uow, now)
+        if psu is None:
+            return redirect(url_for(".login"), 303)
+        try:
+            record = consent_services.revoke_by_psu(uow, psu, consent_id, now)
+        except ConsentError:
+            flash("That access cannot be revoked: it is no longer in force.", "error")
+        else:
+            uow.commit()
+            flash(f"Done: {record.client_name} can no longer see your accounts.", "success")
+    return redirect(url_for(".consents"), 303)
+
+
+@bp.post("/logout")
+def logout():
+    session.pop("psu_login", None)
+    flash("You are signed out.", "success")
+    return redirect(url_for(".login"), 303)
+
+
+def _dashboard_psu(uow, now: datetime, *, stage: str = "sca",
+                   within: timedelta = DASHBOARD_IDLE):
+    """The customer logged in to the dashboard in this browser (up to `stage`), refreshing
+    the idle timer; None when nobody is, or the login went idle."""
+    state = session.get("psu_login") or {}
+    if state.get("stage") != stage:
+        return None
+    if now - datetime.fromtimestamp(state.get("t", 0), now.tzinfo) > within:
+        session.pop("psu_login", None)
+        return None
+    psu = identity.find_by_psu_id(uow, state.get("psu", ""))
+    if psu is None:
+        session.pop("psu_login", None)
+        return None
+    if stage == "sca":
+        session["psu_login"] = {**state, "t": int(now.timestamp())}
+    return psu
+
+
+# --- shared ---------------------------------------------------------------------------------
+
+def _code_page(psu, action: str, *, requester=None, error: str | None = None,
+               status: int = 200):
+    p = platform.current()
+    sandbox = identity.sandbox_sca_allowed(psu, p.config)
+    return render_template("psu/code.html", action=action, requester=requester, error=error,
+                           sandbox=sandbox, sandbox_code=identity.SANDBOX_CODE,
+                           current_code=identity.current_code(psu, p.clock.now())
+                           if sandbox else None), status
+
+
+def _gone():
+    return _message("This link has expired",
+                    "This request to share your data has expired or has already been "
+                    "answered. Go back to the app you came from and start again.", 404)
+
+
+def _message(title: str, text: str, status: int):
+    return render_template("psu/message.html", title=title, text=text), status
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_failed(error):
+    return _message("Please try again",
+                    "This form had expired or did not come from this site, so nothing was "
+                    "done. Go back, reload the page and try again.", 400)
+
+
+@bp.app_template_filter("psu_when")
+def _when(value: datetime | None, empty: str = "—") -> str:
+    return value.strftime("%d %b %Y, %H:%M UTC").lstrip("0") if value else empty
+
+
+@bp.app_template_filter("psu_day")
+def _day(value: datetime | None, empty: str = "—") -> str:
+    return value.strftime("%d %B %Y").lstrip("0") if value else empty

@@ -1,0 +1,150 @@
+"""What the customer's pages read and record: the pending authorization a browser is working
+on, the customer's own accounts, and every consent the customer gave, with its history.
+
+The views call these and never query the ORM themselves. Consent rules stay in
+consent.services (which accounts may be shared, effective status, history); this module only
+shapes them for the pages. Nothing here commits.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+
+from aspsp.db import UnitOfWork
+from aspsp.identity.models import PsuUser
+from aspsp.ledger.models import Account
+from aspsp.oauth.models import OAuthClient, PendingAuthorization
+
+from . import services
+from .models import Consent
+from .services import ConsentRecord
+
+AWAITING_AUTHORISATION = "AwaitingAuthorisation"
+
+SUB_TYPES = {"CurrentAccount": "Current account", "Savings": "Savings account",
+             "CreditCard": "Credit card", "ChargeCard": "Charge card", "Loan": "Loan",
+             "Mortgage": "Mortgage", "EMoney": "E-money account", "PrePaidCard": "Prepaid card"}
+
+
+@dataclass(frozen=True)
+class AccountChoice:
+    account_id: str
+    name: str
+    kind: str               # "Current account"
+    number: str             # "40-12-34  ••••5678"
+    currency: str
+
+
+@dataclass(frozen=True)
+class Requester:
+    """The third party asking: the app's name and the organisation behind it."""
+    client_name: str
+    organisation: str
+
+
+@dataclass
+class ConsentView:
+    record: ConsentRecord
+    accounts: list[AccountChoice]
+
+    @property
+    def active(self) -> bool:
+        return self.record.revocable_by_psu
+
+
+@dataclass
+class ProviderConsents:
+    requester: Requester
+    consents: list[ConsentView] = field(default_factory=list)
+
+
+def find_pending(uow: UnitOfWork, reference: str, now: datetime, *,
+                 lock: bool = False) -> PendingAuthorization | None:
+    """The pending authorization named by `reference`, while it can still be decided: not
+    expired, not completed, and its consent still awaiting authorisation. `lock` takes its
+    row lock, so two posts of the same form are decided one after the other."""
+    if not reference or len(reference) > 64:
+        return None
+    query = select(PendingAuthorization).where(PendingAuthorization.reference == reference)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    pending = uow.session.scalars(query).one_or_none()
+    if pending is None or pending.completed_at is not None or pending.expires_at <= now:
+        return None
+    consent = uow.session.get(Consent, pending.consent_pk)
+    if consent is None or consent.status != AWAITING_AUTHORISATION:
+        return None
+    return pending
+
+
+def consent_of(uow: UnitOfWork, pending: PendingAuthorization) -> Consent:
+    return uow.session.get(Consent, pending.consent_pk)
+
+
+def record_password_step(pending: PendingAuthorization, psu: PsuUser, now: datetime) -> None:
+    """The customer passed the password step on this authorization (the second factor is
+    still to come)."""
+    pending.psu_pk, pending.authenticated_at, pending.sca_at = psu.id, now, None
+
+
+def record_sca_step(pending: PendingAuthorization, now: datetime) -> None:
+    pending.sca_at = now
+
+
+def requester(uow: UnitOfWork, client_pk: int) -> Requester:
+    client = uow.session.get(OAuthClient, client_pk)
+    return Requester(client.client_name, _organisation_name(uow, client.org_id))
+
+
+def accounts_of(uow: UnitOfWork, psu: PsuUser) -> list[AccountChoice]:
+    """The customer's own accounts that can be shared (consent.services decides which)."""
+    return [_choice(a) for a in services.selectable_accounts(uow, psu)]
+
+
+def consents_by_provider(uow: UnitOfWork, psu: PsuUser, now: datetime) -> list[ProviderConsents]:
+    """Every consent the customer decided, grouped by the third party it was given to (by
+    name), newest first inside each group, with the accounts it covers and its history."""
+    groups: dict[str, ProviderConsents] = {}
+    for record in services.list_for_psu(uow, psu, now):
+        if record.client_id not in groups:
+            client = uow.session.scalars(select(OAuthClient).where(
+                OAuthClient.client_id == record.client_id)).one()
+            groups[record.client_id] = ProviderConsents(requester(uow, client.id))
+        groups[record.client_id].consents.append(
+            ConsentView(record, _accounts_by_id(uow, record.account_ids)))
+    return sorted(groups.values(), key=lambda g: (g.requester.client_name.lower(),
+                                                  g.requester.organisation))
+
+
+def _accounts_by_id(uow: UnitOfWork, account_ids) -> list[AccountChoice]:
+    if not account_ids:
+        return []
+    rows = uow.session.scalars(select(Account).where(Account.account_id.in_(account_ids))
+                               .order_by(Account.id)).all()
+    return [_choice(a) for a in rows]
+
+
+def _choice(account: Account) -> AccountChoice:
+    number = ""
+    if account.sort_code and account.account_number:
+        sc = account.sort_code
+        number = f"{sc[0:2]}-{sc[2:4]}-{sc[4:6]}  ••••{account.account_number[-4:]}"
+    elif account.iban:
+        number = f"••••{account.iban[-4:]}"
+    return AccountChoice(account.account_id, account.nickname or account.name,
+                         SUB_TYPES.get(account.account_sub_type or "", "Account"), number,
+                         account.currency)
+
+
+def _organisation_name(uow: UnitOfWork, org_id: str) -> str:
+    """The organisation's registered name from the sandbox directory when it is there; a
+    client trusted through another directory shows its organisation id."""
+    try:
+        from sandbox.models import DirectoryOrganisation
+    except ImportError:  # pragma: no cover - the sandbox package is always installed here
+        return org_id
+    name = uow.session.scalars(select(DirectoryOrganisation.name).where(
+        DirectoryOrganisation.org_id == org_id)).first()
+    return name or f"organisation {org_id}"
