@@ -49,7 +49,7 @@ seed: migrate
 
 # The dev server seeds the sandbox itself when the database holds no customers yet.
 run: migrate
-	PORT=$(PORT) $(PY) -m aspsp.devserver
+	$(PY) -m aspsp.devserver --port $(PORT)
 
 worker: venv
 	$(CELERY) worker --loglevel=INFO

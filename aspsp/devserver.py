@@ -18,7 +18,6 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Iterable
 
 from flask import Flask
 
@@ -131,26 +130,16 @@ def served_landmarks(app: Flask, base: str) -> list[tuple[str, str]]:
     return found
 
 
-def demo_logins() -> list[tuple[str, str, str]]:
-    """(username, password, description) of the sandbox's named demo users."""
+def demo_logins() -> str:
+    """The sandbox's named demo users (sandbox.seed.DEMO_USERS), as the seed prints them."""
     try:
-        from sandbox.seed import DEMO_USERS
+        from sandbox.seed import demo_users_text
     except ImportError:
-        return []
-    return [(_field(user, "username", 0), _field(user, "password", 1),
-             _field(user, "description", 2)) for user in DEMO_USERS]
+        return ""
+    return demo_users_text()
 
 
-def _field(user: Any, name: str, position: int) -> str:
-    if isinstance(user, dict):
-        return str(user.get(name, ""))
-    if hasattr(user, name):
-        return str(getattr(user, name))
-    return str(user[position])
-
-
-def banner(app: Flask, base: str, worker_log: Path | None,
-           logins: Iterable[tuple[str, str, str]]) -> str:
+def banner(app: Flask, base: str, worker_log: Path | None, logins: str) -> str:
     config = app.config
     database = config["DATABASE_URL"].split("://", 1)[0]
     broker = config["CELERY_BROKER_URL"].split("://", 1)[0]
@@ -167,12 +156,8 @@ def banner(app: Flask, base: str, worker_log: Path | None,
         lines.append("  Background worker  none: CELERY_ALWAYS_EAGER runs tasks inline")
     else:
         lines.append("  Background worker  not started (--no-worker): tasks wait in the broker")
-    logins = list(logins)
-    if logins:
-        width = max(len(u) for u, _, _ in logins)
-        pwidth = max(len(p) for _, p, _ in logins)
-        lines += ["", "Demo logins (sandbox customers):"]
-        lines += [f"  {u:<{width}}  {p:<{pwidth}}  {d}" for u, p, d in logins]
+    if logins and config.get("SANDBOX_ENABLED"):
+        lines += ["", logins]
     lines += ["", "Press Ctrl-C to stop.", ""]
     return "\n".join(lines)
 
@@ -204,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def terminate(_signum, _frame):
         raise KeyboardInterrupt
-    signal.signal(signal.SIGTERM, terminate)
+    for signum in (signal.SIGINT, signal.SIGTERM):  # SIGINT may arrive ignored from a shell
+        signal.signal(signum, terminate)
 
     print(banner(app, base, worker_log, demo_logins()), flush=True)
     try:
