@@ -1,10 +1,54 @@
 """`flask sandbox ...`"""
 from __future__ import annotations
 
+import click
 from flask import Flask
 from flask.cli import AppGroup
 
 sandbox_cli = AppGroup("sandbox", help="Sandbox data and tools.")
+
+
+@sandbox_cli.command("seed")
+@click.option("--customers", default=20, show_default=True, type=click.IntRange(min=0),
+              help="Random personal customers, on top of the demo users.")
+@click.option("--business", default=5, show_default=True, type=click.IntRange(min=0),
+              help="Random business customers, on top of the demo business.")
+@click.option("--months", default=12, show_default=True, type=click.IntRange(1, 120),
+              help="Months of history before the as-of day.")
+@click.option("--seed", "seed_value", default=42, show_default=True, type=int,
+              help="The same seed (and as-of day) gives the same data.")
+@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="The 'today' of the history, YYYY-MM-DD. Default: the platform clock's today.")
+@click.option("--reset", is_flag=True,
+              help="First delete all bank data (customers, accounts, journal, bank data, PSU "
+                   "logins, and the consents and tokens that refer to them).")
+def seed_command(customers: int, business: int, months: int, seed_value: int, as_of, reset: bool):
+    """Seed the sandbox bank: customers, accounts, history, bank data and demo users."""
+    from aspsp import platform
+    from .seed import (SeedOptions, customer_keys, demo_users_text, existing_bank_data,
+                       reset_bank_data, seed_bank)
+
+    current = platform.current()
+    if reset:
+        deleted = reset_bank_data(current.db)
+        click.echo(f"reset: deleted {sum(deleted.values())} rows from {len(deleted)} tables")
+    existing = existing_bank_data(current.db)
+    if existing:
+        found = ", ".join(f"{count} {name}" for name, count in existing.items())
+        raise click.ClickException(
+            f"the database already holds bank data ({found}). Seeding again would mix two "
+            f"banks: run `flask sandbox seed --reset` to delete it and seed afresh.")
+    options = SeedOptions(customers=customers, business=business, months=months,
+                          seed=seed_value, as_of=as_of.date() if as_of else None)
+    total = len(customer_keys(options))
+    with click.progressbar(length=total, label="Seeding customers", show_pos=True) as bar:
+        summary = seed_bank(current.db, options, today=current.clock.now().date(),
+                            progress=lambda _key: bar.update(1))
+    click.echo(f"Seeded {summary.customers} customers, {summary.accounts} accounts, "
+               f"{summary.journal_entries} journal entries ({summary.postings} postings) and "
+               f"{summary.statements} statements: {months} months of history to "
+               f"{summary.as_of.isoformat()}, seed {seed_value}.")
+    click.echo(demo_users_text())
 
 
 def init_app(app: Flask) -> None:
