@@ -14,16 +14,20 @@ PYTEST_ARGS ?=
 # bench/ledger_transfers.py and bench/transactions_listing.py
 BENCH_PG_URL ?= postgresql://postgres@127.0.0.1:5432
 
-.PHONY: run test venv venv-dev migrate seed worker beat bench clean help
+.PHONY: run test venv venv-dev migrate seed worker beat bench config-table clean help
 .DEFAULT_GOAL := help
 
 help:
-	@echo "make run      set up .venv, migrate, seed the sandbox if empty, serve on 127.0.0.1:\$$PORT ($(PORT))"
-	@echo "make test     set up .venv with the test dependencies and run the whole suite"
-	@echo "make venv     .venv with requirements.txt     make migrate  flask db upgrade"
-	@echo "make seed     flask sandbox seed              make worker   Celery worker"
-	@echo "make beat     Celery beat                      make bench    the benchmarks in bench/"
-	@echo "make clean    remove instance/ (local database, keys), caches and bench results"
+	@echo "make run           set up .venv, migrate, seed the sandbox if empty, serve on 127.0.0.1:\$$PORT ($(PORT))"
+	@echo "make test          set up .venv with the test dependencies and run the whole suite"
+	@echo "make venv          .venv with requirements.txt"
+	@echo "make migrate       flask db upgrade"
+	@echo "make seed          flask sandbox seed"
+	@echo "make worker        a Celery worker"
+	@echo "make beat          Celery beat (the schedules)"
+	@echo "make bench         the benchmarks in bench/ (PostgreSQL at BENCH_PG_URL)"
+	@echo "make config-table  print README.md's configuration table from aspsp/config.py"
+	@echo "make clean         remove instance/ (local database, keys), caches and bench results"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +68,10 @@ test: venv-dev
 bench: venv-dev
 	$(PY) bench/ledger_transfers.py --server $(BENCH_PG_URL)
 	$(PY) bench/transactions_listing.py --server $(BENCH_PG_URL)
+
+# README.md's configuration table, from aspsp/config.py SETTINGS.
+config-table: venv
+	@$(PY) -c "from aspsp.config import markdown_table; print(markdown_table())"
 
 clean:
 	rm -rf instance .pytest_cache .hypothesis bench/results

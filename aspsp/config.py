@@ -91,3 +91,22 @@ def normalise_database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg2://" + url[len(prefix):]
     return url
+
+
+def markdown_table() -> str:
+    """README.md's configuration table, one row per setting (`make config-table` prints it)."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for setting in SETTINGS:
+        meaning = setting.doc.replace("|", "\\|")
+        rows.append(f"| `{setting.name}` | {_shown(setting.default)} | {meaning} |")
+    return "\n".join(rows)
+
+
+def _shown(default: Any) -> str:
+    if default is None:
+        return "*(unset)*"
+    if default == "":
+        return "*(empty)*"
+    if isinstance(default, bool):
+        return f"`{str(default).lower()}`"
+    return f"`{default}`"
