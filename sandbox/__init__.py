@@ -5,5 +5,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from . import cli
+    from . import cli, directory_cli, directory_views
     cli.init_app(app)
+    directory_cli.init_app(app)
+    if app.config["SANDBOX_ENABLED"]:
+        app.register_blueprint(directory_views.bp)

@@ -1,0 +1,297 @@
+"""Trust anchors: the directories whose software statement assertions (SSAs) the ASPSP believes.
+
+TRUST_ANCHORS is a comma-separated list. `sandbox` is the built-in sandbox directory (only while
+SANDBOX_ENABLED): its published keys are read from the key store in-process, never over HTTP to
+ourselves. Any other entry is the JWKS URL of a real directory (e.g. the Open Banking keystore),
+fetched with `requests` and cached. An SSA is trusted when an anchor publishes the key (`kid`)
+that signed it and the signature verifies with that key.
+
+The same module resolves the JWKS URIs that SSAs point at (software and organisation keys):
+URIs of the sandbox directory in-process, any other over HTTPS with the same cache.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+from urllib.parse import urlsplit
+
+import requests
+from jwcrypto import jwk, jws
+from jwcrypto.common import JWException
+
+from ..db import UnitOfWork
+from . import keys
+
+log = logging.getLogger(__name__)
+
+ALGORITHMS = ("PS256", "ES256")
+SANDBOX = "sandbox"
+JWKS_CACHE_SECONDS = 300        # a fetched JWKS is reused this long
+JWKS_REFETCH_SECONDS = 30       # an unknown kid refetches a JWKS at most this often
+JWKS_MAX_BYTES = 256 * 1024
+HTTP_TIMEOUT_SECONDS = 5
+
+
+class UntrustedSignature(Exception):
+    """No trust anchor publishes the key that signed the statement."""
+
+
+class InvalidSignature(Exception):
+    """Not a JWS we accept, or the signature does not verify."""
+
+
+class JwksUnavailable(Exception):
+    """A JWKS could not be fetched or is not a JWKS."""
+
+
+@dataclass(frozen=True)
+class VerifiedJWS:
+    header: dict
+    claims: dict
+    key: jwk.JWK
+
+
+def parse_jws(token: str) -> tuple[jws.JWS, dict]:
+    """The compact JWS and its protected header, before any verification."""
+    if not isinstance(token, str) or token.count(".") != 2:
+        raise InvalidSignature("not a compact JWS")
+    try:
+        parsed = jws.JWS()
+        parsed.deserialize(token)
+        header = parsed.jose_header
+    except (JWException, ValueError, TypeError) as exc:
+        raise InvalidSignature(f"not a compact JWS ({type(exc).__name__})") from None
+    if not isinstance(header, dict):
+        raise InvalidSignature("the JWS header is not a JSON object")
+    return parsed, header
+
+
+def unverified_claims(token: str) -> dict:
+    """The payload of a JWS without checking its signature (only for tokens verified before)."""
+    parsed, _ = parse_jws(token)
+    try:
+        claims = json.loads(parsed.objects["payload"])
+    except (KeyError, ValueError, TypeError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def strong_enough(key: jwk.JWK) -> bool:
+    """RSA of at least 2048 bits or EC P-256 (FAPI key sizes for PS256/ES256)."""
+    if key.get("kty") == "RSA":
+        return key.get_op_key("verify").key_size >= 2048
+    return key.get("kty") == "EC" and key.get("crv") == "P-256"
+
+
+def signing_keys(jwks: dict, kid: str | None) -> list[jwk.JWK]:
+    """The public signing keys of a JWKS, narrowed to `kid` when one is named."""
+    found = []
+    for data in (jwks or {}).get("keys", []) if isinstance(jwks, dict) else []:
+        if not isinstance(data, dict) or data.get("use", "sig") != "sig":
+            continue
+        if kid is not None and data.get("kid") != kid:
+            continue
+        try:
+            key = jwk.JWK(**data)
+        except (JWException, ValueError, TypeError):
+            continue
+        if not key.has_private:
+            found.append(key)
+    return found
+
+
+def verify_jws(token: str, jwks: dict, *, algorithms=ALGORITHMS) -> VerifiedJWS:
+    """Verify a compact JWS with a key of `jwks` (by `kid` when the header names one)."""
+    parsed, header = parse_jws(token)
+    if header.get("alg") not in algorithms:
+        raise InvalidSignature(f"alg must be one of {', '.join(algorithms)}")
+    candidates = signing_keys(jwks, header.get("kid"))
+    if not candidates:
+        raise InvalidSignature("no key of the JWKS matches the JWS kid")
+    for key in candidates:
+        if not strong_enough(key):
+            continue
+        try:
+            parsed.verify(key, alg=header["alg"])
+        except (JWException, ValueError, TypeError):
+            continue
+        try:
+            claims = json.loads(parsed.payload)
+        except ValueError:
+            raise InvalidSignature("the JWS payload is not JSON") from None
+        if not isinstance(claims, dict):
+            raise InvalidSignature("the JWS payload is not a JSON object")
+        return VerifiedJWS(header=header, claims=claims, key=key)
+    raise InvalidSignature("the signature does not verify")
+
+
+class JwksFetcher:
+    """JWKS documents fetched over HTTP and kept for JWKS_CACHE_SECONDS."""
+
+    def __init__(self, ttl: int = JWKS_CACHE_SECONDS, refetch_after: int = JWKS_REFETCH_SECONDS):
+        self.ttl, self.refetch_after = ttl, refetch_after
+        self._cache: dict[str, tuple[float, dict]] = {}   # url -> (fetched at, jwks)
+        self._lock = threading.Lock()
+
+    def get(self, url: str, *, refresh: bool = False) -> dict:
+        """The cached JWKS; `refresh` (an unknown kid) refetches unless fetched moments ago."""
+        with self._lock:
+            cached = self._cache.get(url)
+        age = time.monotonic() - cached[0] if cached else None
+        if cached and (age < self.refetch_after or (age < self.ttl and not refresh)):
+            return cached[1]
+        jwks = self._fetch(url)
+        with self._lock:
+            self._cache[url] = (time.monotonic(), jwks)
+        return jwks
+
+    @staticmethod
+    def _fetch(url: str) -> dict:
+        try:
+            response = requests.get(url, timeout=HTTP_TIMEOUT_SECONDS,
+                                    headers={"Accept": "application/json"}, allow_redirects=False)
+        except requests.RequestException as exc:
+            raise JwksUnavailable(f"{url} could not be fetched ({type(exc).__name__})") from None
+        if response.status_code != 200 or len(response.content) > JWKS_MAX_BYTES:
+            raise JwksUnavailable(f"{url} answered {response.status_code}")
+        try:
+            jwks = response.json()
+        except ValueError:
+            raise JwksUnavailable(f"{url} did not return JSON") from None
+        if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list):
+            raise JwksUnavailable(f"{url} did not return a JWKS")
+        return jwks
+
+
+_fetcher = JwksFetcher()
+
+
+class TrustAnchor(Protocol):
+    """A directory that signs software statements. A real directory replaces the sandbox one
+    by configuration; both answer the same two questions."""
+    name: str
+
+    def jwks(self, uow: UnitOfWork, *, now: datetime, refresh: bool = False) -> dict:
+        """The anchor's published signing keys."""
+
+    def resolve_jwks_uri(self, uow: UnitOfWork, uri: str, *, now: datetime) -> dict | None:
+        """The JWKS behind `uri` when this anchor serves it in-process, else None."""
+
+
+class SandboxDirectoryAnchor:
+    """The built-in sandbox directory: keys from the key store (owner 'directory')."""
+    name = SANDBOX
+
+    def __init__(self, issuer: str):
+        self.issuer = issuer.rstrip("/")
+
+    def jwks(self, uow: UnitOfWork, *, now: datetime, refresh: bool = False) -> dict:
+        return keys.published_jwks(uow, "directory", now=now)
+
+    def resolve_jwks_uri(self, uow: UnitOfWork, uri: str, *, now: datetime) -> dict | None:
+        from sandbox import directory
+        return directory.jwks_for_uri(uow, uri, issuer=self.issuer, now=now)
+
+
+class JwksUrlAnchor:
+    """A real directory, trusted through the JWKS it publishes at `url`."""
+
+    def __init__(self, url: str, fetcher: JwksFetcher = _fetcher):
+        self.name, self.url, self._fetcher = url, url, fetcher
+
+    def jwks(self, uow: UnitOfWork, *, now: datetime, refresh: bool = False) -> dict:
+        return self._fetcher.get(self.url, refresh=refresh)
+
+    def resolve_jwks_uri(self, uow: UnitOfWork, uri: str, *, now: datetime) -> dict | None:
+        return None
+
+
+def trust_anchors(config) -> list[TrustAnchor]:
+    anchors: list[TrustAnchor] = []
+    for entry in (e.strip() for e in str(config.get("TRUST_ANCHORS") or "").split(",")):
+        if not entry:
+            continue
+        if entry == SANDBOX:
+            if config.get("SANDBOX_ENABLED"):
+                anchors.append(SandboxDirectoryAnchor(config["ISSUER"]))
+            else:
+                log.warning("trust anchor 'sandbox' ignored: SANDBOX_ENABLED is off")
+        elif _is_http_url(entry):
+            anchors.append(JwksUrlAnchor(entry))
+        else:
+            log.warning("trust anchor ignored: not 'sandbox' nor a JWKS URL",
+                        extra={"fields": {"anchor": entry}})
+    return anchors
+
+
+def _is_http_url(value: str, schemes=("https", "http")) -> bool:
+    try:
+        parts = urlsplit(value)
+        return parts.scheme in schemes and bool(parts.hostname)
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class TrustedStatement:
+    claims: dict
+    header: dict
+    anchor: str           # which anchor vouched for it
+
+
+def verify_software_statement(uow: UnitOfWork, ssa: str, *, config,
+                              now: datetime) -> TrustedStatement:
+    """The SSA's claims when a configured anchor signed it. Raises UntrustedSignature when no
+    anchor publishes its key, InvalidSignature when it is malformed or does not verify."""
+    _, header = parse_jws(ssa)
+    if header.get("alg") not in ALGORITHMS:
+        raise InvalidSignature(f"the software statement alg must be one of {', '.join(ALGORITHMS)}")
+    if header.get("typ") not in (None, "JWT"):
+        raise InvalidSignature("the software statement typ must be JWT")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise InvalidSignature("the software statement header has no kid")
+    for anchor in trust_anchors(config):
+        try:
+            published = anchor.jwks(uow, now=now)
+            if not signing_keys(published, kid):
+                published = anchor.jwks(uow, now=now, refresh=True)
+        except JwksUnavailable as exc:
+            log.warning("trust anchor unavailable", extra={"fields": {"anchor": anchor.name,
+                                                                      "reason": str(exc)}})
+            continue
+        if signing_keys(published, kid):
+            verified = verify_jws(ssa, published)
+            return TrustedStatement(claims=verified.claims, header=header, anchor=anchor.name)
+    raise UntrustedSignature("the software statement is not signed by a trusted directory")
+
+
+def resolve_jwks_uri(uow: UnitOfWork, uri: str) -> dict | None:
+    """The JWKS behind `uri` when a configured anchor serves it in-process (the sandbox
+    directory's own URIs), else None: the caller fetches it over HTTP."""
+    from .. import platform
+    current = platform.current()
+    for anchor in trust_anchors(current.config):
+        resolved = anchor.resolve_jwks_uri(uow, uri, now=current.clock.now())
+        if resolved is not None:
+            return resolved
+    return None
+
+
+def software_jwks(uow: UnitOfWork, uri: str, *, config, now: datetime,
+                  refresh: bool = False) -> dict:
+    """The JWKS a software statement points at: in-process for the sandbox directory, else
+    fetched (HTTPS only, unless the sandbox is enabled)."""
+    for anchor in trust_anchors(config):
+        resolved = anchor.resolve_jwks_uri(uow, uri, now=now)
+        if resolved is not None:
+            return resolved
+    schemes = ("https", "http") if config.get("SANDBOX_ENABLED") else ("https",)
+    if not _is_http_url(uri, schemes):
+        raise JwksUnavailable("the software JWKS endpoint must be an https URL")
+    return _fetcher.get(uri, refresh=refresh)
