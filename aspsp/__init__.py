@@ -26,7 +26,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     Path(settings["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
     app = Flask(__name__, instance_path=settings["INSTANCE_PATH"])
     app.config.update(settings)
-    app.config["SECRET_KEY"] = settings["SECRET_KEY"] or _instance_secret(app)
+    settings["SECRET_KEY"] = settings["SECRET_KEY"] or _instance_secret(app)
+    app.config["SECRET_KEY"] = settings["SECRET_KEY"]
     if settings["TRUSTED_PROXIES"]:
         # Behind the TLS proxy, request URLs (DPoP htu, endpoint audiences) are the public ones.
         from werkzeug.middleware.proxy_fix import ProxyFix
