@@ -1,0 +1,57 @@
+"""From the TPP's pushed authorization request, through the customer's pages, to tokens:
+the browser follows /authorize to the bank's pages and the code comes back to the TPP."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.oauth_factories import make_client
+from tests.oauth_tpp import Tpp, pkce_verifier, redirect_params
+from tests.psu_factories import consent as make_consent
+
+from .conftest import build_world
+
+
+@pytest.fixture(autouse=True)
+def _platform_knows_its_app(platform, app):
+    platform.app = app
+
+
+@pytest.fixture
+def tpp(platform, client, clock):
+    with platform.uow() as uow:
+        test_client = make_client(uow, now=clock.now(), name="Budget Buddy")
+        uow.commit()
+    return Tpp(client, test_client, clock=clock)
+
+
+def test_par_authorize_pages_and_code_exchange(tpp, browser, platform, clock):
+    world = build_world(platform, clock)                  # the customer and their accounts
+    with platform.uow() as uow:
+        consent_id = make_consent(uow, now=clock.now(), client=tpp.client).consent_id
+        uow.commit()
+    verifier = pkce_verifier()
+    params = tpp.request_params(consent_id, verifier=verifier)
+    pushed = tpp.par(params)
+    assert pushed.status_code == 201, pushed.json
+
+    response = browser.http.get("/authorize", query_string={
+        "client_id": tpp.client_id, "request_uri": pushed.json["request_uri"]})
+    assert response.status_code == 303
+    pages = response.headers["Location"]
+    assert urlsplit(pages).path.startswith("/psu/authorize/")
+    browser.get(pages)
+    assert "Budget Buddy" in browser.html
+    browser.submit(f"{pages}/login", {"username": world.username, "password": world.password})
+    browser.submit(f"{pages}/code", {"code": world.totp.at(clock.now())})
+    decision = browser.submit(f"{pages}/decision", {"decision": "approve",
+                                                    "account": [world.current]})
+    assert decision.status_code == 303
+    returned = redirect_params(decision.headers["Location"])
+    assert returned["state"] == params["state"] and returned["iss"]
+
+    tokens = tpp.token({"grant_type": "authorization_code", "code": returned["code"],
+                        "redirect_uri": params["redirect_uri"], "code_verifier": verifier})
+    assert tokens.status_code == 200, tokens.json
+    assert tokens.json["token_type"] == "DPoP"
