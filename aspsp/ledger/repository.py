@@ -60,7 +60,9 @@ class LedgerRepository:
         if missing:
             raise AccountNotFound(f"no account {missing[0]}")
         customer_pks = sorted(a.id for a in found if a.kind == AccountKind.CUSTOMER)
-        if customer_pks:
+        # SQLite has no row locks: its transactions already hold the write lock from BEGIN
+        # IMMEDIATE (aspsp.db), so the locking re-read would only cost time there.
+        if customer_pks and self.session.get_bind().dialect.name != "sqlite":
             locked = self.session.scalars(
                 select(models.Account).where(models.Account.id.in_(customer_pks))
                 .order_by(models.Account.id).with_for_update()
