@@ -1,0 +1,320 @@
+"""Consent use cases. Each takes a unit of work, does one thing and leaves the commit to the
+caller (the API view, the authorization server's `complete_authorization`, the dashboard).
+
+Every status change goes through the consent type's lifecycle (consent.domain) and is stored
+as a ConsentEvent; final statuses never change. A consent is only ever visible to the client
+that created it and, once authorised or refused, to the customer who decided it; anything
+else is `ConsentNotFound`, the same answer as for an id that does not exist.
+"""
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Protocol
+
+from sqlalchemy import delete, select
+
+from aspsp.db import UnitOfWork
+from aspsp.identity.models import PsuUser
+from aspsp.ids import new_id
+from aspsp.ledger.domain import AccountKind, AccountStatus
+from aspsp.ledger.models import Account, AccountParty
+from aspsp.oauth import tokens
+from aspsp.oauth.models import OAuthClient
+
+from . import permissions
+from .domain import (DELETED_BY_TPP, EXPIRY_PASSED, REAUTHENTICATED, REVOKED_BY_PSU, Actor,
+                     ConsentStatus, ConsentType, Transition, effective_status, lifecycle)
+from .errors import (AccountNotSelectable, ConsentNotFound, InvalidConsentRequest,
+                     NoAccountSelected, Problem, WrongCustomer)
+from .models import Consent, ConsentAccount, ConsentEvent
+
+CONSENT_ID = re.compile(r"[\x21-\x7e]{1,128}")     # printable ASCII, Max128Text
+ID_PREFIXES = {ConsentType.ACCOUNT_ACCESS: "aac"}
+
+
+class Client(Protocol):
+    """The client a TPP-side use case acts for: an OAuthClient row or the gate's ClientRef."""
+    id: int
+    client_id: str
+
+
+@dataclass(frozen=True)
+class AccountAccessRequest:
+    """What a TPP asks for in an account-access consent, whatever the API version."""
+    permissions: list[str]
+    expiration: datetime | None = None
+    transaction_from: datetime | None = None
+    transaction_to: datetime | None = None
+    raw: dict = field(default_factory=dict)   # the request as sent, kept with the consent
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    at: datetime
+    from_status: str | None
+    to_status: str
+    actor: str
+    actor_id: str | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class ConsentRecord:
+    """A consent as the API layers and the customer's pages show it. `status` is the
+    effective status (Expired once ExpirationDateTime has passed, recorded or not)."""
+    consent_id: str
+    consent_type: str
+    api_version: str
+    client_id: str
+    client_name: str
+    status: ConsentStatus
+    recorded_status: ConsentStatus
+    status_updated_at: datetime
+    created_at: datetime
+    authorised_at: datetime | None
+    expiration: datetime | None
+    transaction_from: datetime | None
+    transaction_to: datetime | None
+    permissions: tuple[str, ...]
+    psu_id: str | None
+    account_ids: tuple[str, ...]
+    deleted_by_tpp: bool
+    events: tuple[EventRecord, ...]
+
+    @property
+    def revocable_by_psu(self) -> bool:
+        return self.status == ConsentStatus.AUTHORISED
+
+
+# --- the TPP's side ------------------------------------------------------------------------
+def create_account_access_consent(uow: UnitOfWork, client: Client,
+                                  request: AccountAccessRequest, now: datetime, *,
+                                  api_version: str = "3.1",
+                                  rng: random.Random | None = None) -> ConsentRecord:
+    problems = permissions.validate(request.permissions) + _window_problems(request, now)
+    if problems:
+        raise InvalidConsentRequest(problems)
+    created = lifecycle(ConsentType.ACCOUNT_ACCESS).created(client.client_id, now)
+    consent = Consent(
+        consent_id=f"{ID_PREFIXES[ConsentType.ACCOUNT_ACCESS]}-{new_id(rng)}",
+        consent_type=ConsentType.ACCOUNT_ACCESS, client_pk=client.id, psu_pk=None,
+        status=created.to_status, status_updated_at=now, created_at=now,
+        expiration_datetime=request.expiration,
+        transaction_from_datetime=request.transaction_from,
+        transaction_to_datetime=request.transaction_to,
+        permissions=permissions.normalise(request.permissions), data=dict(request.raw),
+        api_version=api_version)
+    uow.session.add(consent)
+    uow.session.flush()
+    _store(uow, consent, created)
+    return record_of(uow, consent, now)
+
+
+def get_consent(uow: UnitOfWork, client: Client, consent_id: str, now: datetime, *,
+                consent_type: str = ConsentType.ACCOUNT_ACCESS) -> ConsentRecord:
+    return record_of(uow, _tpp_consent(uow, client, consent_id, consent_type), now)
+
+
+def delete_consent(uow: UnitOfWork, client: Client, consent_id: str, now: datetime, *,
+                   consent_type: str = ConsentType.ACCOUNT_ACCESS) -> ConsentRecord:
+    """The TPP's DELETE: the consent stops (Revoked, unless already final), its tokens are
+    revoked at once, and the resource is gone for the TPP (a later GET finds nothing)."""
+    consent = _tpp_consent(uow, client, consent_id, consent_type)
+    _settle_expiry(uow, consent, now)
+    _store(uow, consent, lifecycle(consent.consent_type).delete_by_tpp(
+        consent.status, actor_id=client.client_id, at=now))
+    tokens.revoke_for_consent(uow, consent.id, now=now)
+    return record_of(uow, consent, now)
+
+
+# --- the customer's side (called by complete_authorization and the dashboard) --------------
+def authorise(uow: UnitOfWork, consent: Consent, psu: PsuUser, account_pks: list[int],
+              now: datetime) -> ConsentRecord:
+    """The customer approved, choosing these accounts. On an Authorised consent this is a
+    re-authentication by the same customer: the choice of accounts is replaced and the
+    tokens issued before stop working."""
+    _settle_expiry(uow, consent, now)
+    current = ConsentStatus(consent.status)
+    reauthentication = current == ConsentStatus.AUTHORISED
+    if reauthentication and consent.psu_pk != psu.id:
+        raise WrongCustomer("another customer authorised this consent")
+    transition = lifecycle(consent.consent_type).move(
+        current, ConsentStatus.AUTHORISED, actor=Actor.PSU, actor_id=psu.psu_id, at=now,
+        reason=REAUTHENTICATED if reauthentication else None)
+    accounts = _selectable_accounts(uow, psu, account_pks)
+    if consent.consent_type == ConsentType.ACCOUNT_ACCESS and not accounts:
+        raise NoAccountSelected("choose at least one account to share")
+    consent.psu_pk, consent.authorised_at = psu.id, now
+    uow.session.execute(delete(ConsentAccount).where(ConsentAccount.consent_pk == consent.id))
+    uow.session.expire(consent, ["accounts"])
+    uow.session.add_all(ConsentAccount(consent_pk=consent.id, account_pk=a.id) for a in accounts)
+    if reauthentication:
+        tokens.revoke_for_consent(uow, consent.id, now=now)
+    _store(uow, consent, transition)
+    return record_of(uow, consent, now)
+
+
+def reject(uow: UnitOfWork, consent: Consent, psu: PsuUser | None, now: datetime,
+           reason: str | None = None) -> ConsentRecord:
+    """The customer refused (psu given) or the authorisation did not complete (psu None)."""
+    _settle_expiry(uow, consent, now)
+    actor, actor_id = (Actor.PSU, psu.psu_id) if psu is not None else (Actor.SYSTEM, None)
+    transition = lifecycle(consent.consent_type).move(
+        consent.status, ConsentStatus.REJECTED, actor=actor, actor_id=actor_id, at=now,
+        reason=reason)
+    if psu is not None:
+        consent.psu_pk = psu.id
+    _store(uow, consent, transition)
+    tokens.revoke_for_consent(uow, consent.id, now=now)
+    return record_of(uow, consent, now)
+
+
+def revoke_by_psu(uow: UnitOfWork, psu: PsuUser, consent_id: str,
+                  now: datetime) -> ConsentRecord:
+    """The customer revoked the consent from the dashboard: Revoked, tokens revoked at once."""
+    consent = _find(uow, consent_id)
+    if consent is None or consent.psu_pk != psu.id:
+        raise ConsentNotFound("no such consent")
+    _settle_expiry(uow, consent, now)
+    _store(uow, consent, lifecycle(consent.consent_type).move(
+        consent.status, ConsentStatus.REVOKED, actor=Actor.PSU, actor_id=psu.psu_id, at=now,
+        reason=REVOKED_BY_PSU))
+    tokens.revoke_for_consent(uow, consent.id, now=now)
+    return record_of(uow, consent, now)
+
+
+def list_for_psu(uow: UnitOfWork, psu: PsuUser, now: datetime | None = None
+                 ) -> list[ConsentRecord]:
+    """Every consent the customer decided, newest first, with accounts and history."""
+    rows = uow.session.scalars(select(Consent).where(Consent.psu_pk == psu.id)
+                               .order_by(Consent.created_at.desc(), Consent.id.desc())).all()
+    return [record_of(uow, c, now) for c in rows]
+
+
+def selectable_accounts(uow: UnitOfWork, psu: PsuUser) -> list[Account]:
+    """The accounts a customer may share: held by the customer's party, customer accounts,
+    enabled."""
+    return list(uow.session.scalars(_selectable_query(psu).order_by(Account.id)))
+
+
+# --- reading --------------------------------------------------------------------------------
+def record_of(uow: UnitOfWork, consent: Consent, now: datetime | None = None) -> ConsentRecord:
+    client = uow.session.get(OAuthClient, consent.client_pk)
+    psu = uow.session.get(PsuUser, consent.psu_pk) if consent.psu_pk else None
+    account_ids = uow.session.scalars(
+        select(Account.account_id).join(ConsentAccount, ConsentAccount.account_pk == Account.id)
+        .where(ConsentAccount.consent_pk == consent.id).order_by(Account.id)).all()
+    events = uow.session.scalars(select(ConsentEvent).where(
+        ConsentEvent.consent_pk == consent.id).order_by(ConsentEvent.id)).all()
+    recorded = ConsentStatus(consent.status)
+    return ConsentRecord(
+        consent_id=consent.consent_id, consent_type=consent.consent_type,
+        api_version=consent.api_version, client_id=client.client_id,
+        client_name=client.client_name,
+        status=effective_status(recorded, consent.expiration_datetime, now)
+        if now is not None else recorded,
+        recorded_status=recorded, status_updated_at=consent.status_updated_at,
+        created_at=consent.created_at, authorised_at=consent.authorised_at,
+        expiration=consent.expiration_datetime,
+        transaction_from=consent.transaction_from_datetime,
+        transaction_to=consent.transaction_to_datetime,
+        permissions=tuple(consent.permissions or ()), psu_id=psu.psu_id if psu else None,
+        account_ids=tuple(account_ids), deleted_by_tpp=_deleted_by_tpp(events),
+        events=tuple(EventRecord(e.at, e.from_status, e.to_status, e.actor, e.actor_id,
+                                 e.reason) for e in events))
+
+
+def _find(uow: UnitOfWork, consent_id: str) -> Consent | None:
+    if not CONSENT_ID.fullmatch(consent_id or ""):    # ours are "aac-<uuid>"; never NUL etc.
+        return None
+    return uow.session.scalars(select(Consent).where(Consent.consent_id == consent_id)
+                               ).one_or_none()
+
+
+def _tpp_consent(uow: UnitOfWork, client: Client, consent_id: str,
+                 consent_type: str) -> Consent:
+    """The client's own consent of this type that it has not deleted; else not found."""
+    consent = _find(uow, consent_id)
+    if consent is None or consent.client_pk != client.id \
+            or consent.consent_type != consent_type:
+        raise ConsentNotFound("no such consent")
+    events = uow.session.scalars(select(ConsentEvent).where(
+        ConsentEvent.consent_pk == consent.id)).all()
+    if _deleted_by_tpp(events):
+        raise ConsentNotFound("no such consent")
+    return consent
+
+
+def _deleted_by_tpp(events) -> bool:
+    return any(e.actor == Actor.TPP and e.reason == DELETED_BY_TPP for e in events)
+
+
+def _window_problems(request: AccountAccessRequest, now: datetime) -> list[Problem]:
+    unrepresentable = [Problem("date", f"Data.{name}", f"{name} is out of range")
+                       for name, value in (("ExpirationDateTime", request.expiration),
+                                           ("TransactionFromDateTime", request.transaction_from),
+                                           ("TransactionToDateTime", request.transaction_to))
+                       if value is not None and not _in_utc_range(value)]
+    if unrepresentable:
+        return unrepresentable
+    problems = []
+    if request.expiration is not None and request.expiration <= now:
+        problems.append(Problem("date", "Data.ExpirationDateTime",
+                                "ExpirationDateTime must be in the future"))
+    if request.transaction_from and request.transaction_to \
+            and request.transaction_from > request.transaction_to:
+        problems.append(Problem("date", "Data.TransactionToDateTime",
+                                "TransactionToDateTime must not be before "
+                                "TransactionFromDateTime"))
+    return problems
+
+
+def _in_utc_range(value: datetime) -> bool:
+    try:
+        value.astimezone(timezone.utc)
+    except (OverflowError, ValueError):
+        return False
+    return True
+
+
+def _selectable_query(psu: PsuUser):
+    return (select(Account).join(AccountParty, AccountParty.account_pk == Account.id)
+            .where(AccountParty.party_pk == psu.party_pk, Account.kind == AccountKind.CUSTOMER,
+                   Account.status == AccountStatus.ENABLED))
+
+
+def _selectable_accounts(uow: UnitOfWork, psu: PsuUser, account_pks) -> list[Account]:
+    wanted = set(account_pks or ())
+    if not wanted:
+        return []
+    found = list(uow.session.scalars(_selectable_query(psu).where(Account.id.in_(wanted))
+                                     .order_by(Account.id)))
+    if len(found) != len(wanted):
+        raise AccountNotSelectable("an account chosen cannot be shared by this customer")
+    return found
+
+
+def _settle_expiry(uow: UnitOfWork, consent: Consent, now: datetime) -> None:
+    """Record Expired when ExpirationDateTime has passed and nobody has recorded it yet."""
+    current = ConsentStatus(consent.status)
+    if effective_status(current, consent.expiration_datetime, now) != ConsentStatus.EXPIRED \
+            or current == ConsentStatus.EXPIRED:
+        return
+    _store(uow, consent, lifecycle(consent.consent_type).move(
+        current, ConsentStatus.EXPIRED, actor=Actor.SYSTEM, actor_id=None,
+        at=consent.expiration_datetime, reason=EXPIRY_PASSED))
+
+
+def _store(uow: UnitOfWork, consent: Consent, transition: Transition) -> None:
+    if transition.from_status != transition.to_status:
+        consent.status = transition.to_status
+        consent.status_updated_at = transition.at
+    uow.session.add(ConsentEvent(
+        consent_pk=consent.id,
+        from_status=transition.from_status.value if transition.from_status else None,
+        to_status=transition.to_status.value, actor=transition.actor.value,
+        actor_id=transition.actor_id, reason=transition.reason, at=transition.at))
+    uow.session.flush()
