@@ -20,6 +20,7 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from flask import g, request as flask_request
 from sqlalchemy import select
 
+from consent.domain import ConsentStatus, effective_status
 from consent.models import Consent
 
 from .. import platform
@@ -31,7 +32,12 @@ from .models import AuthorizationCode, OAuthToken
 from .mtls import client_certificate
 
 CC_SCOPES = ("accounts", "payments", "fundsconfirmations")
-AUTHORISED = "Authorised"
+
+
+def _still_authorised(consent: Consent | None, now: datetime) -> bool:
+    """Authorised and not past its ExpirationDateTime (expiry needs no job to take effect)."""
+    return consent is not None and effective_status(
+        consent.status, consent.expiration_datetime, now) == ConsentStatus.AUTHORISED
 
 
 class InvalidDPoPProofError(OAuth2Error):
@@ -142,7 +148,7 @@ class FapiAuthorizationCodeGrant(AuthorizationCodeGrant):
         if row.dpop_jkt and binding.jkt != row.dpop_jkt:
             raise InvalidDPoPProofError("the DPoP key is not the one the code is bound to")
         consent = uow.session.get(Consent, row.consent_pk)
-        if consent is None or consent.status != AUTHORISED:
+        if not _still_authorised(consent, now):
             raise InvalidGrantError("the consent is no longer authorised")
         self.request.client = client
         self.request.authorization_code = row
@@ -194,7 +200,7 @@ class FapiRefreshTokenGrant(RefreshTokenGrant):
                 or (row.refresh_expires_at and row.refresh_expires_at <= now):
             raise InvalidGrantError("the refresh token is unknown, expired or revoked")
         consent = uow.session.get(Consent, row.consent_pk) if row.consent_pk else None
-        if consent is None or consent.status != AUTHORISED:
+        if not _still_authorised(consent, now):
             raise InvalidGrantError("the consent is no longer authorised")
         self.request.client = client
         self.request.refresh_row = row

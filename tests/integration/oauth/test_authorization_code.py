@@ -218,3 +218,15 @@ def test_introspection_and_revocation_for_the_owning_client_only(flow, tpp, fapi
     assert tpp.http.post("/revoke", data={**tpp.auth_form(), "token": access}).status_code == 200
     gone = tpp.http.post("/introspect", data={**tpp.auth_form(), "token": access}).json
     assert gone == {"active": False}
+
+
+def test_an_expired_consent_gets_no_tokens(flow, tpp, platform, clock):
+    code, verifier, consent_id, *_ = flow
+    with platform.uow() as uow:
+        consent = uow.session.scalars(select(Consent).where(Consent.consent_id == consent_id)).one()
+        consent.expiration_datetime = clock.now() + timedelta(seconds=10)
+        uow.commit()
+    clock.advance(timedelta(seconds=20))
+    response = exchange(tpp, code, verifier)
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid_grant"
