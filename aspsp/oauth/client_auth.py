@@ -17,7 +17,7 @@ from .mtls import client_certificate, dn_matches
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 METHODS = ["private_key_jwt", "tls_client_auth"]
-MAX_ASSERTION_LIFETIME = 600
+MAX_ASSERTION_LIFETIME = 3600  # common client libraries (authlib) sign for one hour
 
 
 def _unverified_claims(token: str) -> dict:
