@@ -45,9 +45,13 @@ class Money:
             raise InvalidAmount("amounts must be finite")
         places = minor_units(currency)
         quantum = Decimal(1).scaleb(-places)
-        if value != value.quantize(quantum):
+        try:
+            exact = value.quantize(quantum)
+        except InvalidOperation:  # more digits than a Decimal context holds exactly
+            raise InvalidAmount(f"{amount!r} is too large to be an exact amount") from None
+        if value != exact:
             raise InvalidAmount(f"{currency} has {places} decimal places; {value} has more")
-        return cls(value.quantize(quantum) + Decimal(0), currency)
+        return cls(exact + Decimal(0), currency)
 
     @classmethod
     def zero(cls, currency: str) -> "Money":
