@@ -321,6 +321,7 @@ def pay(uow: UnitOfWork, *, debtor_account_id: str, creditor: Creditor, amount: 
     debtor = repo.account(debtor_account_id)
     if debtor.kind != AccountKind.CUSTOMER:
         raise InvalidCounterparty("payments are made from customer accounts")
+    rules_of(debtor).ensure_currency(amount)  # before looking for a clearing account in it
     on_us = _resolve_on_us(repo, creditor)
     if on_us is not None:
         return transfer(uow, debtor_account_id=debtor_account_id,
