@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
-from sqlalchemy import text
 
 from . import platform
 
@@ -16,8 +15,15 @@ def live():
 
 def _check_database() -> dict:
     try:
-        with platform.current().db.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
+        # A raw DBAPI connection: no BEGIN, so SQLite's write lock (BEGIN IMMEDIATE) held by
+        # a long writer such as the seed never makes the probe wait.
+        connection = platform.current().db.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
+        finally:
+            connection.close()
         return {"status": "up"}
     except Exception as exc:  # any driver error means "down"; the reason is for the operator
         return {"status": "down", "error": type(exc).__name__}

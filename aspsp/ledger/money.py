@@ -1,6 +1,7 @@
 """Money: an immutable Decimal amount in an ISO 4217 currency, built through one constructor."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -14,9 +15,19 @@ def minor_units(currency: str) -> int:
     return get_currency_precision(validate_currency(currency))
 
 
+# ISO 4217 codes that are not money a bank account can hold: precious metals, IMF units,
+# bond-market units, the testing code and "no currency".
+NOT_MONEY = frozenset({"XAU", "XAG", "XPT", "XPD", "XDR", "XBA", "XBB", "XBC", "XBD", "XSU",
+                       "XUA", "XTS", "XXX"})
+# Plain decimal notation only: no exponents, underscores, spaces or signs other than '-'.
+_DECIMAL_STRING = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
+# The ledger stores amounts as 64-bit integers of minor units.
+MAX_MINOR_UNITS = 2**63 - 1
+
+
 def validate_currency(currency: str) -> str:
     if not isinstance(currency, str) or len(currency) != 3 or not currency.isupper() \
-            or not is_currency(currency):
+            or currency in NOT_MONEY or not is_currency(currency):
         raise UnknownCurrency(f"{currency!r} is not an ISO 4217 currency code")
     return currency
 
@@ -37,6 +48,8 @@ class Money:
             raise InvalidAmount("amounts are never floats; pass a Decimal, int or string")
         if not isinstance(amount, (Decimal, int, str)):
             raise InvalidAmount(f"unsupported amount type {type(amount).__name__}")
+        if isinstance(amount, str) and not _DECIMAL_STRING.match(amount):
+            raise InvalidAmount(f"{amount!r} is not a plain decimal number")
         try:
             value = Decimal(amount) if not isinstance(amount, Decimal) else amount
         except InvalidOperation:
@@ -51,6 +64,8 @@ class Money:
             raise InvalidAmount(f"{amount!r} is too large to be an exact amount") from None
         if value != exact:
             raise InvalidAmount(f"{currency} has {places} decimal places; {value} has more")
+        if abs(exact.scaleb(places)) > MAX_MINOR_UNITS:
+            raise InvalidAmount(f"{amount!r} is larger than the ledger can hold")
         return cls(exact + Decimal(0), currency)
 
     @classmethod

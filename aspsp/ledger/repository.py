@@ -71,9 +71,11 @@ class LedgerRepository:
         return by_id
 
     # journal ----------------------------------------------------------------------------
-    def entry(self, entry_id: str) -> models.JournalEntry:
-        entry = self.session.scalars(select(models.JournalEntry)
-                                     .where(models.JournalEntry.entry_id == entry_id)).one_or_none()
+    def entry(self, entry_id: str, lock: bool = False) -> models.JournalEntry:
+        query = select(models.JournalEntry).where(models.JournalEntry.entry_id == entry_id)
+        if lock:
+            query = query.with_for_update()
+        entry = self.session.scalars(query).one_or_none()
         if entry is None:
             raise EntryNotFound(f"no journal entry {entry_id}")
         return entry

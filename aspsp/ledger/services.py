@@ -222,7 +222,7 @@ def reverse_entry(uow: UnitOfWork, entry_id: str, *, reason: str, now: datetime,
                   rng: random.Random | None = None) -> models.JournalEntry:
     """A correction: a new booked entry with every posting negated. Once per entry."""
     repo = LedgerRepository(uow.session)
-    original = repo.entry(entry_id)
+    original = repo.entry(entry_id, lock=True)  # two reversals at once: the second waits
     if original.reverses_pk is not None:
         raise AlreadyReversed(f"entry {entry_id} is itself a reversal")
     if repo.reversal_of(original) is not None:

@@ -70,7 +70,7 @@ def test_unknown_currency_codes_are_refused(currency):
 
 @pytest.mark.parametrize("amount, currency, expected", [
     ("12.5", "GBP", "12.50"), (12, "GBP", "12.00"), (Decimal("0.01"), "GBP", "0.01"),
-    ("-30.25", "GBP", "30.25"), ("1.000", "GBP", "1.00"), ("1E+2", "EUR", "100.00"),
+    ("-30.25", "GBP", "30.25"), ("1.000", "GBP", "1.00"), (Decimal("1E+2"), "EUR", "100.00"),
     (1500, "JPY", "1500"), ("0", "JPY", "0"), ("1.5", "BHD", "1.500"),
     ("0.001", "BHD", "0.001"), ("-2.345", "BHD", "2.345"),
 ])
@@ -126,3 +126,21 @@ def test_money_is_immutable():
 def test_the_dataclass_constructor_refuses_a_non_decimal_amount():
     with pytest.raises(InvalidAmount):
         Money(1.5, "GBP")
+
+
+@pytest.mark.parametrize("raw", ["1_000", " 5 ", "1e3", "+5", "5.", ".5", "0x10"])
+def test_only_plain_decimal_strings_are_amounts(raw):
+    with pytest.raises(InvalidAmount):
+        Money.of(raw, "GBP")
+
+
+@pytest.mark.parametrize("code", ["XAU", "XTS", "XXX", "XDR"])
+def test_codes_that_are_not_money_are_refused(code):
+    with pytest.raises(UnknownCurrency):
+        Money.of("1", code)
+
+
+def test_amounts_beyond_the_ledgers_64_bit_minor_units_are_refused():
+    Money.of("92233720368547758.07", "GBP")
+    with pytest.raises(InvalidAmount):
+        Money.of("92233720368547758.08", "GBP")
