@@ -58,6 +58,11 @@ SETTINGS: tuple[Setting, ...] = (
             "After `flask keys rotate`, seconds a new key is published before it starts signing."),
     Setting("KEY_KEEP_PUBLISHED_SECONDS", 86400, int,
             "Seconds a retired key stays in the JWKS (longer than anything it signed lives)."),
+    Setting("AIS_PAGE_SIZE", 100, int,
+            "Transactions per page of the AIS API, 25 to 1000 (the OBIE bounds)."),
+    Setting("AIS_UNATTENDED_DAILY_LIMIT", 4, int,
+            "AIS requests per consent, endpoint and UTC day without x-fapi-customer-ip-address "
+            "(the customer is not present: PSD2 RTS 36(5)(b)); further ones get 429."),
 )
 
 NAMES = frozenset(s.name for s in SETTINGS)

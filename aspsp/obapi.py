@@ -263,6 +263,15 @@ def accepts(*mimetypes: str) -> Callable:
     return mark
 
 
+def produces(*mimetypes: str) -> Callable:
+    """Mark a view that answers with media types other than JSON (default: application/json),
+    such as a statement file; the Accept header is checked against them. Errors stay JSON."""
+    def mark(view):
+        view.ob_produces = tuple(mimetypes)
+        return view
+    return mark
+
+
 def _before_request() -> None:
     given = request.headers.get("x-fapi-interaction-id")
     g.interaction_id = given if is_interaction_id(given) else str(uuid.uuid4())
@@ -287,9 +296,13 @@ def _before_request() -> None:
 
 
 def _check_accept() -> None:
-    if "Accept" in request.headers and request.accept_mimetypes.quality(JSON) <= 0:
+    view = current_app.view_functions.get(request.endpoint or "")
+    produced = getattr(view, "ob_produces", (JSON,))
+    if "Accept" in request.headers \
+            and max(request.accept_mimetypes.quality(m) for m in produced) <= 0:
         raise OBError(406, ErrorItem(ErrorCode.HEADER_INVALID,
-                                     "only application/json responses are produced", "Accept"))
+                                     f"only {' or '.join(produced)} responses are produced",
+                                     "Accept"))
     if "Accept-Charset" in request.headers and request.accept_charsets.quality("utf-8") <= 0:
         raise OBError(406, ErrorItem(ErrorCode.HEADER_INVALID,
                                      "responses are encoded in UTF-8", "Accept-Charset"))
