@@ -12,6 +12,7 @@ from .config import load_config
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from . import cli, health, logs
+    from .ais import init_app as init_ais
     from .clock import Clock
     from .db import Database
     from .identity import init_app as init_identity
@@ -51,6 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from consent import init_app as init_consent
     from sandbox import init_app as init_sandbox
     init_consent(app)
+    init_ais(app)
     init_sandbox(app)
     return app
 

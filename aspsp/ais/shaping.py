@@ -1,0 +1,358 @@
+"""What a TPP sees of each resource, pure: ledger rows as OBIE v3.1.11 payloads, shaped by
+the consent's permissions (Account and Transaction API Profile, §Permissions, §Detail
+Permissions; the resources' "Permission Codes" sections).
+
+- Detail codes add fields, everything else is Basic: ReadAccountsDetail adds Account and
+  Servicer; ReadBeneficiariesDetail, ReadStandingOrdersDetail, ReadScheduledPaymentsDetail
+  add CreditorAgent and CreditorAccount; ReadTransactionsDetail adds TransactionInformation,
+  Balance, MerchantDetails, Creditor/Debtor Agent and Account; ReadStatementsDetail adds
+  StatementAmount (and the statement file, see the views).
+- ReadPAN: without it a card number shows its last four digits only (the profile allows "last
+  4 digits unmasked, or at max first 6 and last 4"); with it, the number as the bank holds it.
+- Amounts are unsigned OB strings from the ledger's integer minor units; the sign becomes
+  CreditDebitIndicator (a zero amount is a credit, as OBIE says for statement amounts).
+- Text is cut to the field's OBIE maximum length; empty values are left out, never null.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timezone
+from typing import Any, Iterable
+
+from aspsp.ledger.services import from_minor
+from consent.permissions import Permission as P
+
+SORT_CODE_ACCOUNT_NUMBER = "UK.OBIE.SortCodeAccountNumber"
+IBAN = "UK.OBIE.IBAN"
+PAN = "UK.OBIE.PAN"
+BICFI = "UK.OBIE.BICFI"
+_PHONE = re.compile(r"\+[0-9]{1,3}-[0-9()+\-]{1,30}")
+_ADDRESS_FIELDS = {"AddressType": 70, "StreetName": 70, "BuildingNumber": 16, "PostCode": 16,
+                   "TownName": 35, "CountrySubDivision": 35}
+_COUNTRY = re.compile(r"[A-Z]{2}")
+
+
+@dataclass(frozen=True)
+class View:
+    """How much of each resource the consent shows."""
+    accounts_detail: bool = False
+    beneficiaries_detail: bool = False
+    standing_orders_detail: bool = False
+    scheduled_payments_detail: bool = False
+    transactions_detail: bool = False
+    statements_detail: bool = False
+    pan: bool = False
+    credits: bool = False
+    debits: bool = False
+
+    @classmethod
+    def of(cls, permissions: Iterable[str]) -> "View":
+        granted = set(permissions)
+        return cls(accounts_detail=P.READ_ACCOUNTS_DETAIL in granted,
+                   beneficiaries_detail=P.READ_BENEFICIARIES_DETAIL in granted,
+                   standing_orders_detail=P.READ_STANDING_ORDERS_DETAIL in granted,
+                   scheduled_payments_detail=P.READ_SCHEDULED_PAYMENTS_DETAIL in granted,
+                   transactions_detail=P.READ_TRANSACTIONS_DETAIL in granted,
+                   statements_detail=P.READ_STATEMENTS_DETAIL in granted,
+                   pan=P.READ_PAN in granted,
+                   credits=P.READ_TRANSACTIONS_CREDITS in granted,
+                   debits=P.READ_TRANSACTIONS_DEBITS in granted)
+
+
+# --- small values ------------------------------------------------------------------------
+def text(value: Any, limit: int) -> str | None:
+    if value is None:
+        return None
+    value = str(value).strip()
+    return value[:limit] if value else None
+
+
+def amount(minor: int, currency: str) -> dict[str, str]:
+    return from_minor(int(minor), currency).to_ob()
+
+
+def indicator(minor: int) -> str:
+    return "Debit" if minor < 0 else "Credit"
+
+
+def midnight(day: date | None) -> datetime | None:
+    return None if day is None else datetime.combine(day, time.min, tzinfo=timezone.utc)
+
+
+def mask_pan(number: str | None) -> str | None:
+    """The last four digits shown, every other character a '*' (spaces dropped)."""
+    if not number:
+        return None
+    compact = "".join(number.split())
+    return "*" * max(0, len(compact) - 4) + compact[-4:]
+
+
+def _pan(number: str | None, view: View) -> str | None:
+    return text(number, 34) if view.pan else mask_pan(number)
+
+
+def cash_account(raw: dict | None, view: View, *, required: bool = False) -> dict | None:
+    """OBCashAccount5/6 from a stored counterparty: SchemeName, Identification, Name."""
+    if not isinstance(raw, dict):
+        return None
+    scheme = text(raw.get("SchemeName"), 40)
+    identification = text(raw.get("Identification"), 256)
+    if scheme == PAN:
+        identification = _pan(identification, view)
+    result = {"SchemeName": scheme, "Identification": identification,
+              "Name": text(raw.get("Name"), 350),
+              "SecondaryIdentification": text(raw.get("SecondaryIdentification"), 34)}
+    if required and not (scheme and identification):
+        return None
+    result = {k: v for k, v in result.items() if v is not None}
+    return result or None
+
+
+def agent(raw: dict | None) -> dict | None:
+    if not isinstance(raw, dict):
+        return None
+    result = {"SchemeName": text(raw.get("SchemeName"), 40),
+              "Identification": text(raw.get("Identification"), 35),
+              "Name": text(raw.get("Name"), 140)}
+    result = {k: v for k, v in result.items() if v is not None}
+    return result or None
+
+
+def _creditor(scheme: str, identification: str, name: str | None) -> dict:
+    return cash_account({"SchemeName": scheme, "Identification": identification,
+                         "Name": name}, View(pan=True), required=True)
+
+
+def _clean(payload: dict) -> dict:
+    return {k: v for k, v in payload.items() if v is not None and v != [] and v != {}}
+
+
+# --- accounts and balances ---------------------------------------------------------------
+def account(row, view: View) -> dict:
+    payload = {
+        "AccountId": row.account_id, "Status": row.status,
+        "StatusUpdateDateTime": row.status_updated_at, "Currency": row.currency,
+        "AccountType": row.account_type, "AccountSubType": row.account_sub_type,
+        "Description": text(row.description, 35), "Nickname": text(row.nickname, 70),
+        "OpeningDate": midnight(row.opening_date), "MaturityDate": midnight(row.maturity_date),
+    }
+    if view.accounts_detail:
+        name = text(row.name, 350)
+        identifiers = []
+        if row.sort_code and row.account_number:
+            identifiers.append({"SchemeName": SORT_CODE_ACCOUNT_NUMBER,
+                                "Identification": f"{row.sort_code}{row.account_number}",
+                                "Name": name})
+        if row.iban:
+            identifiers.append({"SchemeName": IBAN, "Identification": row.iban, "Name": name})
+        if row.pan:
+            identifiers.append({"SchemeName": PAN, "Identification": _pan(row.pan, view),
+                                "Name": name})
+        payload["Account"] = [_clean(i) for i in identifiers]
+        if row.servicer_bic:
+            payload["Servicer"] = {"SchemeName": BICFI, "Identification": row.servicer_bic}
+    return _clean(payload)
+
+
+def balance(account_id: str, entry) -> dict:
+    """One ledger Balance (aspsp.ledger.services.balances). An arranged overdraft is a
+    CreditLine, included in the available balance only."""
+    signed = entry.amount.amount
+    payload = {"AccountId": account_id, "CreditDebitIndicator": "Debit" if signed < 0 else "Credit",
+               "Type": entry.type, "DateTime": entry.at, "Amount": entry.amount.to_ob()}
+    if entry.credit_limit.is_positive:
+        payload["CreditLine"] = [{"Included": entry.type == "InterimAvailable",
+                                  "Type": entry.credit_line_type or "Pre-Agreed",
+                                  "Amount": entry.credit_limit.to_ob()}]
+    return payload
+
+
+# --- transactions ------------------------------------------------------------------------
+def transaction_visible(amount_minor: int, view: View) -> bool:
+    return view.credits if amount_minor >= 0 else view.debits
+
+
+def transaction(row, account_id: str, view: View) -> dict:
+    """A posting as OBTransaction6."""
+    minor = row.amount_minor
+    payload = {
+        "AccountId": account_id, "TransactionId": row.transaction_id,
+        "TransactionReference": text(row.transaction_reference, 210),
+        "StatementReference": [s for s in [text(row.statement_reference, 35)] if s],
+        "CreditDebitIndicator": indicator(minor), "Status": row.status,
+        "BookingDateTime": row.booking_datetime, "ValueDateTime": row.value_datetime,
+        "Amount": amount(abs(minor), row.currency),
+        "BankTransactionCode": {"Code": row.iso_code, "SubCode": row.iso_subcode}
+        if row.iso_code and row.iso_subcode else None,
+        "ProprietaryBankTransactionCode": _clean({
+            "Code": text(row.proprietary_code, 35), "Issuer": text(row.proprietary_issuer, 35)})
+        if row.proprietary_code else None,
+        "CardInstrument": card_instrument(row.card_instrument, view),
+    }
+    if view.transactions_detail:
+        counterparty = row.counterparty if isinstance(row.counterparty, dict) else {}
+        creditor = cash_account(counterparty.get("CreditorAccount"), view)
+        if creditor is None and counterparty.get("CreditorName"):
+            creditor = {"Name": text(counterparty["CreditorName"], 350)}
+        payload.update({
+            "TransactionInformation": text(row.transaction_information, 500),
+            "Balance": {"CreditDebitIndicator": indicator(row.balance_after_minor),
+                        "Type": "InterimBooked",
+                        "Amount": amount(abs(row.balance_after_minor), row.currency)}
+            if row.balance_after_minor is not None else None,
+            "MerchantDetails": _clean({"MerchantName": text(row.merchant_name, 350),
+                                       "MerchantCategoryCode": row.merchant_category_code
+                                       if row.merchant_category_code
+                                       and 3 <= len(row.merchant_category_code) <= 4 else None})
+            or None,
+            "CreditorAgent": agent(counterparty.get("CreditorAgent")),
+            "CreditorAccount": creditor,
+            "DebtorAgent": agent(counterparty.get("DebtorAgent")),
+            "DebtorAccount": cash_account(counterparty.get("DebtorAccount"), view),
+        })
+    return _clean(payload)
+
+
+def card_instrument(raw: dict | None, view: View) -> dict | None:
+    if not isinstance(raw, dict) or not raw.get("CardSchemeName"):
+        return None
+    return _clean({"CardSchemeName": raw["CardSchemeName"],
+                   "AuthorisationType": raw.get("AuthorisationType"),
+                   "Name": text(raw.get("Name"), 70),
+                   "Identification": _pan(raw.get("Identification"), view)})
+
+
+# --- standing data -----------------------------------------------------------------------
+def beneficiary(row, account_id: str, view: View) -> dict:
+    payload = {"AccountId": account_id, "BeneficiaryId": row.beneficiary_id,
+               "BeneficiaryType": row.beneficiary_type, "Reference": text(row.reference, 35)}
+    if view.beneficiaries_detail:
+        payload["CreditorAgent"] = agent(row.creditor_agent)
+        payload["CreditorAccount"] = cash_account({
+            "SchemeName": row.creditor_scheme, "Identification": row.creditor_identification,
+            "Name": row.creditor_name,
+            "SecondaryIdentification": row.creditor_secondary_identification},
+            view, required=True)
+    return _clean(payload)
+
+
+def direct_debit(row, account_id: str) -> dict:
+    return _clean({
+        "AccountId": account_id, "DirectDebitId": row.direct_debit_id,
+        "MandateIdentification": text(row.mandate_identification, 35),
+        "DirectDebitStatusCode": row.status, "Name": text(row.name, 70),
+        "PreviousPaymentDateTime": row.previous_payment_datetime,
+        "Frequency": row.frequency,
+        "PreviousPaymentAmount": amount(row.previous_payment_minor, row.currency)
+        if row.previous_payment_minor is not None else None})
+
+
+def standing_order(row, account_id: str, view: View) -> dict:
+    each = amount(row.amount_minor, row.currency)
+    payload = {
+        "AccountId": account_id, "StandingOrderId": row.standing_order_id,
+        "Frequency": row.frequency, "Reference": text(row.reference, 35),
+        "FirstPaymentDateTime": row.first_payment_datetime,
+        "NextPaymentDateTime": row.next_payment_datetime,
+        "LastPaymentDateTime": row.last_payment_datetime,
+        "FinalPaymentDateTime": row.final_payment_datetime,
+        "NumberOfPayments": str(row.number_of_payments)
+        if row.number_of_payments is not None else None,
+        "StandingOrderStatusCode": row.status,
+        "FirstPaymentAmount": each,
+        "NextPaymentAmount": each if row.next_payment_datetime else None,
+        "LastPaymentAmount": each if row.last_payment_datetime else None,
+        "FinalPaymentAmount": each if row.final_payment_datetime else None,
+    }
+    if view.standing_orders_detail:
+        payload["CreditorAccount"] = _creditor(row.creditor_scheme, row.creditor_identification,
+                                               row.creditor_name)
+    return _clean(payload)
+
+
+def scheduled_payment(row, account_id: str, view: View) -> dict:
+    payload = {
+        "AccountId": account_id, "ScheduledPaymentId": row.scheduled_payment_id,
+        "ScheduledPaymentDateTime": row.scheduled_payment_datetime,
+        "ScheduledType": row.scheduled_type, "Reference": text(row.reference, 35),
+        "DebtorReference": text(row.debtor_reference, 35),
+        "InstructedAmount": amount(row.amount_minor, row.currency)}
+    if view.scheduled_payments_detail:
+        payload["CreditorAccount"] = _creditor(row.creditor_scheme, row.creditor_identification,
+                                               row.creditor_name)
+    return _clean(payload)
+
+
+def statement(row, account_id: str, view: View) -> dict:
+    payload = {
+        "AccountId": account_id, "StatementId": row.statement_id,
+        "StatementReference": text(row.statement_reference, 35), "Type": row.statement_type,
+        "StartDateTime": row.start_datetime, "EndDateTime": row.end_datetime,
+        "CreationDateTime": row.creation_datetime,
+        "StatementDescription": [d for d in (text(x, 500) for x in row.descriptions or ()) if d]}
+    if view.statements_detail:
+        cur = row.currency
+        payload["StatementAmount"] = [
+            {"CreditDebitIndicator": indicator(row.opening_booked_minor),
+             "Type": "UK.OBIE.StartingBalance",
+             "Amount": amount(abs(row.opening_booked_minor), cur)},
+            {"CreditDebitIndicator": "Credit", "Type": "UK.OBIE.TotalCredits",
+             "Amount": amount(row.total_credits_minor, cur)},
+            {"CreditDebitIndicator": "Debit", "Type": "UK.OBIE.TotalDebits",
+             "Amount": amount(row.total_debits_minor, cur)},
+            {"CreditDebitIndicator": indicator(row.closing_booked_minor),
+             "Type": "UK.OBIE.ClosingBalance",
+             "Amount": amount(abs(row.closing_booked_minor), cur)}]
+    return _clean(payload)
+
+
+def product(row, account_id: str) -> dict:
+    details = row.details if isinstance(row.details, dict) else {}
+    other = details.get("OtherProductType") if row.product_type == "Other" else None
+    return _clean({
+        "ProductName": text(row.name, 350), "ProductId": row.product_id,
+        "AccountId": account_id, "ProductType": row.product_type,
+        "MarketingStateId": text(row.marketing_state_id, 35),
+        "OtherProductType": {"Name": text(other.get("Name"), 350),
+                             "Description": text(other.get("Description"), 350)}
+        if isinstance(other, dict) and other.get("Name") and other.get("Description")
+        else None})
+
+
+def offer(row, account_id: str) -> dict:
+    return _clean({
+        "AccountId": account_id, "OfferId": row.offer_id, "OfferType": row.offer_type,
+        "Description": text(row.description, 500), "StartDateTime": row.start_datetime,
+        "EndDateTime": row.end_datetime, "Rate": row.rate, "Term": text(row.term, 500),
+        "URL": text(row.url, 256),
+        "Amount": amount(row.amount_minor, row.currency) if row.amount_minor is not None else None,
+        "Fee": amount(row.fee_minor, row.currency) if row.fee_minor is not None else None})
+
+
+# --- parties -----------------------------------------------------------------------------
+def party(row, *, account_role: str | None = None,
+          related: tuple[str, str] | None = None) -> dict:
+    """OBParty2. `related` is (absolute URL, AccountId) of the account it was read through."""
+    return _clean({
+        "PartyId": row.party_id, "PartyNumber": text(row.party_number, 35),
+        "PartyType": row.party_type, "Name": text(row.name, 350),
+        "FullLegalName": text(row.full_legal_name, 350),
+        "LegalStructure": row.legal_structure, "AccountRole": account_role,
+        "EmailAddress": text(row.email, 256),
+        "Phone": row.phone if row.phone and _PHONE.fullmatch(row.phone) else None,
+        "Mobile": row.mobile if row.mobile and _PHONE.fullmatch(row.mobile) else None,
+        "Relationships": {"Account": {"Related": related[0], "Id": related[1]}}
+        if related else None,
+        "Address": [a for a in (address(x) for x in row.addresses or ()) if a]})
+
+
+def address(raw: dict) -> dict | None:
+    """OBPostalAddress8; an address without a valid Country (mandatory there) is left out."""
+    if not isinstance(raw, dict) or not _COUNTRY.fullmatch(str(raw.get("Country", ""))):
+        return None
+    result = {name: text(raw.get(name), limit) for name, limit in _ADDRESS_FIELDS.items()}
+    lines = [line for line in (text(x, 70) for x in raw.get("AddressLine") or ()) if line]
+    result["AddressLine"] = lines[:5]
+    result["Country"] = raw["Country"]
+    return _clean(result)
