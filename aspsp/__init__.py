@@ -29,10 +29,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(settings)
     settings["SECRET_KEY"] = settings["SECRET_KEY"] or _instance_secret(app)
     app.config["SECRET_KEY"] = settings["SECRET_KEY"]
-    if settings["TRUSTED_PROXIES"]:
-        # Behind the TLS proxy, request URLs (DPoP htu, endpoint audiences) are the public ones.
-        from werkzeug.middleware.proxy_fix import ProxyFix
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)
+    from .proxy import TrustedProxyMiddleware
+    app.wsgi_app = TrustedProxyMiddleware(app.wsgi_app, settings)
     logs.configure_logging(settings["LOG_LEVEL"])
 
     # DATABASE: a prebuilt Database (tests bind one to a rolled-back connection).

@@ -88,7 +88,7 @@ def authenticate_tls_client(query_client, request):
     if client.metadata.get("token_endpoint_auth_method") != "tls_client_auth":
         _fail("this client does not authenticate with tls_client_auth")
     p = platform.current()
-    cert = client_certificate(flask_request.headers, flask_request.remote_addr, p.config)
+    cert = client_certificate(flask_request, p.config)
     if cert is None:
         _fail("a client certificate is required")
     if not dn_matches(client.metadata.get("tls_client_auth_subject_dn", ""), cert.subject_dn):

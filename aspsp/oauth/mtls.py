@@ -10,6 +10,8 @@ from urllib.parse import unquote
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from ..proxy import TRUSTED_PEER
+
 
 @dataclass(frozen=True)
 class ClientCertificate:
@@ -25,12 +27,16 @@ class ClientCertificate:
         return self.certificate.subject.rfc4514_string()
 
 
-def client_certificate(headers, remote_addr: str | None, config) -> ClientCertificate | None:
-    trusted = {a.strip() for a in str(config.get("TRUSTED_PROXIES") or "").split(",") if a.strip()}
-    if remote_addr not in trusted:
+def client_certificate(request, config) -> ClientCertificate | None:
+    """The certificate the trusted proxy verified for this request, if any
+    (aspsp.proxy removes the header on requests that did not come through the proxy)."""
+    if not request.environ.get(TRUSTED_PEER):
         return None
-    raw = headers.get(config.get("CLIENT_CERT_HEADER") or "X-SSL-Client-Cert")
+    raw = request.headers.get(config.get("CLIENT_CERT_HEADER") or "X-SSL-Client-Cert")
     if not raw:
+        return None
+    verify = request.headers.get("X-SSL-Client-Verify")
+    if verify is not None and verify != "SUCCESS":
         return None
     try:
         pem = unquote(raw).encode()

@@ -61,7 +61,7 @@ def request_binding(url: str) -> Binding:
         except InvalidDPoPProof as exc:
             raise InvalidDPoPProofError(exc.description) from None
         return Binding(jkt=proof.jkt)
-    cert = client_certificate(flask_request.headers, flask_request.remote_addr, p.config)
+    cert = client_certificate(flask_request, p.config)
     return Binding(x5t=cert.x5t_s256 if cert else None)
 
 

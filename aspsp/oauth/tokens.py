@@ -145,7 +145,7 @@ def authenticate_resource_request(uow: UnitOfWork, request: Request, *, now: dat
             raise TokenError("invalid_token", "the DPoP proof is signed by another key",
                              scheme="DPoP")
     elif token.cnf_x5t:
-        cert = client_certificate(request.headers, request.remote_addr, config)
+        cert = client_certificate(request, config)
         if cert is None or cert.x5t_s256 != token.cnf_x5t:
             raise TokenError("invalid_token",
                              "this token is bound to another client certificate")

@@ -150,3 +150,41 @@ def test_tls_client_auth_with_a_certificate_of_another_subject(mtls_tpp):
                              environ_base={"REMOTE_ADDR": "127.0.0.1"})
     assert response.status_code == 401
     assert response.json["error"] == "invalid_client"
+
+
+def test_forged_forwarding_headers_from_a_non_proxy_do_not_make_it_trusted(mtls_tpp, protected):
+    """A caller that reaches the app directly cannot claim to be the proxy with
+    X-Forwarded-For, nor present a certificate header of its own."""
+    tpp, cert = mtls_tpp
+    token = _mtls_token(tpp, cert)
+    response = tpp.http.get(PATH, headers={"Authorization": f"Bearer {token}",
+                                           "X-SSL-Client-Cert": cert,
+                                           "X-Forwarded-For": "127.0.0.1"},
+                            environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    assert response.status_code == 401
+
+
+def test_requests_through_the_proxy_keep_the_certificate_whatever_the_forwarded_for(
+        mtls_tpp, protected):
+    """Behind the proxy, X-Forwarded-For names the TPP; the certificate is still believed
+    because the peer (the socket) is the proxy."""
+    tpp, cert = mtls_tpp
+    token = _mtls_token(tpp, cert)
+    response = tpp.http.get(PATH, headers={"Authorization": f"Bearer {token}",
+                                           "X-SSL-Client-Cert": cert,
+                                           "X-SSL-Client-Verify": "SUCCESS",
+                                           "X-Forwarded-For": "203.0.113.7",
+                                           "X-Forwarded-Proto": "http",
+                                           "X-Forwarded-Host": "localhost"},
+                            environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert response.status_code == 200, response.json
+
+
+def test_a_certificate_the_proxy_could_not_verify_is_ignored(mtls_tpp, protected):
+    tpp, cert = mtls_tpp
+    token = _mtls_token(tpp, cert)
+    response = tpp.http.get(PATH, headers={"Authorization": f"Bearer {token}",
+                                           "X-SSL-Client-Cert": cert,
+                                           "X-SSL-Client-Verify": "FAILED:unknown CA"},
+                            environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert response.status_code == 401
