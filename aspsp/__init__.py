@@ -11,7 +11,7 @@ from .config import load_config
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    from . import cli, health, logs
+    from . import cli, health, inputs, logs
     from .ais import init_app as init_ais
     from .clock import Clock
     from .db import Database
@@ -41,6 +41,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                                        scheme=scheme_from_config(settings),
                                        replay=replay_cache_from_config(settings))
     celery_init_app(app)
+    inputs.init_app(app)
     app.register_blueprint(health.bp)
     cli.init_app(app)
     init_ledger(app)
