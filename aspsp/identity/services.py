@@ -74,8 +74,12 @@ def authenticate_password(uow: UnitOfWork, username: str, password: str, ip: str
         verify_password(_dummy_hash(), password[:MAX_PASSWORD_LENGTH])  # same time as a real check
         _record(uow, None, username, "password", "failure", ip, now)
         raise InvalidCredentials()
+    # One argon2 verification on every path (known, unknown, locked, oversized), so the answer
+    # takes the same time whatever it is.
+    right = verify_password(psu.password_hash, password[:MAX_PASSWORD_LENGTH]) \
+        and len(password) <= MAX_PASSWORD_LENGTH
     _refuse_if_locked(uow, psu, "password", ip, now)
-    if len(password) > MAX_PASSWORD_LENGTH or not verify_password(psu.password_hash, password):
+    if not right:
         _count_failure(uow, psu, "password", ip, now, InvalidCredentials())
     _record(uow, psu, psu.username, "password", "success", ip, now)
     return psu
