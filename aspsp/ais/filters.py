@@ -20,6 +20,10 @@ MAX_LENGTH = 64
 # A zone designator at the end of the time part: Z, +hh, +hh:mm, +hhmm, -..., and " hh:mm"
 # (a '+' that arrived unencoded in a query string reads as a space).
 _ZONE = re.compile(r"(?:[Zz]|[+\- ]\d{2}(?::?\d{2})?)$")
+# What is left must be an ISO 8601 calendar or week date, extended or basic, and a time of
+# hours, minutes, seconds and a fraction (datetime.fromisoformat alone lets junk through).
+_SHAPE = re.compile(r"\d{4}(?:-\d{2}-\d{2}|\d{4}|-W\d{2}(?:-\d)?|W\d{2}\d?)"
+                    r"(?:T\d{2}(?::?\d{2}(?::?\d{2}(?:[.,]\d{1,9})?)?)?)?")
 
 
 def parse_filter_datetime(text: str) -> datetime:
@@ -37,6 +41,8 @@ def parse_filter_datetime(text: str) -> datetime:
         if not time_part:
             raise ValueError("not an ISO 8601 date-time")
         value = f"{date_part}T{time_part}"
+    if not _SHAPE.fullmatch(value):
+        raise ValueError("not an ISO 8601 date-time")
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
