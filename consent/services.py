@@ -228,9 +228,12 @@ def record_of(uow: UnitOfWork, consent: Consent, now: datetime | None = None) ->
 
 
 def _find(uow: UnitOfWork, consent_id: str) -> Consent | None:
+    """The consent, row-locked: whoever changes it next (the TPP's DELETE, the customer's
+    decision or revocation) waits, then sees the status as it is now."""
     if not CONSENT_ID.fullmatch(consent_id or ""):    # ours are "aac-<uuid>"; never NUL etc.
         return None
     return uow.session.scalars(select(Consent).where(Consent.consent_id == consent_id)
+                               .with_for_update().execution_options(populate_existing=True)
                                ).one_or_none()
 
 

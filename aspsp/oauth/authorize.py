@@ -50,7 +50,11 @@ def complete_authorization(uow: UnitOfWork, pending: PendingAuthorization, *, ap
     if pending.completed_at is not None or pending.expires_at <= now:
         raise AuthorizationAlreadyCompleted("this authorization request is finished")
     params = pending.params
-    consent = uow.session.get(Consent, pending.consent_pk)
+    # Locked and re-read: two pending authorizations of one consent, or the TPP deleting it
+    # meanwhile, are decided one after the other against the current status.
+    consent = uow.session.scalars(select(Consent).where(Consent.id == pending.consent_pk)
+                                  .with_for_update()
+                                  .execution_options(populate_existing=True)).one()
     client = uow.session.get(OAuthClient, pending.client_pk)
     response_type = params["response_type"]
     state = params.get("state")

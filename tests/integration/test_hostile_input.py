@@ -11,7 +11,7 @@ import pytest
     ("GET", "/psu/authorize/%00", None),
     ("POST", "/psu/login", {"username": "al\x00ice", "password": "x"}),
     ("GET", "/sandbox/directory/software/%00/jwks", None),
-    ("GET", "/open-banking/v3.1/aisp/account-access-consents/%00", None),
+    ("GET", "/open-banking/v3.1/aisp/account-access-consents?x=%00", None),
 ])
 def test_nul_characters_are_refused_with_400(client, method, path, data):
     response = client.open(path, method=method, data=data)
