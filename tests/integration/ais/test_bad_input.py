@@ -43,13 +43,26 @@ def error_of(response) -> tuple[str, str | None]:
 @pytest.mark.parametrize("name", ["fromBookingDateTime", "toBookingDateTime"])
 @pytest.mark.parametrize("value", ["yesterday", "2026-13-01", "2026-02-30T10:00:00",
                                    "2026-06-01T25:00:00", "", "2026-06-01T10:00:00+99:99x",
-                                   "2026-06-01T\x00", "２０２６-06-01"])
+                                   "２０２６-06-01"])
 def test_malformed_booking_dates_are_400_invalid_date(name, value, alice_access):
     alice, access = alice_access
     response = access.get(f"/accounts/{alice.account_ids[0]}/transactions",
                           query_string={name: value})
     assert response.status_code == 400, response.get_json()
     assert error_of(response) == ("UK.OBIE.Field.InvalidDate", name)
+
+
+@pytest.mark.parametrize("query", [{"fromBookingDateTime": "2026-06-01T\x00"},
+                                   {"page": "a\x00"}, {"\x00": "x"}])
+def test_nul_characters_in_the_query_are_400_in_ob_format(query, alice_access):
+    """Refused before any database sees them (the platform's guard or the schema)."""
+    alice, access = alice_access
+    response = access.get(f"/accounts/{alice.account_ids[0]}/transactions",
+                          query_string=query)
+    assert response.status_code == 400
+    assert set(codes(response)) <= {"UK.OBIE.Field.Invalid", "UK.OBIE.Field.InvalidDate",
+                                    "UK.OBIE.Field.Unexpected"}
+    assert response.headers["x-fapi-interaction-id"]
 
 
 def test_malformed_statement_dates_are_400_invalid_date(alice_access):
