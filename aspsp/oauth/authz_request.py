@@ -13,8 +13,8 @@ from sqlalchemy import select
 from consent.models import Consent
 
 from ..db import UnitOfWork
-from .clients import (Client, InvalidSignedJWT, audience_ok, check_time_claims, client_jwks,
-                      verify_jwt)
+from .clients import (JWS_ALGORITHMS, Client, InvalidSignedJWT, audience_ok,
+                      check_time_claims, client_jwks, verify_jwt)
 from .models import PendingAuthorization, PushedAuthorizationRequest
 
 PAR_URN_PREFIX = "urn:ietf:params:oauth:request_uri:"
@@ -45,7 +45,9 @@ def verify_request_object(uow: UnitOfWork, client: Client, request_object: str, 
         raise AuthorizationRequestError("invalid_request_object", description)
 
     try:
-        claims = verify_jwt(request_object, client_jwks(uow, client)).claims
+        registered = client.metadata.get("request_object_signing_alg")
+        claims = verify_jwt(request_object, client_jwks(uow, client),
+                            algorithms=(registered,) if registered else JWS_ALGORITHMS).claims
     except InvalidSignedJWT as exc:
         fail(f"request object rejected: {exc}")
     problem = check_time_claims(claims, now, require_nbf=True,
@@ -64,6 +66,10 @@ def verify_request_object(uow: UnitOfWork, client: Client, request_object: str, 
         fail("request object may not contain request or request_uri")
     return {k: v for k, v in claims.items()
             if k not in ("iss", "aud", "exp", "nbf", "iat", "jti")}
+
+
+def _printable(value) -> bool:
+    return isinstance(value, str) and all(" " <= c <= "~" for c in value)
 
 
 def _intent_id(claims_param) -> str | None:
@@ -86,7 +92,7 @@ def _intent_id(claims_param) -> str | None:
 def check_parameters(uow: UnitOfWork, client: Client, params: dict) -> tuple[dict, Consent]:
     """Every rule the profile puts on the resolved parameters. Returns them with the consent."""
     redirect_uri = params.get("redirect_uri")
-    state = params.get("state") if isinstance(params.get("state"), str) else None
+    state = params.get("state") if _printable(params.get("state")) else None
     if not isinstance(redirect_uri, str) or not client.check_redirect_uri(redirect_uri):
         raise AuthorizationRequestError(
             "invalid_request", "redirect_uri is missing or is not registered for this client",
@@ -101,7 +107,13 @@ def check_parameters(uow: UnitOfWork, client: Client, params: dict) -> tuple[dic
 
     if response_type != expected or not client.check_response_type(response_type):
         fail("unsupported_response_type", f"this client must use response_type={expected}")
-    scopes = str(params.get("scope") or "").split()
+    if params.get("state") is not None and state is None:
+        fail("invalid_request", "state must be printable ASCII text (RFC 6749 appendix A.5)")
+    raw_scope = params.get("scope")
+    if not isinstance(raw_scope, str) or len(raw_scope) > 256:
+        fail("invalid_scope", "scope must be a space-separated string")
+    scopes = list(dict.fromkeys(raw_scope.split()))
+    params["scope"] = " ".join(scopes)
     allowed = client.allowed_scopes()
     if not scopes or any(s not in allowed for s in scopes):
         fail("invalid_scope", f"scope must be within: {' '.join(sorted(allowed))}")
@@ -117,8 +129,8 @@ def check_parameters(uow: UnitOfWork, client: Client, params: dict) -> tuple[dic
     nonce = params.get("nonce")
     if "id_token" in response_type and not nonce:
         fail("invalid_request", "nonce is required with response_type code id_token")
-    if nonce is not None and (not isinstance(nonce, str) or len(nonce) > 64):
-        fail("invalid_request", "nonce must be a string of at most 64 characters")
+    if nonce is not None and (not _printable(nonce) or len(nonce) > 64):
+        fail("invalid_request", "nonce must be printable ASCII of at most 64 characters")
     if state is not None and len(state) > 512:
         fail("invalid_request", "state is too long")
     intent_id = _intent_id(params.get("claims"))

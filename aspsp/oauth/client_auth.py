@@ -11,8 +11,8 @@ from authlib.oauth2.rfc6749 import InvalidClientError
 from flask import g, request as flask_request
 
 from .. import platform
-from .clients import (InvalidSignedJWT, audience_ok, check_time_claims, client_jwks,
-                      verify_jwt)
+from .clients import (JWS_ALGORITHMS, InvalidSignedJWT, audience_ok, check_time_claims,
+                      client_jwks, verify_jwt)
 from .mtls import client_certificate, dn_matches
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -54,7 +54,9 @@ def authenticate_private_key_jwt(query_client, request):
         _fail("this client does not authenticate with private_key_jwt")
     p = platform.current()
     try:
-        verified = verify_jwt(assertion, client_jwks(g.oauth_uow, client))
+        registered = client.metadata.get("token_endpoint_auth_signing_alg")
+        verified = verify_jwt(assertion, client_jwks(g.oauth_uow, client),
+                              algorithms=(registered,) if registered else JWS_ALGORITHMS)
     except InvalidSignedJWT as exc:
         _fail(f"client assertion rejected: {exc}")
     claims = verified.claims

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -117,6 +118,17 @@ def client_jwks(uow: UnitOfWork, client: Client) -> dict:
     return _remote_jwks.get(uri)
 
 
+def strong_enough(key: jwk.JWK) -> bool:
+    """FAPI key sizes: RSA of at least 2048 bits, EC on P-256 (what PS256/ES256 use)."""
+    data = json.loads(key.export_public())
+    if data.get("kty") == "RSA":
+        n = data.get("n", "")
+        return len(n) * 6 >= 2040  # base64url length of the modulus, ~6 bits a character
+    if data.get("kty") == "EC":
+        return data.get("crv") == "P-256"
+    return False
+
+
 class InvalidSignedJWT(Exception):
     pass
 
@@ -145,6 +157,8 @@ def verify_jwt(token: str, jwks: dict, *, algorithms=JWS_ALGORITHMS) -> Verified
             continue
         try:
             key = jwk.JWK(**data)
+            if not strong_enough(key):
+                continue
             parsed.verify(key, alg=header["alg"])
         except (JWException, ValueError, TypeError):
             continue
@@ -158,24 +172,33 @@ def verify_jwt(token: str, jwks: dict, *, algorithms=JWS_ALGORITHMS) -> Verified
     raise InvalidSignedJWT("the signature does not verify with any registered key")
 
 
+def is_number(value) -> bool:
+    """A JSON number that is a real instant: not a bool, not NaN, not infinite."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and math.isfinite(value)
+
+
 def check_time_claims(claims: dict, now: datetime, *, require_nbf: bool = False,
                       max_lifetime: int | None = None, max_future: int = 10) -> str | None:
-    """None if exp/iat/nbf are acceptable, else the reason."""
+    """None if exp/iat/nbf are acceptable, else the reason. With `max_lifetime`, the JWT may
+    live at most that long from its nbf (or iat, or now when it names neither)."""
     ts = now.timestamp()
     exp = claims.get("exp")
-    if not isinstance(exp, (int, float)):
-        return "exp is missing"
+    if not is_number(exp):
+        return "exp is missing or not a number"
     if exp <= ts:
         return "the JWT has expired"
     for name in ("iat", "nbf"):
         value = claims.get(name)
-        if value is not None and (not isinstance(value, (int, float)) or value > ts + max_future):
+        if value is not None and not is_number(value):
+            return f"{name} is not a number"
+        if value is not None and value > ts + max_future:
             return f"{name} is in the future"
-    if require_nbf and not isinstance(claims.get("nbf"), (int, float)):
+    if require_nbf and claims.get("nbf") is None:
         return "nbf is missing"
     if max_lifetime is not None:
-        start = claims.get("nbf", claims.get("iat"))
-        if isinstance(start, (int, float)) and exp - start > max_lifetime:
+        start = claims.get("nbf", claims.get("iat", ts))
+        if exp - start > max_lifetime:
             return f"the JWT lives longer than {max_lifetime // 60} minutes"
     return None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -66,6 +67,9 @@ def verify_proof(proof: str | None, *, method: str, url: str, now: datetime,
         raise InvalidDPoPProof(f"DPoP proof jwk is invalid: {exc}") from None
     if key.has_private:
         raise InvalidDPoPProof("DPoP proof jwk must not contain a private key")
+    from .clients import strong_enough
+    if not strong_enough(key):
+        raise InvalidDPoPProof("DPoP proof key is too weak (RSA 2048+ or EC P-256)")
     try:
         token.verify(key, alg=header["alg"])
         claims = json.loads(token.payload)
@@ -80,7 +84,8 @@ def verify_proof(proof: str | None, *, method: str, url: str, now: datetime,
         raise InvalidDPoPProof("DPoP proof htm does not match the request method")
     if normalise_htu(str(claims["htu"])) != normalise_htu(url):
         raise InvalidDPoPProof("DPoP proof htu does not match the request URL")
-    if not isinstance(claims["iat"], (int, float)):
+    if not isinstance(claims["iat"], (int, float)) or isinstance(claims["iat"], bool) \
+            or not math.isfinite(claims["iat"]):
         raise InvalidDPoPProof("DPoP proof iat must be a number")
     age = now.timestamp() - claims["iat"]
     if age > MAX_AGE_SECONDS or age < -MAX_FUTURE_SECONDS:

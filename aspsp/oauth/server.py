@@ -276,6 +276,8 @@ class FapiIntrospectionEndpoint(IntrospectionEndpoint):
                 "iss": platform.current().config["ISSUER"]}
         if row.consent_pk:
             consent = g.oauth_uow.session.get(Consent, row.consent_pk)
+            if not _still_authorised(consent, platform.current().clock.now()):
+                return {"active": False}  # the consent ended: its tokens are no longer active
             body["openbanking_intent_id"] = consent.consent_id
             body["sub"] = consent.consent_id
         if row.cnf_jkt:

@@ -87,7 +87,9 @@ def discovery():
         "request_parameter_supported": True,
         "request_uri_parameter_supported": True,
         "require_request_uri_registration": False,
-        "require_signed_request_object": True,
+        # Per client: FAPI 1.0 Advanced clients must sign; FAPI 2.0 clients may push plain
+        # parameters over their authenticated PAR channel.
+        "require_signed_request_object": False,
         "require_pushed_authorization_requests": False,
         "acr_values_supported": ["urn:openbanking:psd2:sca", "urn:openbanking:psd2:ca"],
         "tls_client_certificate_bound_access_tokens": True,
