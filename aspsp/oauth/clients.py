@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import json
 import math
-import threading
-import time
 from dataclasses import dataclass
 from datetime import datetime
 
-import requests
 from authlib.oauth2.rfc6749 import ClientMixin
 from jwcrypto import jwk, jws
 from jwcrypto.common import JWException
@@ -17,6 +14,7 @@ from sqlalchemy import select
 
 from ..db import UnitOfWork
 from .models import OAuthClient
+from .trust import strong_enough
 
 JWS_ALGORITHMS = ("PS256", "ES256")
 SCOPES_BY_ROLE = {"AISP": {"accounts"}, "PISP": {"payments"}, "CBPII": {"fundsconfirmations"}}
@@ -80,53 +78,22 @@ def find_client(uow: UnitOfWork, client_id: str | None) -> Client | None:
     return Client(row) if row else None
 
 
-class _JwksCache:
-    def __init__(self, ttl: int = 300):
-        self.ttl, self._data, self._lock = ttl, {}, threading.Lock()
-
-    def get(self, url: str) -> dict:
-        with self._lock:
-            cached = self._data.get(url)
-            if cached and cached[0] > time.monotonic():
-                return cached[1]
-        response = requests.get(url, timeout=5)
-        response.raise_for_status()
-        keys = response.json()
-        with self._lock:
-            self._data[url] = (time.monotonic() + self.ttl, keys)
-        return keys
-
-
-_remote_jwks = _JwksCache()
-
-
 def client_jwks(uow: UnitOfWork, client: Client) -> dict:
-    """The client's public keys: registered inline, or from its JWKS URI (the sandbox
-    directory's own URIs resolve in-process through the trust module)."""
+    """The client's public keys: registered inline, or behind its JWKS URI (the sandbox
+    directory's resolve in-process; others are fetched over HTTPS, cached, failures cached
+    briefly). Keys that cannot be had are no keys: the JWT then fails to verify."""
     if isinstance(client.metadata.get("jwks"), dict):
         return client.metadata["jwks"]
     uri = client.metadata.get("jwks_uri")
-    if not uri:
+    if not isinstance(uri, str) or not uri:
         return {"keys": []}
+    from .. import platform
+    from .trust import JwksUnavailable, software_jwks
+    p = platform.current()
     try:
-        from . import trust
-        resolved = trust.resolve_jwks_uri(uow, uri)
-        if resolved is not None:
-            return resolved
-    except (ImportError, AttributeError):
-        pass
-    return _remote_jwks.get(uri)
-
-
-def strong_enough(key: jwk.JWK) -> bool:
-    """FAPI key sizes: RSA of at least 2048 bits, EC on P-256 (what PS256/ES256 use)."""
-    data = json.loads(key.export_public())
-    if data.get("kty") == "RSA":
-        n = data.get("n", "")
-        return len(n) * 6 >= 2040  # base64url length of the modulus, ~6 bits a character
-    if data.get("kty") == "EC":
-        return data.get("crv") == "P-256"
-    return False
+        return software_jwks(uow, uri, config=p.config, now=p.clock.now())
+    except JwksUnavailable:
+        return {"keys": []}
 
 
 class InvalidSignedJWT(Exception):

@@ -67,7 +67,7 @@ def verify_proof(proof: str | None, *, method: str, url: str, now: datetime,
         raise InvalidDPoPProof(f"DPoP proof jwk is invalid: {exc}") from None
     if key.has_private:
         raise InvalidDPoPProof("DPoP proof jwk must not contain a private key")
-    from .clients import strong_enough
+    from .trust import strong_enough
     if not strong_enough(key):
         raise InvalidDPoPProof("DPoP proof key is too weak (RSA 2048+ or EC P-256)")
     try:

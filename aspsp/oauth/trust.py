@@ -136,6 +136,7 @@ class JwksFetcher:
     def __init__(self, ttl: int = JWKS_CACHE_SECONDS, refetch_after: int = JWKS_REFETCH_SECONDS):
         self.ttl, self.refetch_after = ttl, refetch_after
         self._cache: dict[str, tuple[float, dict]] = {}   # url -> (fetched at, jwks)
+        self._failures: dict[str, float] = {}             # url -> when a fetch last failed
         self._lock = threading.Lock()
 
     def get(self, url: str, *, refresh: bool = False) -> dict:
@@ -145,9 +146,19 @@ class JwksFetcher:
         age = time.monotonic() - cached[0] if cached else None
         if cached and (age < self.refetch_after or (age < self.ttl and not refresh)):
             return cached[1]
-        jwks = self._fetch(url)
+        with self._lock:
+            failed_at = self._failures.get(url)
+        if failed_at is not None and time.monotonic() - failed_at < self.refetch_after:
+            raise JwksUnavailable(f"{url} failed moments ago; not asking again yet")
+        try:
+            jwks = self._fetch(url)
+        except JwksUnavailable:
+            with self._lock:
+                self._failures[url] = time.monotonic()
+            raise
         with self._lock:
             self._cache[url] = (time.monotonic(), jwks)
+            self._failures.pop(url, None)
         return jwks
 
     @staticmethod
