@@ -1,0 +1,30 @@
+"""The benchmark's own app for gunicorn: the product, plus one route that exists only here.
+
+    gunicorn 'bench.ais_transactions_app:app'   (bench/ais_transactions.py starts it)
+
+GET /bench/static answers with the bytes of the file BENCH_STATIC_BODY as application/json:
+a page of transactions as the real endpoint served it, replayed without the consent gate,
+the database or serialisation, through the same server, app and middleware. The product never
+has this route: only this wrapper adds it.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from aspsp import create_app
+
+app = create_app({"DATABASE_URL": os.environ["BENCH_DATABASE_URL"],
+                  "ISSUER": os.environ["BENCH_ISSUER"],
+                  "REDIS_URL": os.environ.get("BENCH_REDIS_URL") or None,
+                  "AIS_PAGE_SIZE": int(os.environ.get("BENCH_PAGE_SIZE", "100")),
+                  "SECRET_KEY": "bench", "SANDBOX_ENABLED": False,
+                  "INSTANCE_PATH": os.environ.get("BENCH_INSTANCE", "/tmp/aspsp-bench-ais")})
+_static: list[bytes] = []
+
+
+@app.get("/bench/static")
+def static_page():
+    if not _static:                      # read once per worker, on first use
+        _static.append(Path(os.environ["BENCH_STATIC_BODY"]).read_bytes())
+    return app.response_class(_static[0], mimetype="application/json")
