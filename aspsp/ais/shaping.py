@@ -15,12 +15,14 @@ Permissions; the resources' "Permission Codes" sections).
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
+from decimal import Decimal
 from typing import Any, Iterable
 
-from aspsp.ledger.services import from_minor
+from aspsp.ledger.money import minor_units
 from consent.permissions import Permission as P
 
 SORT_CODE_ACCOUNT_NUMBER = "UK.OBIE.SortCodeAccountNumber"
@@ -69,7 +71,17 @@ def text(value: Any, limit: int) -> str | None:
 
 
 def amount(minor: int, currency: str) -> dict[str, str]:
-    return from_minor(int(minor), currency).to_ob()
+    """{"Amount", "Currency"} of an integer of minor units, unsigned: the same text as
+    `from_minor(minor, currency).to_ob()`, without building a Money for each of a page's
+    hundreds of amounts (the currency's minor unit is looked up once per currency)."""
+    places = _places(currency)
+    return {"Amount": f"{Decimal(abs(int(minor))).scaleb(-places):.{places}f}",
+            "Currency": currency}
+
+
+@functools.lru_cache(maxsize=64)
+def _places(currency: str) -> int:
+    return minor_units(currency)
 
 
 def indicator(minor: int) -> str:

@@ -3,8 +3,10 @@ from datetime import date, datetime, timezone
 from types import SimpleNamespace
 
 import pytest
+from hypothesis import given, strategies as st
 
 from aspsp.ais import shaping
+from aspsp.ledger.services import from_minor
 from aspsp.ais.shaping import View, mask_pan
 
 NOW = datetime(2026, 6, 15, 12, tzinfo=timezone.utc)
@@ -102,3 +104,10 @@ def test_a_party_address_without_a_country_is_left_out_and_bad_phones_too():
     assert "Phone" not in shaped and shaped["Mobile"] == "+44-7700900123"
     assert shaped["Address"] == [{"TownName": "Leeds", "Country": "GB",
                                   "AddressLine": ["0", "1", "2", "3", "4"]}]
+
+
+@given(st.integers(min_value=-(10**15), max_value=10**15),
+       st.sampled_from(["GBP", "EUR", "JPY", "BHD", "USD"]))
+def test_amount_is_exactly_what_money_gives(minor, currency):
+    """The fast formatting of minor units says what from_minor(...).to_ob() says."""
+    assert shaping.amount(minor, currency) == from_minor(minor, currency).to_ob()
