@@ -181,10 +181,6 @@ def balance(account_id: str, entry) -> dict:
 
 
 # --- transactions ------------------------------------------------------------------------
-def transaction_visible(amount_minor: int, view: View) -> bool:
-    return view.credits if amount_minor >= 0 else view.debits
-
-
 def transaction(row, account_id: str, view: View) -> dict:
     """A posting as OBTransaction6."""
     minor = row.amount_minor

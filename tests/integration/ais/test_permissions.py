@@ -231,3 +231,25 @@ def test_party_is_the_account_owner_and_party_psu_the_customer(aisp, demo, grant
     me = data_of(access.get("/party"))["Party"]
     assert me["Name"] == "Brightcraft Ltd"     # the demo login is the company's own
     assert "AccountRole" not in me and "Relationships" not in me
+
+
+def test_bulk_endpoints_cover_exactly_the_selected_accounts(aisp, demo, grant):
+    """The customer shared one of their accounts: every bulk list holds that account's data,
+    all of it, and nothing of the others'."""
+    alice = demo("alice")
+    permissions = ["ReadAccountsDetail", "ReadBalances", "ReadBeneficiariesDetail",
+                   "ReadDirectDebits", "ReadOffers", "ReadProducts", "ReadStandingOrdersDetail",
+                   "ReadScheduledPaymentsDetail", "ReadStatementsDetail",
+                   "ReadTransactionsDetail", "ReadTransactionsCredits", "ReadTransactionsDebits"]
+    every = grant(aisp, alice, permissions)
+    one = grant(aisp, alice, permissions, accounts=alice.account_pks[:1])
+    shared = alice.account_ids[0]
+    for path in ("/accounts", "/balances", "/beneficiaries", "/direct-debits", "/offers",
+                 "/products", "/standing-orders", "/scheduled-payments", "/statements"):
+        (of_every,) = data_of(every.get(path)).values()
+        (of_one,) = data_of(one.get(path)).values()
+        assert of_one and of_one == [row for row in of_every if row["AccountId"] == shared], \
+            path
+    bulk = walk(one, "/transactions")
+    assert bulk and {t["AccountId"] for t in bulk} == {shared}
+    assert bulk == walk(one, f"/accounts/{shared}/transactions")
