@@ -74,11 +74,11 @@ def balances(p: Platform, ctx: ConsentContext, account_id: str | None = None) ->
 
 def _standing(kind: str, shape: Callable) -> Callable:
     def read(p: Platform, ctx: ConsentContext, account_id: str | None = None) -> list[dict]:
+        view = _view(ctx)
         with p.uow() as uow:
             repo = AccountInformationRepository(uow.session)
             ids = _ids(_accounts(repo, ctx, account_id))
-            return [shape(row, ids[row.account_pk], _view(ctx))
-                    for row in getattr(repo, kind)(ids)]
+            return [shape(row, ids[row.account_pk], view) for row in getattr(repo, kind)(ids)]
     read.__name__ = kind
     read.__doc__ = f"The {kind.replace('_', ' ')} of the consent's accounts (or of one)."
     return read

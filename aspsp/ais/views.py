@@ -22,8 +22,8 @@ from consent import permissions as perms
 
 from . import paging, services
 from .access_limit import UnattendedLimit, counter_from_config
-from .filters import naive_text
 from .errors import AisError, InvalidPageCursor, OutsideTransactionPeriod, ResourceNotFound
+from .filters import naive_text
 from .schemas import (NoQuerySchema, OBReadAccount6Schema, OBReadBalance1Schema,
                       OBReadBeneficiary5Schema, OBReadDirectDebit2Schema, OBReadOffer1Schema,
                       OBReadParty2Schema, OBReadParty3Schema, OBReadProduct2Schema,
