@@ -24,3 +24,10 @@ class Platform:
 
 def current() -> Platform:
     return current_app.extensions["aspsp"]
+
+
+def public_url(path: str | None = None) -> str:
+    """The URL a request was sent to, as the world sees the bank: ISSUER plus the path. DPoP
+    `htu` and JWT audiences are checked against this, never against the Host header."""
+    from flask import request
+    return current().config["ISSUER"].rstrip("/") + (request.path if path is None else path)

@@ -72,7 +72,7 @@ def issue_ssa(software_id: str):
     now = p.clock.now()
     with p.uow() as uow:
         directory.authenticate_software(uow, software_id, request.get_data(as_text=True).strip(),
-                                        audience=request.base_url, now=now, replay=p.replay)
+                                        audience=platform.public_url(), now=now, replay=p.replay)
         ssa = directory.issue_ssa(uow, software_id, now=now, issuer=p.config["ISSUER"],
                                   secret=current_app.config["SECRET_KEY"])
         uow.commit()

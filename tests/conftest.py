@@ -28,6 +28,9 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=timezone.utc)
+# The issuer of test apps: the Flask test client sends requests to http://localhost, and the
+# platform checks DPoP htu and JWT audiences against ISSUER + path.
+TEST_ISSUER = "http://localhost"
 
 
 def service_missing(what: str, error: Exception):
@@ -119,7 +122,7 @@ def clock() -> Clock:
 def app(database, clock, tmp_path):
     return create_app({"DATABASE_URL": database.url, "DATABASE": database, "CLOCK": clock,
                        "CELERY_ALWAYS_EAGER": True, "INSTANCE_PATH": str(tmp_path),
-                       "SECRET_KEY": "test-secret", "TESTING": True})
+                       "SECRET_KEY": "test-secret", "TESTING": True, "ISSUER": TEST_ISSUER})
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from jwcrypto.common import json_encode
 
 from tests.oauth_factories import TestClient, dpop_proof
 
-ISSUER = "http://127.0.0.1:5000"
+ISSUER = "http://localhost"  # tests.conftest.TEST_ISSUER
 HOST = "http://localhost"  # request.base_url under the Flask test client
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 

@@ -62,7 +62,7 @@ def authenticate_private_key_jwt(query_client, request):
     claims = verified.claims
     if claims.get("iss") != client.get_client_id() or claims.get("sub") != client.get_client_id():
         _fail("client assertion iss and sub must both be the client_id")
-    if not audience_ok(claims.get("aud"), accepted_audiences(flask_request.base_url)):
+    if not audience_ok(claims.get("aud"), accepted_audiences(platform.public_url())):
         _fail("client assertion aud must be the issuer or this endpoint")
     now = p.clock.now()
     problem = check_time_claims(claims, now, max_lifetime=MAX_ASSERTION_LIFETIME)

@@ -5,6 +5,7 @@ import base64
 import hashlib
 import json
 import math
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -37,9 +38,16 @@ def b64url_sha256(value: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+
+
 def normalise_htu(url: str) -> str:
-    """htu is compared without query and fragment (RFC 9449 §4.3)."""
-    return url.split("?", 1)[0].split("#", 1)[0]
+    """htu is compared without query and fragment, after syntax-based normalisation
+    (RFC 9449 §4.3, RFC 3986 §6.2.2): scheme and host in lower case, the path percent-encoded
+    one canonical way, so `%7E`, `~` and a raw non-ASCII character compare as they mean."""
+    parts = urlsplit(url.split("#", 1)[0])
+    path = quote(unquote(parts.path), safe=_PATH_SAFE)
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, "", ""))
 
 
 def verify_proof(proof: str | None, *, method: str, url: str, now: datetime,

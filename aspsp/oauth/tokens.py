@@ -137,7 +137,7 @@ def authenticate_resource_request(uow: UnitOfWork, request: Request, *, now: dat
                              scheme="DPoP")
         try:
             proof = verify_proof(request.headers.get("DPoP"), method=request.method,
-                                 url=request.base_url, now=now, replay=replay,
+                                 url=config["ISSUER"].rstrip("/") + request.path, now=now, replay=replay,
                                  access_token=value)
         except InvalidDPoPProof as exc:
             raise TokenError("invalid_dpop_proof", exc.description, scheme="DPoP") from None

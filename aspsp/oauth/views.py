@@ -160,7 +160,7 @@ def par():
             return jsonify(error=exc.error, error_description=exc.description), 400
         return jsonify(request_uri=row.request_uri, expires_in=p.config["PAR_TTL"]), 201
 
-    return _in_unit_of_work(lambda: _as_response(handle()), bind_url=request.base_url)
+    return _in_unit_of_work(lambda: _as_response(handle()), bind_url=platform.public_url())
 
 
 def _as_response(value) -> Response:
@@ -169,7 +169,8 @@ def _as_response(value) -> Response:
 
 @bp.post("/token")
 def token():
-    return _in_unit_of_work(lambda: _server().create_token_response(), bind_url=request.base_url)
+    return _in_unit_of_work(lambda: _server().create_token_response(),
+                            bind_url=platform.public_url())
 
 
 @bp.post("/introspect")

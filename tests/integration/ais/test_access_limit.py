@@ -79,7 +79,8 @@ def redis_app(database, clock, tmp_path, redis_url):
     return create_app({"DATABASE_URL": database.url, "DATABASE": database, "CLOCK": clock,
                        "CELERY_ALWAYS_EAGER": True, "INSTANCE_PATH": str(tmp_path),
                        "SECRET_KEY": "test-secret", "TESTING": True,
-                       "REDIS_URL": redis_url, "AIS_UNATTENDED_DAILY_LIMIT": 2})
+                       "REDIS_URL": redis_url, "AIS_UNATTENDED_DAILY_LIMIT": 2,
+                       "ISSUER": "http://localhost"})
 
 
 def test_on_redis_every_web_process_shares_the_count(redis_app, aisp, demo, grant):
@@ -92,7 +93,8 @@ def test_on_redis_every_web_process_shares_the_count(redis_app, aisp, demo, gran
                          "DATABASE": redis_app.extensions["aspsp"].db,
                          "CLOCK": redis_app.extensions["aspsp"].clock,
                          "CELERY_ALWAYS_EAGER": True, "INSTANCE_PATH": redis_app.instance_path,
-                         "SECRET_KEY": "test-secret", "AIS_UNATTENDED_DAILY_LIMIT": 2})
+                         "SECRET_KEY": "test-secret", "AIS_UNATTENDED_DAILY_LIMIT": 2,
+                         "ISSUER": "http://localhost"})
     results = []
     for app in (redis_app, second, redis_app):
         access.tpp.http = app.test_client()

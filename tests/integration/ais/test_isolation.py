@@ -53,7 +53,7 @@ def bank():
                       "AIS_PAGE_SIZE": 25})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     base = f"http://127.0.0.1:{server.server_port}"
-    app.config["ISSUER"] = base
+    app.config["ISSUER"] = app.extensions["aspsp"].config["ISSUER"] = base
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

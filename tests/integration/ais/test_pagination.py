@@ -98,7 +98,7 @@ def test_links_are_absolute_and_keep_the_filter(aisp, long_history, grant):
     assert set(links) == {"Self", "First", "Last", "Next"}
     for url in links.values():
         parts = urlsplit(url)
-        assert f"{parts.scheme}://{parts.netloc}" == "http://127.0.0.1:5000"   # ISSUER
+        assert f"{parts.scheme}://{parts.netloc}" == "http://localhost"   # ISSUER
         assert parts.path == "/open-banking/v3.1/aisp" + path
         query = parse_qs(parts.query)
         assert query["fromBookingDateTime"] == ["2026-01-10T00:00:00"]

@@ -42,7 +42,7 @@ def test_create_returns_the_consent_awaiting_authorisation(aisp, clock):
     assert data["TransactionToDateTime"] == "2026-12-31T23:59:59+00:00"
     assert payload["Risk"] == {} and payload["Meta"] == {}
     assert payload["Links"]["Self"] == \
-        f"http://127.0.0.1:5000{CONSENTS}/{data['ConsentId']}"
+        f"http://localhost{CONSENTS}/{data['ConsentId']}"
 
 
 def test_optional_fields_left_out_are_absent_not_null(aisp):

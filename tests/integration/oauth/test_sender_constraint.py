@@ -188,3 +188,34 @@ def test_a_certificate_the_proxy_could_not_verify_is_ignored(mtls_tpp, protected
                                            "X-SSL-Client-Verify": "FAILED:unknown CA"},
                             environ_base={"REMOTE_ADDR": "127.0.0.1"})
     assert response.status_code == 401
+
+
+def test_htu_compares_after_uri_normalisation():
+    from aspsp.oauth.dpop import normalise_htu
+    assert normalise_htu("HTTP://LocalHost/a%7Eb/c?x=1#f") == normalise_htu("http://localhost/a~b/c")
+    assert normalise_htu("http://localhost/caf%C3%A9") == normalise_htu("http://localhost/café")
+    assert normalise_htu("http://localhost/a%00") == normalise_htu("http://localhost/a\x00")
+    assert normalise_htu("http://localhost/a") != normalise_htu("http://localhost/b")
+    assert normalise_htu("http://localhost/a") != normalise_htu("http://evil.example/a")
+
+
+def test_a_proof_for_the_same_path_on_another_host_is_refused(tpp, protected):
+    """htu is checked against the bank's public URL (ISSUER), not the request's Host header."""
+    token = _cc_token(tpp)
+    assert _get(tpp, token, url="https://evil.example" + PATH).status_code == 401
+    response = tpp.http.get(PATH, base_url="https://evil.example", headers={
+        "Authorization": f"DPoP {token}",
+        "DPoP": dpop_proof(tpp.client.dpop_key, "GET", "https://evil.example" + PATH,
+                           access_token=token, iat=tpp.now())})
+    assert response.status_code == 401
+    assert "htu" in response.json["error_description"]
+
+
+def test_client_assertion_for_another_host_is_refused_whatever_the_host_header(tpp):
+    response = tpp.http.post("/token", base_url="https://evil.example", data={
+        "grant_type": "client_credentials", "scope": "accounts",
+        **tpp.auth_form(aud="https://evil.example/token")},
+        headers={"DPoP": dpop_proof(tpp.client.dpop_key, "POST", "https://evil.example/token",
+                                    iat=tpp.now())})
+    assert response.status_code in (400, 401)
+    assert response.json["error"] in ("invalid_client", "invalid_dpop_proof")
