@@ -31,7 +31,7 @@ def build(url: str):
     from aspsp.ids import new_id
     from aspsp.oauth.models import OAuthClient
 
-    app = create_app({"DATABASE_URL": url, "CELERY_ALWAYS_EAGER": True,
+    app = create_app({"DATABASE_URL": url, "CELERY_ALWAYS_EAGER": True, "ISSUER": "http://localhost",
                       "SECRET_KEY": "bench", "LOG_LEVEL": "WARNING",
                       "INSTANCE_PATH": "/tmp/aspsp-bench"})
     key = jwk.JWK.generate(kty="RSA", size=2048, kid="bench-ps256")
