@@ -41,7 +41,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SQL_ECHO", False, _bool, "Log every SQL statement (development only)."),
     Setting("PAYMENT_SCHEME", "simulated", str,
             "Faster Payments gateway: 'simulated' (sandbox scheme that settles in-process)."),
-    Setting("SANDBOX_ENABLED", True, _bool, "Serve the sandbox directory and sandbox-only endpoints."),
+    Setting("SANDBOX_ENABLED", True, _bool, "Sandbox mode: the built-in directory and its endpoints, the demo customers' SCA shortcuts, loopback redirect URIs. On for `make run`; never in production (docker-compose.yml sets it off)."),
     Setting("TRUSTED_PROXIES", "", str,
             "Comma-separated addresses of the TLS proxies whose client-certificate header is believed."),
     Setting("CLIENT_CERT_HEADER", "X-SSL-Client-Cert", str,
