@@ -23,7 +23,8 @@ from sqlalchemy import select
 
 from aspsp import platform
 from aspsp.db import UnitOfWork
-from aspsp.ledger.models import Account
+from aspsp.identity.models import PsuUser
+from aspsp.ledger.models import Account, AccountParty
 from aspsp.oauth import tokens
 from aspsp.oauth.models import OAuthClient
 from aspsp.obapi import ErrorCode, forbidden, unauthorized
@@ -138,10 +139,14 @@ def authorise_request(uow: UnitOfWork, req, *, scope: str, now: datetime,
     if permission is not None and not perms.grants(consent.permissions, permission):
         needed = permission if isinstance(permission, str) else " or ".join(permission)
         raise forbidden(ErrorCode.PERMISSION_MISSING, f"the consent does not grant {needed}")
+    # The accounts chosen for the consent that the customer still holds: an account whose
+    # holder has changed since (a joint holder removed, say) drops out at once.
+    still_held = select(AccountParty.account_pk).join(
+        PsuUser, PsuUser.party_pk == AccountParty.party_pk).where(PsuUser.id == consent.psu_pk)
     accounts = uow.session.execute(
         select(Account.id, Account.account_id)
         .join(ConsentAccount, ConsentAccount.account_pk == Account.id)
-        .where(ConsentAccount.consent_pk == consent.id)).all()
+        .where(ConsentAccount.consent_pk == consent.id, Account.id.in_(still_held))).all()
     account_ids = frozenset(a.account_id for a in accounts)
     if account_id is not None and account_id not in account_ids:
         raise forbidden(ErrorCode.ACCOUNT_NOT_PERMITTED,

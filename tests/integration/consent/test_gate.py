@@ -253,3 +253,19 @@ def test_the_gate_reads_the_status_as_stored_now(aisp, authorised, platform):
                             .values(status="Revoked"))
         uow.commit()
     assert aisp.call("GET", f"{BASE}/accounts", token=token).status_code == 403
+
+
+def test_an_account_the_customer_no_longer_holds_drops_out_at_once(aisp, customer, authorised,
+                                                                   platform):
+    from sqlalchemy import delete
+    from aspsp.ledger.models import AccountParty
+    _, token = authorised
+    url = f"{BASE}/accounts/{customer.account_ids[0]}/balances"
+    assert aisp.call("GET", url, token=token).status_code == 200
+    with platform.uow() as uow:
+        uow.session.execute(delete(AccountParty).where(
+            AccountParty.account_pk == customer.account_pks[0]))
+        uow.commit()
+    response = aisp.call("GET", url, token=token)
+    assert response.status_code == 403
+    assert codes(response) == ["UK.InvisibleBank.Consent.AccountNotPermitted"]
