@@ -13,9 +13,10 @@ from sqlalchemy import select
 from consent.models import Consent
 
 from ..db import UnitOfWork
-from .clients import (JWS_ALGORITHMS, Client, InvalidSignedJWT, audience_ok,
-                      check_time_claims, client_jwks, verify_jwt)
+from .clients import (JWS_ALGORITHMS, Client, audience_ok,
+                      check_time_claims, client_jwks)
 from .models import PendingAuthorization, PushedAuthorizationRequest
+from .trust import InvalidSignature, verify_jws
 
 PAR_URN_PREFIX = "urn:ietf:params:oauth:request_uri:"
 MAX_REQUEST_OBJECT_LIFETIME = 3600   # FAPI 1.0 Advanced 5.2.2-13: exp - nbf <= 60 minutes
@@ -46,9 +47,9 @@ def verify_request_object(uow: UnitOfWork, client: Client, request_object: str, 
 
     try:
         registered = client.metadata.get("request_object_signing_alg")
-        claims = verify_jwt(request_object, client_jwks(uow, client),
+        claims = verify_jws(request_object, client_jwks(uow, client),
                             algorithms=(registered,) if registered else JWS_ALGORITHMS).claims
-    except InvalidSignedJWT as exc:
+    except InvalidSignature as exc:
         fail(f"request object rejected: {exc}")
     problem = check_time_claims(claims, now, require_nbf=True,
                                 max_lifetime=MAX_REQUEST_OBJECT_LIFETIME)

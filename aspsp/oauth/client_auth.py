@@ -11,9 +11,10 @@ from authlib.oauth2.rfc6749 import InvalidClientError
 from flask import g, request as flask_request
 
 from .. import platform
-from .clients import (JWS_ALGORITHMS, InvalidSignedJWT, audience_ok, check_time_claims,
-                      client_jwks, verify_jwt)
+from .clients import (JWS_ALGORITHMS, audience_ok, check_time_claims,
+                      client_jwks)
 from .mtls import client_certificate, dn_matches
+from .trust import InvalidSignature, verify_jws
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 METHODS = ["private_key_jwt", "tls_client_auth"]
@@ -55,9 +56,9 @@ def authenticate_private_key_jwt(query_client, request):
     p = platform.current()
     try:
         registered = client.metadata.get("token_endpoint_auth_signing_alg")
-        verified = verify_jwt(assertion, client_jwks(g.oauth_uow, client),
+        verified = verify_jws(assertion, client_jwks(g.oauth_uow, client),
                               algorithms=(registered,) if registered else JWS_ALGORITHMS)
-    except InvalidSignedJWT as exc:
+    except InvalidSignature as exc:
         _fail(f"client assertion rejected: {exc}")
     claims = verified.claims
     if claims.get("iss") != client.get_client_id() or claims.get("sub") != client.get_client_id():

@@ -2,19 +2,15 @@
 (client assertions, request objects) with the keys they registered."""
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from datetime import datetime
 
 from authlib.oauth2.rfc6749 import ClientMixin
-from jwcrypto import jwk, jws
-from jwcrypto.common import JWException
 from sqlalchemy import select
 
 from ..db import UnitOfWork
 from .models import OAuthClient
-from .trust import strong_enough
 
 JWS_ALGORITHMS = ("PS256", "ES256")
 SCOPES_BY_ROLE = {"AISP": {"accounts"}, "PISP": {"payments"}, "CBPII": {"fundsconfirmations"}}
@@ -94,49 +90,6 @@ def client_jwks(uow: UnitOfWork, client: Client) -> dict:
         return software_jwks(uow, uri, config=p.config, now=p.clock.now())
     except JwksUnavailable:
         return {"keys": []}
-
-
-class InvalidSignedJWT(Exception):
-    pass
-
-
-@dataclass(frozen=True)
-class VerifiedJWT:
-    header: dict
-    claims: dict
-
-
-def verify_jwt(token: str, jwks: dict, *, algorithms=JWS_ALGORITHMS) -> VerifiedJWT:
-    """Verify a compact JWS against a JWKS; only PS256/ES256; never `none`."""
-    try:
-        parsed = jws.JWS()
-        parsed.deserialize(token)
-        header = parsed.jose_header
-    except (JWException, ValueError, TypeError) as exc:
-        raise InvalidSignedJWT(f"not a signed JWT: {exc}") from None
-    if not isinstance(header, dict) or header.get("alg") not in algorithms:
-        raise InvalidSignedJWT(f"alg must be one of {', '.join(algorithms)}")
-    keys = [k for k in jwks.get("keys", []) if isinstance(k, dict)]
-    if header.get("kid"):
-        keys = [k for k in keys if k.get("kid") == header["kid"]]
-    for data in keys:
-        if data.get("use", "sig") != "sig":
-            continue
-        try:
-            key = jwk.JWK(**data)
-            if not strong_enough(key):
-                continue
-            parsed.verify(key, alg=header["alg"])
-        except (JWException, ValueError, TypeError):
-            continue
-        try:
-            claims = json.loads(parsed.payload)
-        except ValueError:
-            raise InvalidSignedJWT("the payload is not JSON") from None
-        if not isinstance(claims, dict):
-            raise InvalidSignedJWT("the payload is not a JSON object")
-        return VerifiedJWT(header, claims)
-    raise InvalidSignedJWT("the signature does not verify with any registered key")
 
 
 def is_number(value) -> bool:
