@@ -25,9 +25,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Pages worth pointing a visitor at, printed only once the app actually serves them.
 LANDMARKS = (
-    ("API documentation", "/docs"),
+    ("API documentation", "/open-banking/docs"),
+    ("OpenAPI document", "/open-banking/openapi.json"),
     ("Developer portal", "/portal"),
     ("OpenID discovery", "/.well-known/openid-configuration"),
+    ("Customer consents", "/psu/consents"),
+    ("Sandbox directory", "/sandbox/directory/jwks"),
 )
 
 
