@@ -8,8 +8,7 @@ import uuid
 from urllib.parse import parse_qs, urlsplit
 
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from jwcrypto import jws, jwt
-from jwcrypto.common import json_encode
+from jwcrypto import jwt
 
 from tests.oauth_factories import TestClient, dpop_proof
 

@@ -4,9 +4,6 @@ tls_client_auth (subject DN of the certificate forwarded by a trusted proxy).
 No shared-secret methods: FAPI clients never have one."""
 from __future__ import annotations
 
-import base64
-import json
-
 from authlib.oauth2.rfc6749 import InvalidClientError
 from flask import g, request as flask_request
 
@@ -14,20 +11,11 @@ from .. import platform
 from .clients import (JWS_ALGORITHMS, audience_ok, check_time_claims,
                       client_jwks)
 from .mtls import client_certificate, dn_matches
-from .trust import InvalidSignature, verify_jws
+from .trust import InvalidSignature, unverified_claims, verify_jws
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 METHODS = ["private_key_jwt", "tls_client_auth"]
 MAX_ASSERTION_LIFETIME = 3600  # common client libraries (authlib) sign for one hour
-
-
-def _unverified_claims(token: str) -> dict:
-    try:
-        payload = token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return claims if isinstance(claims, dict) else {}
-    except (IndexError, ValueError):
-        return {}
 
 
 def _fail(description: str):
@@ -46,7 +34,10 @@ def authenticate_private_key_jwt(query_client, request):
     assertion = form.get("client_assertion")
     if not assertion:
         _fail("client_assertion is missing")
-    unverified = _unverified_claims(assertion)
+    try:
+        unverified = unverified_claims(assertion)  # only to find the client; verified below
+    except InvalidSignature:
+        unverified = {}
     client_id = form.get("client_id") or unverified.get("sub")
     client = query_client(client_id) if isinstance(client_id, str) else None
     if client is None:

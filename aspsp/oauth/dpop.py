@@ -81,7 +81,7 @@ def verify_proof(proof: str | None, *, method: str, url: str, now: datetime,
     try:
         token.verify(key, alg=header["alg"])
         claims = json.loads(token.payload)
-    except (JWException, ValueError) as exc:
+    except (JWException, ValueError):
         raise InvalidDPoPProof("DPoP proof signature is invalid") from None
     if not isinstance(claims, dict):
         raise InvalidDPoPProof("DPoP proof payload must be a JSON object")

@@ -504,18 +504,14 @@ def _registration_error(exc: RegistrationError):
 
 @bp.errorhandler(tokens.TokenError)
 def _token_error(exc: tokens.TokenError):
-    response = _json({"error": exc.error, "error_description": exc.description}, exc.status)
-    response.headers["WWW-Authenticate"] = exc.www_authenticate
-    return response
+    return exc.response()
 
 
 @bp.errorhandler(UnknownClient)
 def _unknown_client(exc: UnknownClient):
-    description = "no such client for this token; the token has been revoked"
-    response = _json({"error": "invalid_token", "error_description": description}, 401)
-    response.headers["WWW-Authenticate"] = tokens.TokenError(
-        "invalid_token", description, scheme=exc.scheme).www_authenticate
-    return response
+    return tokens.TokenError("invalid_token",
+                             "no such client for this token; the token has been revoked",
+                             scheme=exc.scheme).response()
 
 
 def _request_jwt() -> str:

@@ -131,8 +131,7 @@ class FapiAuthorizationCodeGrant(AuthorizationCodeGrant):
         if row.client_pk != client.id:
             raise InvalidGrantError("the code was issued to another client")
         if row.used_at is not None:
-            tokens.revoke_for_code(uow, row.id, now=now)
-            g.oauth_commit_on_error = True
+            tokens.revoke_for_code(uow, row.id, now=now)  # kept: the endpoint always commits
             raise InvalidGrantError("the code was already used; tokens issued from it are revoked")
         if row.expires_at <= now:
             raise InvalidGrantError("the code has expired")
@@ -223,19 +222,21 @@ class FapiRefreshTokenGrant(RefreshTokenGrant):
 
 @dataclass
 class TokenView:
-    """An OAuthToken as authlib's introspection and revocation endpoints see it."""
+    """An OAuthToken as authlib's introspection and revocation endpoints see it: the access
+    token or the refresh token of the row, whichever the presented value was."""
     row: OAuthToken
     client: Client
+    kind: str  # access_token, refresh_token
+
+    @property
+    def expires_at(self) -> datetime | None:
+        return self.row.refresh_expires_at if self.kind == "refresh_token" else self.row.expires_at
 
     def check_client(self, client) -> bool:
         return client.get_client_id() == self.client.get_client_id()
 
     def is_expired(self) -> bool:
-        now = platform.current().clock.now()
-        if self.row.expires_at > now:
-            return False
-        return not (self.row.refresh_expires_at and self.row.refresh_expires_at > now
-                    and getattr(self, "hint", None) == "refresh_token")
+        return self.expires_at is None or self.expires_at <= platform.current().clock.now()
 
     def is_revoked(self) -> bool:
         return self.row.revoked_at is not None
@@ -252,9 +253,7 @@ def _query_token(value: str, hint: str | None) -> TokenView | None:
         kind = "refresh_token"
     if row is None:
         return None
-    view = TokenView(row, Client(row.client))
-    view.hint = kind
-    return view
+    return TokenView(row, Client(row.client), kind)
 
 
 class FapiIntrospectionEndpoint(IntrospectionEndpoint):
@@ -268,10 +267,9 @@ class FapiIntrospectionEndpoint(IntrospectionEndpoint):
 
     def introspect_token(self, token: TokenView):
         row = token.row
-        expires = row.refresh_expires_at if token.hint == "refresh_token" else row.expires_at
         body = {"active": True, "client_id": token.client.get_client_id(), "scope": row.scope,
-                "token_type": row.token_type if token.hint == "access_token" else "refresh_token",
-                "exp": int(expires.timestamp()) if expires else None,
+                "token_type": row.token_type if token.kind == "access_token" else "refresh_token",
+                "exp": int(token.expires_at.timestamp()),
                 "iat": int(row.issued_at.timestamp()),
                 "iss": platform.current().config["ISSUER"]}
         if row.consent_pk:

@@ -90,6 +90,14 @@ class TokenError(Exception):
         super().__init__(description)
         self.error, self.description, self.status, self.scheme = error, description, status, scheme
 
+    def response(self):
+        """The RFC 6750 answer: a JSON error body and the WWW-Authenticate challenge."""
+        from flask import jsonify
+        response = jsonify(error=self.error, error_description=self.description)
+        response.status_code = self.status
+        response.headers["WWW-Authenticate"] = self.www_authenticate
+        return response
+
     @property
     def www_authenticate(self) -> str:
         algs = ' algs="PS256 ES256"' if self.scheme == "DPoP" else ""

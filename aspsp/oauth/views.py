@@ -47,7 +47,7 @@ def _in_unit_of_work(handler: Callable[[], Response], bind_url: str | None = Non
         try:
             if bind_url:
                 g.oauth_binding = request_binding(bind_url)
-            response = handler()
+            response = current_app.make_response(handler())
         except OAuth2Error as error:
             response = _server().handle_error_response(None, error)
         uow.commit()
@@ -107,9 +107,11 @@ def discovery():
 def jwks():
     p = platform.current()
     with p.uow() as uow:
-        keys.signing_key(uow, "aspsp", secret=p.config["SECRET_KEY"], now=p.clock.now())
         body = keys.published_jwks(uow, "aspsp", now=p.clock.now())
-        uow.commit()  # the first key is made on first publication
+        if not body["keys"]:  # the first key is made on first publication
+            keys.signing_key(uow, "aspsp", secret=p.config["SECRET_KEY"], now=p.clock.now())
+            body = keys.published_jwks(uow, "aspsp", now=p.clock.now())
+            uow.commit()
     response = jsonify(body)
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
@@ -160,11 +162,7 @@ def par():
             return jsonify(error=exc.error, error_description=exc.description), 400
         return jsonify(request_uri=row.request_uri, expires_in=p.config["PAR_TTL"]), 201
 
-    return _in_unit_of_work(lambda: _as_response(handle()), bind_url=platform.public_url())
-
-
-def _as_response(value) -> Response:
-    return current_app.make_response(value)
+    return _in_unit_of_work(handle, bind_url=platform.public_url())
 
 
 @bp.post("/token")
@@ -191,10 +189,7 @@ def userinfo():
             context = tokens.authenticate_resource_request(uow, request, now=p.clock.now(),
                                                            replay=p.replay, config=p.config)
         except tokens.TokenError as exc:
-            response = jsonify(error=exc.error, error_description=exc.description)
-            response.status_code = exc.status
-            response.headers["WWW-Authenticate"] = exc.www_authenticate
-            return response
+            return exc.response()
         if "openid" not in context.scopes or context.consent_pk is None:
             return jsonify(error="insufficient_scope",
                            error_description="userinfo needs an openid token"), 403

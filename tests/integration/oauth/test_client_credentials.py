@@ -1,5 +1,4 @@
 """Token endpoint, client_credentials grant, private_key_jwt client authentication."""
-import time
 
 from tests.oauth_tpp import sign
 

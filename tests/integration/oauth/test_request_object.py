@@ -1,6 +1,5 @@
 """Signed request objects (RFC 9101) under FAPI 1.0 Advanced rules, at the authorization
 endpoint of a FAPI 1.0 Advanced client."""
-from urllib.parse import urlsplit
 
 from tests.oauth_tpp import pkce_verifier, redirect_params, unsigned
 

@@ -22,10 +22,7 @@ def protected(app):
                 ctx = tokens.authenticate_resource_request(uow, request, now=p.clock.now(),
                                                            replay=p.replay, config=p.config)
             except tokens.TokenError as exc:
-                response = jsonify(error=exc.error, error_description=exc.description)
-                response.status_code = exc.status
-                response.headers["WWW-Authenticate"] = exc.www_authenticate
-                return response
+                return exc.response()
             return jsonify(client_id=ctx.client.client_id)
 
     app.register_blueprint(bp)
