@@ -26,6 +26,10 @@ from aspsp.db import Database, make_engine
 PG_SERVER = os.environ.get("TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+# The official OBIE OpenAPI documents: the repository's own copy (specs/obie/README.md).
+OBIE_SPECS = Path(__file__).resolve().parents[1] / "specs" / "obie"
+# The workplace's reference material beside the repository (CI has it, a user's clone does
+# not): only tests/unit/test_specs_copy.py reads it, to keep the copy equal to it.
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=timezone.utc)
 # The issuer of test apps: the Flask test client sends requests to http://localhost, and the

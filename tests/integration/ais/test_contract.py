@@ -1,5 +1,5 @@
 """The real responses of every AIS endpoint against the official OBIE v3.1.11 OpenAPI
-document (read at test time from ../shared/specs): under Detail and Basic permissions, for a
+document (the repository's copy in specs/obie): under Detail and Basic permissions, for a
 customer whose every resource has data and for one who has none, with full and empty pages."""
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import uuid
 
 import pytest
 
-from tests.conftest import SHARED
+from tests.conftest import OBIE_SPECS
 from tests.contract import validate_response
 from tests.integration.ais.conftest import AISP, BASIC, EVERYTHING, data_of
 
-SPEC = SHARED / "specs" / "obie" / "v3.1.11" / "account-info-openapi.json"
+SPEC = OBIE_SPECS / "v3.1.11" / "account-info-openapi.json"
 BULK = ["/accounts", "/balances", "/beneficiaries", "/direct-debits", "/offers", "/party",
         "/products", "/scheduled-payments", "/standing-orders", "/statements", "/transactions"]
 OF_ACCOUNT = ["", "/balances", "/beneficiaries", "/direct-debits", "/offers", "/parties",

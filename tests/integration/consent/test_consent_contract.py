@@ -1,5 +1,5 @@
 """Real responses of the account-access-consent resources against the official OBIE v3.1.11
-OpenAPI document (read at test time from ../shared/specs)."""
+OpenAPI document (the repository's copy in specs/obie)."""
 from __future__ import annotations
 
 import uuid
@@ -7,11 +7,11 @@ from datetime import timedelta
 
 import pytest
 
-from tests.conftest import SHARED
+from tests.conftest import OBIE_SPECS
 from tests.contract import validate_response
 from tests.integration.consent.conftest import CONSENTS
 
-SPEC = SHARED / "specs" / "obie" / "v3.1.11" / "account-info-openapi.json"
+SPEC = OBIE_SPECS / "v3.1.11" / "account-info-openapi.json"
 
 
 def check(method, path, response):

@@ -4,9 +4,9 @@ import pytest
 
 from consent import permissions
 from consent.permissions import CODES, describe, grants, required_for, validate
-from tests.conftest import SHARED
+from tests.conftest import OBIE_SPECS
 
-SPEC = SHARED / "specs" / "obie" / "v3.1.11" / "account-info-openapi.json"
+SPEC = OBIE_SPECS / "v3.1.11" / "account-info-openapi.json"
 
 
 def kinds(codes):
