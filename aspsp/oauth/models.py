@@ -54,7 +54,10 @@ class PushedAuthorizationRequest(Base):
     params: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)   # first used at /authorize
+    # The journey it started and the browser it belongs to (FAPI 2.0 SP 5.3.2.2 note 3).
+    pending_pk: Mapped[int | None] = mapped_column(ForeignKey("oauth_pending_authorizations.id"))
+    browser_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class PendingAuthorization(Base):
