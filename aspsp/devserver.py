@@ -165,9 +165,40 @@ def banner(app: Flask, base: str, worker_log: Path | None, logins: str) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def dev_server(app: Flask, host: str, port: int):
+    """werkzeug's threaded server with the request handler below."""
     from werkzeug.serving import make_server
 
+    return make_server(host, port, app, threaded=True, request_handler=_request_handler())
+
+
+def _request_handler():
+    """werkzeug's handler, except that it sends its own Date header only when the
+    application sent none. http.server's send_response always adds one, so every Open Banking
+    response (whose Date the platform sets from its clock) went out with two."""
+    from werkzeug.serving import WSGIRequestHandler
+
+    class RequestHandler(WSGIRequestHandler):
+        def send_response(self, code, message=None):
+            self.log_request(code)
+            self.send_response_only(code, message)
+            self.send_header("Server", self.version_string())
+            self._date_pending = True
+
+        def send_header(self, keyword, value):
+            if keyword.lower() == "date":
+                self._date_pending = False
+            super().send_header(keyword, value)
+
+        def end_headers(self):
+            if getattr(self, "_date_pending", False):
+                self.send_header("Date", self.date_time_string())
+            super().end_headers()
+
+    return RequestHandler
+
+
+def main(argv: list[str] | None = None) -> int:
     from . import create_app
 
     args = parse_args(argv)
@@ -178,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
             and not seed(app)):
         return 1
     try:
-        server = make_server(args.host, args.port, app, threaded=True)
+        server = dev_server(app, args.host, args.port)
     except OSError as error:
         print(f"Cannot listen on {args.host}:{args.port}: {error}. "
               "Set PORT to another port (make run PORT=5001).", file=sys.stderr)
