@@ -60,6 +60,12 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds a retired key stays in the JWKS (longer than anything it signed lives)."),
     Setting("AIS_PAGE_SIZE", 100, int,
             "Transactions per page of the AIS API, 25 to 1000 (the OBIE bounds)."),
+    Setting("PSU_SESSION_IDLE_TIMEOUT", 900, int,
+            "Seconds without a request after which a customer's web session (approval journey, "
+            "dashboard) ends."),
+    Setting("PSU_SESSION_LIFETIME", 3600, int,
+            "Seconds after a customer's web session began (or its last login step) after which "
+            "it ends, however active."),
     Setting("AIS_UNATTENDED_DAILY_LIMIT", 4, int,
             "AIS requests per consent, endpoint and UTC day without x-fapi-customer-ip-address "
             "(the customer is not present: PSD2 RTS 36(5)(b)); further ones get 429."),

@@ -16,6 +16,8 @@ from __future__ import annotations
 from flask import Blueprint, Flask, current_app, g, request
 from flask_wtf.csrf import CSRFProtect
 
+from .identity import sessions
+
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; "
        "form-action 'self'{extra}; frame-ancestors 'none'; base-uri 'none'")
 
@@ -29,6 +31,8 @@ def init_app(app: Flask) -> None:
         app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     if str(app.config.get("ISSUER", "")).startswith("https://"):
         app.config["SESSION_COOKIE_SECURE"] = True
+    if not isinstance(app.session_interface, sessions.DatabaseSessionInterface):
+        sessions.init_app(app)           # server-side sessions: the cookie is a random id
     if "csrf" not in app.extensions:
         CSRFProtect(app)
 

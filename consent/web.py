@@ -5,13 +5,17 @@ carries the security headers (aspsp.web_pages).
 
 Approval (`/psu/authorize/<reference>`): log in with password, then a one-time code, then
 decide. The progress is recorded twice and both must agree: on the pending authorization
-(psu_pk, authenticated_at, sca_at) and in this browser's signed session cookie. Another
-browser holding the same reference gets nowhere: it cannot resume, nor start a login over the
-top of one in progress.
+(psu_pk, authenticated_at, sca_at) and in this browser's server-side session
+(aspsp.identity.sessions). Another browser holding the same reference gets nowhere: it cannot
+resume, nor start a login over the top of one in progress.
 
 Dashboard (`/psu/consents`): its own login (`/psu/login`, then `/psu/login/code`), a list of
 every consent the customer decided, grouped by third party, with a Revoke button for those in
-force. A dashboard login ends after 15 minutes without a request, or at `/psu/logout`.
+force. Sign-out (`/psu/logout`) deletes the session.
+
+Sessions: the cookie is a random id, rotated at every login step (password and code, on both
+journeys); the session ends after PSU_SESSION_IDLE_TIMEOUT (15 minutes) without a request and
+PSU_SESSION_LIFETIME (an hour) after its last login step, however active.
 """
 from __future__ import annotations
 
@@ -34,7 +38,6 @@ bp = Blueprint("psu", __name__, url_prefix="/psu", template_folder="templates",
                static_folder="static", static_url_path="/static")
 web_pages.protect_pages(bp)
 
-DASHBOARD_IDLE = timedelta(minutes=15)
 SECOND_FACTOR_WITHIN = timedelta(minutes=5)
 MAX_BOUND_AUTHORIZATIONS = 3
 
@@ -85,6 +88,7 @@ def authorize_login(reference: str):
         screens.record_password_step(pending, psu, now)
         uow.commit()
     _bind(reference, psu.psu_id, "password", now)
+    session.rotate()
     return redirect(url_for(".authorize", reference=reference), 303)
 
 
@@ -115,6 +119,7 @@ def authorize_code(reference: str):
         screens.record_sca_step(pending, now)
         uow.commit()
     _bind(reference, psu.psu_id, "sca", now)
+    session.rotate()
     return redirect(url_for(".authorize", reference=reference), 303)
 
 
@@ -236,6 +241,7 @@ def login():
         uow.commit()
     session.pop("psu_login", None)
     session["psu_login"] = {"psu": psu.psu_id, "stage": "password", "t": int(now.timestamp())}
+    session.rotate()
     return redirect(url_for(".login_code"), 303)
 
 
@@ -262,6 +268,7 @@ def login_code():
             return _code_page(psu, url_for(".login_code"), error=error.message, status=401)
         uow.commit()
     session["psu_login"] = {"psu": psu.psu_id, "stage": "sca", "t": int(now.timestamp())}
+    session.rotate()
     return redirect(url_for(".consents"), 303)
 
 
@@ -298,27 +305,27 @@ def revoke(consent_id: str):
 
 @bp.post("/logout")
 def logout():
-    session.pop("psu_login", None)
+    session.end()
     flash("You are signed out.", "success")
     return redirect(url_for(".login"), 303)
 
 
 def _dashboard_psu(uow, now: datetime, *, stage: str = "sca",
-                   within: timedelta = DASHBOARD_IDLE):
-    """The customer logged in to the dashboard in this browser (up to `stage`), refreshing
-    the idle timer; None when nobody is, or the login went idle."""
+                   within: timedelta | None = None):
+    """The customer logged in to the dashboard in this browser (up to `stage`, reached at
+    most `within` ago); None when nobody is. The session's own idle timeout and lifetime
+    (aspsp.identity.sessions) end a login that went quiet or lasted too long."""
     state = session.get("psu_login") or {}
     if state.get("stage") != stage:
         return None
-    if now - datetime.fromtimestamp(state.get("t", 0), now.tzinfo) > within:
+    if within is not None and \
+            now - datetime.fromtimestamp(state.get("t", 0), now.tzinfo) > within:
         session.pop("psu_login", None)
         return None
     psu = identity.find_by_psu_id(uow, state.get("psu", ""))
     if psu is None:
         session.pop("psu_login", None)
         return None
-    if stage == "sca":
-        session["psu_login"] = {**state, "t": int(now.timestamp())}
     return psu
 
 
