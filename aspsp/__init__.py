@@ -53,6 +53,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_consent(app)
     init_ais(app)
     init_sandbox(app)
+    from . import landing
+    landing.init_app(app)
     return app
 
 

@@ -1,6 +1,21 @@
 """The authorization request: resolved from a pushed request (PAR, RFC 9126) or a signed
 request object (JAR, RFC 9101), then checked against the client's registration and the FAPI
-profile. Only the request object's (or the pushed request's) parameters are ever used."""
+profile. Only the request object's (or the pushed request's) parameters are ever used.
+
+A pushed request_uri's life (FAPI 2.0 SP 5.3.2.2 note 3; what the OpenID conformance suite's
+par-ensure-reused-request-uri-prior-to-auth-completion-succeeds and
+par-attempt-reuse-request_uri modules assert):
+- its first use at /authorize starts a pending authorization and binds the request_uri to
+  that journey and to the browser that brought it (the session's browser key);
+- until the customer decides, the same browser presenting it again (a reload, a link
+  pre-fetcher followed by the real visit) resumes the same pending authorization;
+- any other browser is refused (invalid_request_uri), and so is everyone once the decision is
+  made or the journey ended (completed, expired, consent no longer awaiting authorisation);
+- it is honoured only within its own lifetime (PAR_TTL): after that /authorize refuses it even
+  from its own browser. A journey already started is not cut short: the bank's pages go on
+  until the pending authorization's own expiry (PENDING_TTL, 10 minutes); only presenting the
+  request_uri again at /authorize ends in "expired".
+"""
 from __future__ import annotations
 
 import json
@@ -184,22 +199,60 @@ def push_request(uow: UnitOfWork, client: Client, form: dict, *, issuer: str, no
     return row
 
 
+def start_or_resume(uow: UnitOfWork, client: Client, query: dict, *, issuer: str,
+                    now: datetime, browser_hash: str) -> PendingAuthorization:
+    """The pending authorization a request at the authorization endpoint leads to: a new one,
+    or, for a request_uri this browser already started, the same one (see the module's
+    docstring). Raises AuthorizationRequestError; the caller commits either way, so that a
+    request_uri refused after its first use stays used."""
+    if not query.get("request_uri"):
+        params = resolve_front_channel(uow, client, query, issuer=issuer, now=now)
+        params, consent = check_parameters(uow, client, params)
+        return start_pending(uow, client, params, consent, now=now)
+    par = _pushed_request(uow, client, query["request_uri"], now)
+    if par.used_at is not None:
+        return _resume(uow, par, browser_hash, now)
+    par.used_at, par.browser_hash = now, browser_hash
+    params, consent = check_parameters(uow, client, dict(par.params))
+    pending = start_pending(uow, client, params, consent, now=now)
+    par.pending_pk = pending.id
+    return pending
+
+
+def _pushed_request(uow: UnitOfWork, client: Client, request_uri: str,
+                    now: datetime) -> PushedAuthorizationRequest:
+    """The client's pushed request, locked (a reload racing the first visit waits for it)."""
+    par = uow.session.scalars(select(PushedAuthorizationRequest).where(
+        PushedAuthorizationRequest.request_uri == request_uri)
+        .with_for_update().execution_options(populate_existing=True)).one_or_none()
+    if par is None or par.client_pk != client.id:
+        raise AuthorizationRequestError("invalid_request_uri",
+                                        "request_uri is unknown or belongs to another client")
+    if par.expires_at <= now:
+        raise AuthorizationRequestError("invalid_request_uri", "request_uri has expired")
+    return par
+
+
+def _resume(uow: UnitOfWork, par: PushedAuthorizationRequest, browser_hash: str,
+            now: datetime) -> PendingAuthorization:
+    pending = uow.session.get(PendingAuthorization, par.pending_pk) if par.pending_pk else None
+    same_browser = par.browser_hash is not None and secrets.compare_digest(
+        par.browser_hash, browser_hash or "")
+    if not same_browser or pending is None or pending.completed_at is not None \
+            or pending.expires_at <= now or not _awaiting(uow, pending):
+        raise AuthorizationRequestError("invalid_request_uri", "request_uri was already used")
+    return pending
+
+
+def _awaiting(uow: UnitOfWork, pending: PendingAuthorization) -> bool:
+    consent = uow.session.get(Consent, pending.consent_pk)
+    return consent is not None and consent.status == AWAITING_AUTHORISATION
+
+
 def resolve_front_channel(uow: UnitOfWork, client: Client, query: dict, *, issuer: str,
                           now: datetime) -> dict:
-    """The parameters of a request at the authorization endpoint."""
-    if query.get("request_uri"):
-        par = uow.session.scalars(select(PushedAuthorizationRequest).where(
-            PushedAuthorizationRequest.request_uri == query["request_uri"])
-            .with_for_update()).one_or_none()
-        if par is None or par.client_pk != client.id:
-            raise AuthorizationRequestError("invalid_request_uri",
-                                            "request_uri is unknown or belongs to another client")
-        if par.used_at is not None:
-            raise AuthorizationRequestError("invalid_request_uri", "request_uri was already used")
-        if par.expires_at <= now:
-            raise AuthorizationRequestError("invalid_request_uri", "request_uri has expired")
-        par.used_at = now
-        return dict(par.params)
+    """The parameters of a signed request object at the authorization endpoint (a pushed
+    request goes through `start_or_resume`)."""
     if client.is_fapi2 or client.metadata.get("require_pushed_authorization_requests"):
         raise AuthorizationRequestError("invalid_request",
                                         "this client must push its request (PAR) first")

@@ -6,7 +6,7 @@ from typing import Callable
 
 from authlib.oauth2.rfc6749 import OAuth2Error
 from flask import (Blueprint, Flask, Response, current_app, g, jsonify, redirect,
-                   render_template_string, request)
+                   render_template_string, request, session)
 
 from .. import platform
 from . import authz_request, keys, tokens
@@ -126,12 +126,12 @@ def authorize():
         if client is None:
             return _error_page("invalid_client", "unknown client_id")
         try:
-            params = authz_request.resolve_front_channel(uow, client, request.args.to_dict(),
-                                                         issuer=_issuer(), now=now)
-            params, consent = authz_request.check_parameters(uow, client, params)
-            pending = authz_request.start_pending(uow, client, params, consent, now=now)
+            # The browser's key binds a pushed request_uri to this browser (reloads resume).
+            pending = authz_request.start_or_resume(uow, client, request.args.to_dict(),
+                                                    issuer=_issuer(), now=now,
+                                                    browser_hash=session.browser_hash)
         except AuthorizationRequestError as exc:
-            uow.commit()  # a consumed request_uri stays consumed
+            uow.commit()  # a request_uri refused after its first use stays used
             if exc.redirect_uri:
                 return _no_store(redirect(error_redirect(
                     exc.redirect_uri, exc.error, exc.description, state=exc.state,

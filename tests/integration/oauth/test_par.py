@@ -23,12 +23,23 @@ def test_pushed_request_leads_to_the_customer_journey(tpp, consent_for):
     assert authorize.headers["Location"].startswith("/psu/authorize/")
 
 
-def test_request_uri_is_single_use(tpp, consent_for):
+def test_request_uri_reused_by_its_own_browser_resumes_the_same_journey(tpp, consent_for):
+    """FAPI 2.0 SP 5.3.2.2 note 3: a reload before the decision is not a second request."""
+    request_uri = _push(tpp, consent_for(tpp)).json["request_uri"]
+    first = _authorize(tpp, request_uri)
+    assert first.status_code == 303
+    again = _authorize(tpp, request_uri)
+    assert again.status_code == 303
+    assert again.headers["Location"] == first.headers["Location"]
+
+
+def test_request_uri_is_refused_in_another_browser(tpp, consent_for, app):
     request_uri = _push(tpp, consent_for(tpp)).json["request_uri"]
     assert _authorize(tpp, request_uri).status_code == 303
-    again = _authorize(tpp, request_uri)
-    assert again.status_code == 400
-    assert "invalid_request_uri" in again.get_data(as_text=True)
+    elsewhere = app.test_client().get("/authorize", query_string={
+        "client_id": tpp.client_id, "request_uri": request_uri})
+    assert elsewhere.status_code == 400
+    assert "invalid_request_uri" in elsewhere.get_data(as_text=True)
 
 
 def test_expired_request_uri_is_refused(tpp, consent_for, clock):

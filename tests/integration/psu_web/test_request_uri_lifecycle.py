@@ -1,0 +1,106 @@
+"""A pushed request_uri through the customer's journey (FAPI 2.0 SP 5.3.2.2 note 3, and what
+the OpenID conformance suite's par-ensure-reused-request-uri-prior-to-auth-completion-succeeds
+and par-attempt-reuse-request_uri modules assert): reusable by its own browser until the
+decision, single-use at the decision, never past its own lifetime."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from tests.oauth_factories import make_client
+from tests.oauth_tpp import Tpp, pkce_verifier, redirect_params
+from tests.psu_factories import consent as make_consent
+
+from .conftest import build_world
+
+
+@pytest.fixture(autouse=True)
+def _platform_knows_its_app(platform, app):
+    platform.app = app
+
+
+@pytest.fixture
+def tpp(platform, client, clock):
+    with platform.uow() as uow:
+        test_client = make_client(uow, now=clock.now(), name="Budget Buddy")
+        uow.commit()
+    return Tpp(client, test_client, clock=clock)
+
+
+@pytest.fixture
+def journey(tpp, platform, clock):
+    world = build_world(platform, clock)
+    with platform.uow() as uow:
+        consent_id = make_consent(uow, now=clock.now(), client=tpp.client).consent_id
+        uow.commit()
+    params = tpp.request_params(consent_id, verifier=pkce_verifier())
+    pushed = tpp.par(params)
+    assert pushed.status_code == 201, pushed.json
+    world.request_uri = pushed.json["request_uri"]
+    world.state = params["state"]
+    return world
+
+
+def visit(browser, tpp, request_uri):
+    return browser.http.get("/authorize", query_string={"client_id": tpp.client_id,
+                                                        "request_uri": request_uri})
+
+
+def log_in(browser, pages, world, clock):
+    browser.get(pages)
+    browser.submit(f"{pages}/login", {"username": world.username, "password": world.password})
+    return browser.submit(f"{pages}/code", {"code": world.totp.at(clock.now())})
+
+
+def test_a_second_visit_before_logging_in_leads_to_a_login_that_succeeds(browser, tpp, journey,
+                                                                        clock):
+    first = visit(browser, tpp, journey.request_uri)            # e.g. a link pre-fetcher
+    browser.get(first.headers["Location"])
+    second = visit(browser, tpp, journey.request_uri)           # the customer's own visit
+    assert second.status_code == 303
+    pages = second.headers["Location"]
+    log_in(browser, pages, journey, clock)
+    decision = browser.submit(f"{pages}/decision", {"decision": "approve",
+                                                    "account": [journey.current]})
+    returned = redirect_params(decision.headers["Location"])
+    assert returned["code"] and returned["state"] == journey.state
+
+
+def test_a_reload_after_logging_in_resumes_where_the_customer_was(browser, tpp, journey, clock):
+    pages = visit(browser, tpp, journey.request_uri).headers["Location"]
+    log_in(browser, pages, journey, clock)
+    again = visit(browser, tpp, journey.request_uri)
+    assert again.headers["Location"] == pages
+    browser.get(pages)
+    assert "would like to see your account information" in browser.html
+
+
+def test_the_request_uri_is_refused_after_the_decision(browser, tpp, journey, clock):
+    pages = visit(browser, tpp, journey.request_uri).headers["Location"]
+    log_in(browser, pages, journey, clock)
+    browser.submit(f"{pages}/decision", {"decision": "deny"})
+    reused = visit(browser, tpp, journey.request_uri)
+    assert reused.status_code == 400
+    assert "invalid_request_uri" in reused.get_data(as_text=True)
+    assert "already used" in reused.get_data(as_text=True)
+
+
+def test_another_browser_gets_nothing_from_a_started_request_uri(browser, other_browser, tpp,
+                                                                journey):
+    visit(browser, tpp, journey.request_uri)
+    stolen = visit(other_browser, tpp, journey.request_uri)
+    assert stolen.status_code == 400 and "Location" not in stolen.headers
+    assert "invalid_request_uri" in stolen.get_data(as_text=True)
+
+
+def test_after_par_ttl_the_request_uri_is_refused_but_the_started_journey_goes_on(
+        browser, tpp, journey, clock):
+    pages = visit(browser, tpp, journey.request_uri).headers["Location"]
+    clock.advance(timedelta(seconds=91))                         # PAR_TTL is 90 s
+    expired = visit(browser, tpp, journey.request_uri)
+    assert expired.status_code == 400 and "expired" in expired.get_data(as_text=True)
+    log_in(browser, pages, journey, clock)                      # the pages still work
+    decision = browser.submit(f"{pages}/decision", {"decision": "approve",
+                                                    "account": [journey.current]})
+    assert redirect_params(decision.headers["Location"])["code"]
