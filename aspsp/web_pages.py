@@ -1,5 +1,5 @@
 """Protections shared by the HTML pages (the customer's pages, later the developer portal):
-CSRF tokens, security headers and the session cookie.
+CSRF tokens, security headers, the session cookie, and the app-wide error pages.
 
 CSRF uses Flask-WTF's CSRFProtect (a token tied to the signed session, with an expiry), but
 only where a blueprint asks for it: WTF_CSRF_CHECK_DEFAULT is False, so the Open Banking and
@@ -13,8 +13,10 @@ stops cross-site posts.
 """
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, g, request
+from flask import (Blueprint, Flask, Response, current_app, g, jsonify, render_template,
+                   request)
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.exceptions import HTTPException
 
 from .identity import sessions
 
@@ -35,6 +37,7 @@ def init_app(app: Flask) -> None:
         sessions.init_app(app)           # server-side sessions: the cookie is a random id
     if "csrf" not in app.extensions:
         CSRFProtect(app)
+    _install_error_pages(app)
 
 
 def protect_pages(bp: Blueprint) -> None:
@@ -64,3 +67,70 @@ def _security_headers(response):
         response.headers["Cache-Control"] = "no-store"
         response.headers["Pragma"] = "no-cache"
     return response
+
+
+# --- error pages ------------------------------------------------------------------------------
+# 404, 405 and 500 anywhere outside the JSON APIs are a page in the bank's look, in plain
+# words. The Open Banking API answers in its own error format (aspsp.obapi renders it; this
+# only covers what routing refuses before any OB blueprint runs), and the OAuth and other JSON
+# endpoints in RFC 6749's ({"error", "error_description"}).
+JSON_ENDPOINTS = ("/token", "/par", "/register", "/introspect", "/revoke", "/jwks",
+                  "/userinfo", "/.well-known", "/health", "/sandbox/directory")
+_PAGES = {
+    404: ("We can't find that page",
+          "The address may be mistyped, or the page may have moved."),
+    405: ("We can't find that page",
+          "This page can't be opened that way. Go back and try again."),
+    500: ("Something went wrong on our side",
+          "Nothing you did caused this. Please try again in a few minutes."),
+}
+
+
+def error_page(title: str, text: str, status: int, *, next_step: str | None = None,
+               home: bool = False, developer: str | None = None,
+               headers: dict[str, str] | None = None) -> Response:
+    """A page in the bank's look: a title, a plain sentence or two, what to do next or a way
+    home, and when given, a small line for the developers of the app that sent the customer
+    here (an OAuth error code, never anything secret). Carries the pages' security headers."""
+    html = render_template("psu/error.html", title=title, text=text, next_step=next_step,
+                           home=home, developer=developer)
+    response = Response(html, status=status, mimetype="text/html",
+                        headers=headers or {})
+    response = _security_headers(response)
+    response.headers["Cache-Control"] = "no-store"      # also on a static file's path
+    return response
+
+
+def _install_error_pages(app: Flask) -> None:
+    if app.extensions.get("error_pages"):
+        return
+    app.extensions["error_pages"] = True
+    for code in (404, 405, 500):
+        app.register_error_handler(code, _error_response)
+
+
+def _error_response(error: HTTPException):
+    status = error.code or 500
+    if status >= 500:
+        status = 500
+    headers = {k: v for k, v in error.get_headers() if k == "Allow"} if status == 405 else {}
+    path = request.path
+    if path.startswith("/open-banking/") or path == "/open-banking":
+        from . import obapi
+        problem = obapi.not_found() if status == 404 else obapi.unexpected() \
+            if status == 500 else obapi.method_not_allowed(
+                getattr(error, "valid_methods", None) or ())
+        return obapi.render(problem)
+    if any(path == p or path.startswith(p + "/") for p in JSON_ENDPOINTS):
+        allowed = [m.strip() for m in headers.get("Allow", "").split(",")
+                   if m.strip() not in ("", "HEAD", "OPTIONS")]
+        descriptions = {404: "no such endpoint", 500: "the server could not answer",
+                        405: f"this endpoint accepts {' or '.join(sorted(allowed)) or 'no such request'}"}
+        response = jsonify(error="server_error" if status == 500 else "invalid_request",
+                           error_description=descriptions[status])
+        response.status_code = status
+        response.headers.update(headers)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    title, text = _PAGES[status]
+    return error_page(title, text, status, home=True, headers=headers)

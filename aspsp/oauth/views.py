@@ -6,9 +6,9 @@ from typing import Callable
 
 from authlib.oauth2.rfc6749 import OAuth2Error
 from flask import (Blueprint, Flask, Response, current_app, g, jsonify, redirect,
-                   render_template_string, request, session)
+                   request, session)
 
-from .. import platform
+from .. import platform, web_pages
 from . import authz_request, keys, tokens
 from .authorize import error_redirect
 from .authz_request import AuthorizationRequestError
@@ -18,11 +18,35 @@ from .server import build_server, request_binding
 
 bp = Blueprint("oauth", __name__)
 
-ERROR_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<title>Invisible Bank - request refused</title></head><body>
-<h1>This request cannot go ahead</h1><p>The app that sent you here made a request we cannot accept.</p>
-<p><strong>{{ error }}</strong>: {{ description }}</p>
-<p>Close this page and return to the app.</p></body></html>"""
+# What a customer sent here by an app reads when /authorize cannot go ahead, in plain words;
+# the OAuth error code goes on a small line for the app's developers. Picked by `_error_case`.
+ERROR_PAGE = {
+    "unknown_app": (
+        "We don't recognise this app",
+        "The app that sent you here isn't registered with Invisible Bank, so it can't ask to "
+        "see your accounts. Nothing has been shared.",
+        "Close this page and go back to the app. If this keeps happening, contact the app's "
+        "support team."),
+    "expired": (
+        "This link has expired",
+        "The link from the app works for a short time only, and that time has passed. Nothing "
+        "has been shared.",
+        "Go back to the app and start again: it will give you a new link."),
+    "used": (
+        "This link has already been used",
+        "Each link from an app can be used once only. Nothing more has been shared.",
+        "Go back to the app and start again: it will give you a new link."),
+    "invalid_link": (
+        "This link isn't valid",
+        "We can't find the request this link belongs to. Nothing has been shared.",
+        "Go back to the app and start again: it will give you a new link."),
+    "incomplete": (
+        "This request is incomplete",
+        "The app that sent you here didn't send everything we need to ask for your approval, "
+        "so we can't go ahead. Nothing has been shared.",
+        "Go back to the app and try again. If this keeps happening, contact the app's "
+        "support team."),
+}
 
 
 def _server():
@@ -142,9 +166,24 @@ def authorize():
 
 
 def _error_page(error: str, description: str):
-    return _no_store(Response(render_template_string(ERROR_PAGE, error=error,
-                                                     description=description),
-                              status=400, mimetype="text/html"))
+    """The page a customer sees when /authorize cannot go ahead and the error cannot be sent
+    back to the app's redirect URI."""
+    title, text, next_step = ERROR_PAGE[_error_case(error, description)]
+    return web_pages.error_page(title, text, 400, next_step=next_step,
+                                developer=f"{error}: {description}")
+
+
+def _error_case(error: str, description: str) -> str:
+    if not request.args.get("client_id"):
+        return "incomplete"
+    if error == "invalid_client":
+        return "unknown_app"
+    if error == "invalid_request_uri":
+        for words, case in (("expired", "expired"), ("already used", "used")):
+            if words in description:
+                return case
+        return "invalid_link"
+    return "incomplete"
 
 
 @bp.post("/par")
