@@ -38,7 +38,7 @@ from flask_smorest import Api
 from flask_smorest import Blueprint as Blueprint  # noqa: F401  (re-exported for OB contexts)
 from werkzeug.exceptions import HTTPException
 
-from . import platform
+from . import api_docs, platform
 
 log = logging.getLogger("aspsp.obapi")
 
@@ -498,7 +498,7 @@ def init_app(app: Flask) -> OpenBankingApi:
         "OB_OPENAPI_URL_PREFIX": OB_PREFIX,
         "OB_OPENAPI_JSON_PATH": "openapi.json",
         "OB_OPENAPI_SWAGGER_UI_PATH": "docs",
-        "OB_OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.17.14/",
+        **api_docs.swagger_ui_settings(),   # served by the platform, not a CDN
         "OB_API_SPEC_OPTIONS": {
             "servers": [{"url": issuer or "/"}],
             "info": {"description": "UK Open Banking Read/Write APIs of the Invisible Bank. "
@@ -509,6 +509,7 @@ def init_app(app: Flask) -> OpenBankingApi:
     api = OpenBankingApi(app, config_prefix="OB")
     _document_security(api, issuer)
     app.extensions[EXTENSION] = api
+    api_docs.init_app(app)
     fallback = FlaskBlueprint("ob-fallback", __name__, url_prefix=OB_PREFIX)
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
     fallback.add_url_rule("", "unknown_path", _unknown_path, methods=methods)

@@ -134,3 +134,34 @@ def test_nothing_on_the_pages_needs_javascript(app, chromium, world, tpp_site, p
         context.close()
     assert parse_qs(urlsplit(tpp_site.hits[0]).query)["error"] == ["access_denied"]
     assert consent_row(platform, world)[0] == "Rejected"
+
+
+def test_the_api_docs_render_their_operations_with_no_network_beyond_this_machine(
+        app, chromium, tmp_path):
+    """/open-banking/docs in a browser that may reach nothing but 127.0.0.1: Swagger UI loads,
+    lists the operations, and breaks no rule of the page's Content-Security-Policy."""
+    requested, refused, console_errors = [], [], []
+
+    def only_this_machine(route):
+        url = route.request.url
+        requested.append(url)
+        if urlsplit(url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            refused.append(url)
+            route.abort()
+
+    with serving(app) as base:
+        page = chromium.new_page()
+        page.route("**/*", only_this_machine)
+        page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+        page.goto(base + "/open-banking/docs")
+        page.wait_for_selector(".opblock-summary", timeout=30_000)
+        operations = page.locator(".opblock").count()
+        reads = page.locator(".opblock-get").count()
+        page.screenshot(path=str(tmp_path / "docs.png"), full_page=False)
+        page.close()
+
+    assert operations >= 10 and reads >= 5
+    assert refused == [] and all(urlsplit(u).hostname == "127.0.0.1" for u in requested)
+    assert not [e for e in console_errors if "Content Security Policy" in e], console_errors
