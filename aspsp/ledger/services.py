@@ -14,7 +14,7 @@ from schwifty.exceptions import SchwiftyException
 
 from ..db import UnitOfWork
 from ..ids import new_id
-from . import models
+from . import dispatch, models
 from .domain import (AccountKind, AccountRules, AccountStatus, BalanceSnapshot, PaymentStatus,
                      PostingLine, PostingStatus, next_payment_status, reversal_lines,
                      transfer_lines, validate_entry)
@@ -339,13 +339,7 @@ def pay(uow: UnitOfWork, *, debtor_account_id: str, creditor: Creditor, amount: 
     _record_status(payment, PaymentStatus.ACCEPTED_SETTLEMENT_IN_PROCESS, now)
     repo.add(payment)
     repo.flush()
-    payment_id = payment.payment_id
-
-    def send_for_settlement():
-        from .tasks import settle_payment_task
-        settle_payment_task.delay(payment_id)
-
-    uow.on_commit(send_for_settlement)
+    dispatch.after_commit(uow, dispatch.SETTLE_PAYMENT, payment.payment_id)
     return payment
 
 

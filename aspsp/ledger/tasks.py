@@ -1,5 +1,6 @@
 """Background work of the ledger. Tasks are idempotent, acknowledged late, and retried only
-for failures that a retry can cure (the database being briefly unreachable)."""
+for failures that a retry can cure (the database being briefly unreachable). Tasks call the
+services; the services send tasks by name through `dispatch`, never by importing this module."""
 from __future__ import annotations
 
 import logging
@@ -9,13 +10,13 @@ from celery import shared_task
 from sqlalchemy.exc import OperationalError
 
 from .. import platform
-from . import services
+from . import dispatch, services
 from .domain import PaymentStatus
 
 log = logging.getLogger(__name__)
 
 
-@shared_task(name="ledger.settle_payment", acks_late=True, autoretry_for=(OperationalError,),
+@shared_task(name=dispatch.SETTLE_PAYMENT, acks_late=True, autoretry_for=(OperationalError,),
              retry_backoff=True, max_retries=5)
 def settle_payment_task(payment_id: str) -> str | None:
     p = platform.current()
