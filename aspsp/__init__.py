@@ -49,10 +49,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_oauth(app)
 
     from consent import init_app as init_consent
-    from sandbox import init_app as init_sandbox
     init_consent(app)
     init_ais(app)
-    init_sandbox(app)
+    if settings["SANDBOX_ENABLED"]:   # the only place the platform meets the sandbox
+        from sandbox import init_app as init_sandbox
+        init_sandbox(app)
     from . import landing
     landing.init_app(app)
     return app

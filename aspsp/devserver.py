@@ -133,13 +133,10 @@ def served_landmarks(app: Flask, base: str) -> list[tuple[str, str]]:
     return found
 
 
-def demo_logins() -> str:
-    """The sandbox's named demo users (sandbox.seed.DEMO_USERS), as the seed prints them."""
-    try:
-        from sandbox.seed import demo_users_text
-    except ImportError:
-        return ""
-    return demo_users_text()
+def demo_logins(app: Flask) -> str:
+    """The demo logins the sandbox registered when it was wired in (none without it)."""
+    text = app.extensions.get("sandbox_demo_logins")
+    return text() if callable(text) else ""
 
 
 def banner(app: Flask, base: str, worker_log: Path | None, logins: str) -> str:
@@ -226,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):  # SIGINT may arrive ignored from a shell
         signal.signal(signum, terminate)
 
-    print(banner(app, base, worker_log, demo_logins()), flush=True)
+    print(banner(app, base, worker_log, demo_logins(app)), flush=True)
     try:
         server.serve_forever()  # werkzeug's returns on KeyboardInterrupt
     except KeyboardInterrupt:

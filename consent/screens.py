@@ -16,6 +16,7 @@ from aspsp.db import UnitOfWork
 from aspsp.identity.models import PsuUser
 from aspsp.ledger.models import Account
 from aspsp.oauth.models import OAuthClient, PendingAuthorization
+from aspsp.oauth.trust import InvalidSignature, unverified_claims
 
 from . import services
 from .models import Consent
@@ -95,7 +96,7 @@ def record_sca_step(pending: PendingAuthorization, now: datetime) -> None:
 
 def requester(uow: UnitOfWork, client_pk: int) -> Requester:
     client = uow.session.get(OAuthClient, client_pk)
-    return Requester(client.client_name, _organisation_name(uow, client.org_id))
+    return Requester(client.client_name, _organisation_name(client))
 
 
 def accounts_of(uow: UnitOfWork, psu: PsuUser) -> list[AccountChoice]:
@@ -138,13 +139,14 @@ def _choice(account: Account) -> AccountChoice:
                          account.currency)
 
 
-def _organisation_name(uow: UnitOfWork, org_id: str) -> str:
-    """The organisation's registered name from the sandbox directory when it is there; a
-    client trusted through another directory shows its organisation id."""
+def _organisation_name(client: OAuthClient) -> str:
+    """The organisation's name as its directory vouched for it: the org_name claim of the
+    software statement verified when the client registered (whichever directory signed it);
+    its organisation id when the statement names none."""
     try:
-        from sandbox.models import DirectoryOrganisation
-    except ImportError:  # pragma: no cover - the sandbox package is always installed here
-        return org_id
-    name = uow.session.scalars(select(DirectoryOrganisation.name).where(
-        DirectoryOrganisation.org_id == org_id)).first()
-    return name or f"organisation {org_id}"
+        name = unverified_claims(client.software_statement or "").get("org_name")
+    except InvalidSignature:
+        name = None
+    if isinstance(name, str) and name.strip():
+        return name.strip()
+    return f"organisation {client.org_id}"

@@ -1,12 +1,26 @@
-"""The sandbox: seed data, the test directory, scenario users and magic values."""
+"""The sandbox: seed data, the test directory, scenario users and magic values.
+
+The platform never imports it: `create_app` calls `init_app` only while SANDBOX_ENABLED is on,
+and the sandbox plugs itself in through the platform's registries: its directory as the trust
+anchor `sandbox`, its demo customers (who get the sandbox's SCA shortcuts), the demo logins
+that `make run` prints, its commands and its endpoints.
+"""
 from __future__ import annotations
 
 from flask import Flask
 
+DEMO_LOGINS = "sandbox_demo_logins"     # app.extensions key: () -> the demo logins as text
+
 
 def init_app(app: Flask) -> None:
-    from . import cli, directory_cli, directory_views
+    from aspsp.identity.services import register_demo_usernames
+    from aspsp.oauth.trust import register_anchor
+
+    from . import cli, directory_cli, directory_views, seed, trust_anchor
     cli.init_app(app)
     directory_cli.init_app(app)
+    register_anchor(app, trust_anchor.NAME, trust_anchor.anchor_for)
+    register_demo_usernames(user.username for user in seed.DEMO_USERS)
+    app.extensions[DEMO_LOGINS] = seed.demo_users_text
     if app.config["SANDBOX_ENABLED"]:
         app.register_blueprint(directory_views.bp)

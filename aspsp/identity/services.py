@@ -9,7 +9,7 @@ The functions take the caller's unit of work and never commit. A failure raises 
 *after* recording the attempt and counting it: the caller commits in both cases, so that a
 failed attempt is remembered.
 
-Sandbox: with SANDBOX_ENABLED, the demo customers (sandbox.seed.DEMO_USERS) also pass the
+Sandbox: with SANDBOX_ENABLED, the demo customers (the usernames the sandbox registers) also pass the
 second factor with the fixed code 123456, and the code page shows their current TOTP.
 """
 from __future__ import annotations
@@ -121,20 +121,17 @@ def sandbox_sca_allowed(psu: PsuUser, config: Mapping[str, Any]) -> bool:
     return bool(config.get("SANDBOX_ENABLED")) and psu.username in sandbox_demo_usernames()
 
 
+_demo_usernames: set[str] = set()
+
+
+def register_demo_usernames(usernames) -> None:
+    """The sandbox names its demo customers here when it is wired in (sandbox.init_app, only
+    while SANDBOX_ENABLED); identity never imports the sandbox."""
+    _demo_usernames.update(name for name in usernames if name)
+
+
 def sandbox_demo_usernames() -> frozenset[str]:
-    try:
-        from sandbox.seed import DEMO_USERS
-    except ImportError:
-        return frozenset()
-    names = set()
-    for user in DEMO_USERS:
-        if isinstance(user, str):
-            names.add(user)
-        elif isinstance(user, Mapping):
-            names.add(user.get("username"))
-        else:
-            names.add(getattr(user, "username", None))
-    return frozenset(n for n in names if n)
+    return frozenset(_demo_usernames)
 
 
 def _locked_row(uow: UnitOfWork, condition) -> PsuUser | None:

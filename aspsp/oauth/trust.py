@@ -1,13 +1,15 @@
 """Trust anchors: the directories whose software statement assertions (SSAs) the ASPSP believes.
 
-TRUST_ANCHORS is a comma-separated list. `sandbox` is the built-in sandbox directory (only while
-SANDBOX_ENABLED): its published keys are read from the key store in-process, never over HTTP to
-ourselves. Any other entry is the JWKS URL of a real directory (e.g. the Open Banking keystore),
-fetched with `requests` and cached. An SSA is trusted when an anchor publishes the key (`kid`)
-that signed it and the signature verifies with that key.
+TRUST_ANCHORS is a comma-separated list. An entry is either the name of a directory registered
+with `register_anchor` (the sandbox registers `sandbox`, its built-in directory, only while
+SANDBOX_ENABLED: its keys are read in-process, never over HTTP to ourselves), or the JWKS URL of
+a real directory (e.g. the Open Banking keystore), fetched through `aspsp.outbound` and cached.
+An SSA is trusted when an anchor publishes the key (`kid`) that signed it and the signature
+verifies with that key. This module imports no directory: the sandbox is one implementation
+chosen by configuration.
 
 The same module resolves the JWKS URIs that SSAs point at (software and organisation keys):
-URIs of the sandbox directory in-process, any other over HTTPS with the same cache.
+those a registered anchor serves in-process, any other over HTTPS with the same cache.
 """
 from __future__ import annotations
 
@@ -17,20 +19,20 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Callable, Mapping, Protocol
 from urllib.parse import urlsplit
 
 import requests
 from jwcrypto import jwk, jws
+from flask import Flask, current_app, has_app_context
 from jwcrypto.common import JWException
 
 from ..db import UnitOfWork
-from . import keys
 
 log = logging.getLogger(__name__)
 
 ALGORITHMS = ("PS256", "ES256")
-SANDBOX = "sandbox"
+REGISTRY = "trust_anchors"      # app.extensions key: anchor name -> factory
 JWKS_CACHE_SECONDS = 300        # a fetched JWKS is reused this long
 JWKS_REFETCH_SECONDS = 30       # an unknown kid refetches a JWKS at most this often
 JWKS_MAX_BYTES = 256 * 1024
@@ -194,21 +196,6 @@ class TrustAnchor(Protocol):
         """The JWKS behind `uri` when this anchor serves it in-process, else None."""
 
 
-class SandboxDirectoryAnchor:
-    """The built-in sandbox directory: keys from the key store (owner 'directory')."""
-    name = SANDBOX
-
-    def __init__(self, issuer: str):
-        self.issuer = issuer.rstrip("/")
-
-    def jwks(self, uow: UnitOfWork, *, now: datetime, refresh: bool = False) -> dict:
-        return keys.published_jwks(uow, "directory", now=now)
-
-    def resolve_jwks_uri(self, uow: UnitOfWork, uri: str, *, now: datetime) -> dict | None:
-        from sandbox import directory
-        return directory.jwks_for_uri(uow, uri, issuer=self.issuer, now=now)
-
-
 class JwksUrlAnchor:
     """A real directory, trusted through the JWKS it publishes at `url`."""
 
@@ -222,21 +209,42 @@ class JwksUrlAnchor:
         return None
 
 
-def trust_anchors(config) -> list[TrustAnchor]:
+AnchorFactory = Callable[[Mapping], "TrustAnchor | None"]
+
+
+def register_anchor(app: Flask, name: str, factory: AnchorFactory) -> None:
+    """Make `name` usable in TRUST_ANCHORS for `app`: `factory(config)` builds the anchor, or
+    returns None when it must not be trusted under that configuration. The sandbox registers
+    its directory this way when SANDBOX_ENABLED is on; the authorization server never imports
+    a directory."""
+    app.extensions.setdefault(REGISTRY, {})[name] = factory
+
+
+def registered_anchors() -> Mapping[str, AnchorFactory]:
+    return current_app.extensions.get(REGISTRY, {}) if has_app_context() else {}
+
+
+def trust_anchors(config, registry: Mapping[str, AnchorFactory] | None = None
+                  ) -> list[TrustAnchor]:
+    """The anchors TRUST_ANCHORS names: registered directories by name, others by JWKS URL."""
+    registry = registered_anchors() if registry is None else registry
     anchors: list[TrustAnchor] = []
     for entry in (e.strip() for e in str(config.get("TRUST_ANCHORS") or "").split(",")):
         if not entry:
             continue
-        if entry == SANDBOX:
-            if config.get("SANDBOX_ENABLED"):
-                anchors.append(SandboxDirectoryAnchor(config["ISSUER"]))
+        if entry in registry:
+            anchor = registry[entry](config)
+            if anchor is not None:
+                anchors.append(anchor)
             else:
-                log.warning("trust anchor 'sandbox' ignored: SANDBOX_ENABLED is off")
+                log.warning("trust anchor ignored: not trusted under this configuration",
+                            extra={"fields": {"anchor": entry}})
         elif _is_http_url(entry):
             anchors.append(JwksUrlAnchor(entry))
         else:
-            log.warning("trust anchor ignored: not 'sandbox' nor a JWKS URL",
-                        extra={"fields": {"anchor": entry}})
+            log.warning("trust anchor ignored: no directory of that name is registered (the "
+                        "sandbox registers 'sandbox' only while SANDBOX_ENABLED) and it is not "
+                        "a JWKS URL", extra={"fields": {"anchor": entry}})
     return anchors
 
 

@@ -51,7 +51,7 @@ def _app(database, clock, tmp_path, anchors: str):
                        "SECRET_KEY": "test-secret", "TESTING": True, "TRUST_ANCHORS": anchors})
 
 
-def _external_ssa(base, handler, clock, software):
+def _external_ssa(base, handler, clock, software, **extra_claims):
     """An SSA signed by the external directory, whose software JWKS it serves."""
     directory_key = generate_jwk("ES256")
     kid = directory_key.thumbprint()
@@ -62,7 +62,8 @@ def _external_ssa(base, handler, clock, software):
               "software_client_name": "Elsewhere", "software_roles": ["AISP"],
               "software_redirect_uris": software.redirect_uris, "org_id": "0015800001041RHAAY",
               "org_status": "Active",
-              "software_jwks_endpoint": f"{base}/software/{software.software_id}.jwks"}
+              "software_jwks_endpoint": f"{base}/software/{software.software_id}.jwks",
+              **extra_claims}
     token = jwt.JWT(header={"typ": "JWT", "alg": "ES256", "kid": kid}, claims=claims)
     token.make_signed_token(directory_key)
     return token.serialize()
@@ -150,7 +151,46 @@ def test_sandbox_jwks_uris_resolve_in_process(app, platform, clock):
 
 def test_trust_anchor_configuration(app):
     config = dict(app.config, TRUST_ANCHORS="sandbox, https://keystore.example/ob.jwks, ftp://x")
-    assert [a.name for a in trust.trust_anchors(config)] == \
-        ["sandbox", "https://keystore.example/ob.jwks"]
-    config["SANDBOX_ENABLED"] = False
-    assert [a.name for a in trust.trust_anchors(config)] == ["https://keystore.example/ob.jwks"]
+    with app.app_context():
+        assert [a.name for a in trust.trust_anchors(config)] == \
+            ["sandbox", "https://keystore.example/ob.jwks"]
+        config["SANDBOX_ENABLED"] = False
+        assert [a.name for a in trust.trust_anchors(config)] == \
+            ["https://keystore.example/ob.jwks"]
+
+
+def test_the_sandbox_directory_is_an_anchor_only_where_the_sandbox_registered_it(
+        database, clock, tmp_path, redis_url):
+    """The authorization server knows no directory by itself: `sandbox` in TRUST_ANCHORS means
+    something only in an app the sandbox was wired into (SANDBOX_ENABLED)."""
+    production = create_app({"DATABASE_URL": database.url, "DATABASE": database, "CLOCK": clock,
+                             "CELERY_ALWAYS_EAGER": True, "INSTANCE_PATH": str(tmp_path),
+                             "SECRET_KEY": "test-secret", "TESTING": True,
+                             "SANDBOX_ENABLED": False, "TRUST_ANCHORS": "sandbox",
+                             "REDIS_URL": redis_url})
+    with production.app_context():
+        assert trust.trust_anchors(dict(production.config, SANDBOX_ENABLED=True)) == []
+    assert trust.trust_anchors({"TRUST_ANCHORS": "sandbox", "SANDBOX_ENABLED": True,
+                                "ISSUER": "http://localhost"}) == []      # outside any app
+
+
+def test_the_consent_screen_names_the_organisation_its_directory_vouched_for(
+        database, clock, tmp_path, platform, external_directory):
+    """The organisation name comes from the org_name claim of the client's verified software
+    statement, whichever directory signed it (here not the sandbox one)."""
+    from aspsp.oauth.models import OAuthClient
+    from consent import screens
+
+    base, handler = external_directory
+    software = _software(platform, clock)
+    app = _app(database, clock, tmp_path, f"{base}/directory.jwks")
+    ssa = _external_ssa(base, handler, clock, software, org_name="Elsewhere Holdings Ltd")
+    token = tpp_factories.registration_jwt(software, ssa, issuer=app.config["ISSUER"],
+                                           now=clock.now(), scope="openid accounts")
+    response = tpp_factories.post_registration(app.test_client(), token)
+    assert response.status_code == 201, response.json
+    with platform.uow() as uow:
+        client = uow.session.query(OAuthClient).filter_by(
+            client_id=response.json["client_id"]).one()
+        assert screens.requester(uow, client.id) == screens.Requester(
+            "Elsewhere", "Elsewhere Holdings Ltd")
