@@ -27,13 +27,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DATABASE_URL", None, str,
             "SQLAlchemy URL. Unset: an SQLite file under instance/. Production: postgresql://..."),
     Setting("REDIS_URL", None, str,
-            "Redis for caches, rate limits and replay caches. Unset: in-process."),
+            "Redis for caches, rate limits and replay caches. Unset: in-process, only while "
+            "SANDBOX_ENABLED (one process); production refuses to start without it."),
     Setting("CELERY_BROKER_URL", None, str,
             "Celery broker. Unset: REDIS_URL if set, else an SQLite broker file under instance/."),
     Setting("CELERY_ALWAYS_EAGER", False, _bool,
             "Run background tasks inline in the calling process (tests, one-off scripts)."),
     Setting("SECRET_KEY", None, str,
             "Signs web sessions and CSRF tokens. Unset: a random key made once and kept in instance/."),
+    Setting("KEY_ENCRYPTION_KEY", None, str,
+            "Encrypts TOTP secrets and private signing keys at rest (AES-256-GCM; never "
+            "SECRET_KEY): `v2:BASE64KEY,v1:BASE64KEY`, 32 random bytes each, the first seals, all "
+            "open (rotate: put a new one first, then `flask keys rewrap`). Unset: a random key "
+            "made once and kept in instance/, only while SANDBOX_ENABLED; production refuses to "
+            "start without it."),
     Setting("ISSUER", "http://127.0.0.1:5000", str,
             "Public base URL of the platform (the OAuth issuer, absolute links in API responses)."),
     Setting("INSTANCE_PATH", None, str, "Folder for the SQLite files and local keys (default ./instance)."),
@@ -49,6 +56,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TRUST_ANCHORS", "sandbox", str,
             "Directories whose software statements are trusted: 'sandbox' (the built-in directory) "
             "and/or JWKS URLs, comma-separated."),
+    Setting("OUTBOUND_ALLOWED_NETWORKS", "", str,
+            "Comma-separated addresses or CIDR networks that outbound calls (client JWKS, "
+            "directories, webhooks) may reach although they are not public. Every other "
+            "loopback, private, link-local or reserved address is refused after DNS resolution; "
+            "SANDBOX_ENABLED adds loopback (and plain http)."),
     Setting("ACCESS_TOKEN_TTL", 600, int, "Access token lifetime in seconds."),
     Setting("REFRESH_TOKEN_TTL", 7776000, int,
             "Refresh token lifetime in seconds (never beyond the consent's expiry)."),
@@ -66,6 +78,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PSU_SESSION_LIFETIME", 3600, int,
             "Seconds after a customer's web session began (or its last login step) after which "
             "it ends, however active."),
+    Setting("LOGIN_RATE_LIMIT_PER_ADDRESS", "10 per minute; 30 per hour", str,
+            "Login and one-time-code posts allowed per source address (flask-limiter syntax); "
+            "more get 429 with Retry-After before any password is checked."),
+    Setting("LOGIN_RATE_LIMIT_GLOBAL", "2 per second; 60 per minute", str,
+            "Login and one-time-code posts allowed from all addresses together (keeps the web "
+            "tier responsive under a password-guessing flood)."),
     Setting("AIS_UNATTENDED_DAILY_LIMIT", 4, int,
             "AIS requests per consent, endpoint and UTC day without x-fapi-customer-ip-address "
             "(the customer is not present: PSD2 RTS 36(5)(b)); further ones get 429."),

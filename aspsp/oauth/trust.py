@@ -22,11 +22,11 @@ from datetime import datetime
 from typing import Callable, Mapping, Protocol
 from urllib.parse import urlsplit
 
-import requests
 from jwcrypto import jwk, jws
 from flask import Flask, current_app, has_app_context
 from jwcrypto.common import JWException
 
+from .. import outbound
 from ..db import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ REGISTRY = "trust_anchors"      # app.extensions key: anchor name -> factory
 JWKS_CACHE_SECONDS = 300        # a fetched JWKS is reused this long
 JWKS_REFETCH_SECONDS = 30       # an unknown kid refetches a JWKS at most this often
 JWKS_MAX_BYTES = 256 * 1024
-HTTP_TIMEOUT_SECONDS = 5
+HTTP_DEADLINE_SECONDS = 5       # for the whole fetch, however slowly the server answers
 
 
 class UntrustedSignature(Exception):
@@ -141,8 +141,9 @@ class JwksFetcher:
         self._failures: dict[str, float] = {}             # url -> when a fetch last failed
         self._lock = threading.Lock()
 
-    def get(self, url: str, *, refresh: bool = False) -> dict:
-        """The cached JWKS; `refresh` (an unknown kid) refetches unless fetched moments ago."""
+    def get(self, url: str, *, policy: outbound.Policy, refresh: bool = False) -> dict:
+        """The cached JWKS; `refresh` (an unknown kid) refetches unless fetched moments ago.
+        Fetched through aspsp.outbound under `policy` (which addresses may be called)."""
         with self._lock:
             cached = self._cache.get(url)
         age = time.monotonic() - cached[0] if cached else None
@@ -153,7 +154,7 @@ class JwksFetcher:
         if failed_at is not None and time.monotonic() - failed_at < self.refetch_after:
             raise JwksUnavailable(f"{url} failed moments ago; not asking again yet")
         try:
-            jwks = self._fetch(url)
+            jwks = self._fetch(url, policy)
         except JwksUnavailable:
             with self._lock:
                 self._failures[url] = time.monotonic()
@@ -164,21 +165,27 @@ class JwksFetcher:
         return jwks
 
     @staticmethod
-    def _fetch(url: str) -> dict:
+    def _fetch(url: str, policy: outbound.Policy) -> dict:
         try:
-            response = requests.get(url, timeout=HTTP_TIMEOUT_SECONDS,
-                                    headers={"Accept": "application/json"}, allow_redirects=False)
-        except requests.RequestException as exc:
-            raise JwksUnavailable(f"{url} could not be fetched ({type(exc).__name__})") from None
-        if response.status_code != 200 or len(response.content) > JWKS_MAX_BYTES:
-            raise JwksUnavailable(f"{url} answered {response.status_code}")
+            response = outbound.get(url, policy=policy, headers={"Accept": "application/json"})
+        except outbound.OutboundError as exc:
+            raise JwksUnavailable(f"{url} could not be fetched ({type(exc).__name__}: "
+                                  f"{exc})") from None
+        if response.status != 200:
+            raise JwksUnavailable(f"{url} answered {response.status}")
         try:
-            jwks = response.json()
-        except ValueError:
+            jwks = json.loads(response.body)
+        except (ValueError, UnicodeDecodeError):
             raise JwksUnavailable(f"{url} did not return JSON") from None
         if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list):
             raise JwksUnavailable(f"{url} did not return a JWKS")
         return jwks
+
+
+def fetch_policy(config) -> outbound.Policy:
+    """What a JWKS fetch may call under `config` (aspsp.outbound.policy_from_config)."""
+    return outbound.policy_from_config(config, deadline=HTTP_DEADLINE_SECONDS,
+                                       max_bytes=JWKS_MAX_BYTES)
 
 
 _fetcher = JwksFetcher()
@@ -199,11 +206,11 @@ class TrustAnchor(Protocol):
 class JwksUrlAnchor:
     """A real directory, trusted through the JWKS it publishes at `url`."""
 
-    def __init__(self, url: str, fetcher: JwksFetcher = _fetcher):
-        self.name, self.url, self._fetcher = url, url, fetcher
+    def __init__(self, url: str, policy: outbound.Policy, fetcher: JwksFetcher = _fetcher):
+        self.name, self.url, self.policy, self._fetcher = url, url, policy, fetcher
 
     def jwks(self, uow: UnitOfWork, *, now: datetime, refresh: bool = False) -> dict:
-        return self._fetcher.get(self.url, refresh=refresh)
+        return self._fetcher.get(self.url, policy=self.policy, refresh=refresh)
 
     def resolve_jwks_uri(self, uow: UnitOfWork, uri: str, *, now: datetime) -> dict | None:
         return None
@@ -240,7 +247,7 @@ def trust_anchors(config, registry: Mapping[str, AnchorFactory] | None = None
                 log.warning("trust anchor ignored: not trusted under this configuration",
                             extra={"fields": {"anchor": entry}})
         elif _is_http_url(entry):
-            anchors.append(JwksUrlAnchor(entry))
+            anchors.append(JwksUrlAnchor(entry, fetch_policy(config)))
         else:
             log.warning("trust anchor ignored: no directory of that name is registered (the "
                         "sandbox registers 'sandbox' only while SANDBOX_ENABLED) and it is not "
@@ -304,13 +311,11 @@ def resolve_jwks_uri(uow: UnitOfWork, uri: str) -> dict | None:
 
 def software_jwks(uow: UnitOfWork, uri: str, *, config, now: datetime,
                   refresh: bool = False) -> dict:
-    """The JWKS a software statement points at: in-process for the sandbox directory, else
-    fetched (HTTPS only, unless the sandbox is enabled)."""
+    """The JWKS a software statement points at: in-process when a registered anchor serves it,
+    else fetched through aspsp.outbound (HTTPS to public addresses only, unless the sandbox
+    is enabled: then http and loopback too)."""
     for anchor in trust_anchors(config):
         resolved = anchor.resolve_jwks_uri(uow, uri, now=now)
         if resolved is not None:
             return resolved
-    schemes = ("https", "http") if config.get("SANDBOX_ENABLED") else ("https",)
-    if not _is_http_url(uri, schemes):
-        raise JwksUnavailable("the software JWKS endpoint must be an https URL")
-    return _fetcher.get(uri, refresh=refresh)
+    return _fetcher.get(uri, policy=fetch_policy(config), refresh=refresh)

@@ -13,6 +13,8 @@ from aspsp.oauth import trust
 from aspsp.oauth.keys import generate_jwk, public_jwk
 from tests import tpp_factories
 
+SANDBOX = trust.fetch_policy({"SANDBOX_ENABLED": True})     # loopback allowed, as in `make run`
+
 
 class _Directory(BaseHTTPRequestHandler):
     prefix = ""          # a fresh path prefix per server: the JWKS cache is keyed by URL
@@ -124,10 +126,11 @@ def test_fetched_jwks_are_cached_and_refetched_for_an_unknown_kid(external_direc
     handler.documents["/keys"] = {"keys": [{"kid": "one"}]}
     fetcher = trust.JwksFetcher(ttl=300, refetch_after=0)
 
-    assert fetcher.get(f"{base}/keys") == {"keys": [{"kid": "one"}]}
+    assert fetcher.get(f"{base}/keys", policy=SANDBOX) == {"keys": [{"kid": "one"}]}
     handler.documents["/keys"] = {"keys": [{"kid": "two"}]}
-    assert fetcher.get(f"{base}/keys") == {"keys": [{"kid": "one"}]}       # cached
-    assert fetcher.get(f"{base}/keys", refresh=True) == {"keys": [{"kid": "two"}]}
+    assert fetcher.get(f"{base}/keys", policy=SANDBOX) == {"keys": [{"kid": "one"}]}  # cached
+    assert fetcher.get(f"{base}/keys", policy=SANDBOX, refresh=True) == \
+        {"keys": [{"kid": "two"}]}
     assert handler.hits["/keys"] == 2
 
 
@@ -135,7 +138,7 @@ def test_a_document_that_is_not_a_jwks_is_refused(external_directory):
     base, handler = external_directory
     handler.documents["/nope"] = {"hello": "world"}
     with pytest.raises(trust.JwksUnavailable):
-        trust.JwksFetcher().get(f"{base}/nope")
+        trust.JwksFetcher().get(f"{base}/nope", policy=SANDBOX)
 
 
 def test_sandbox_jwks_uris_resolve_in_process(app, platform, clock):
