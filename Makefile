@@ -11,7 +11,7 @@ PORT   ?= 5000
 # pytest-xdist workers; `make test PYTEST_WORKERS=0` runs in one process.
 PYTEST_WORKERS ?= auto
 PYTEST_ARGS ?=
-# bench/ledger_transfers.py and bench/transactions_listing.py
+# the PostgreSQL server of the four benchmarks in bench/
 BENCH_PG_URL ?= postgresql://postgres@127.0.0.1:5432
 
 .PHONY: run test venv venv-dev migrate seed worker beat bench config-table clean help
@@ -25,7 +25,7 @@ help:
 	@echo "make seed          flask sandbox seed"
 	@echo "make worker        a Celery worker"
 	@echo "make beat          Celery beat (the schedules)"
-	@echo "make bench         the benchmarks in bench/ (PostgreSQL at BENCH_PG_URL)"
+	@echo "make bench         the four benchmarks of bench/README.md, each with its baseline (PostgreSQL at BENCH_PG_URL)"
 	@echo "make config-table  print README.md's configuration table from aspsp/config.py"
 	@echo "make clean         remove instance/ (local database, keys), caches and bench results"
 
@@ -65,9 +65,15 @@ beat: venv
 test: venv-dev
 	$(PY) -m pytest $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS)) $(PYTEST_ARGS)
 
+# The four benchmarks of bench/README.md, each against its own baseline in the same run:
+# ledger transfers against pgbench, the transactions listing at 1,000,000 against 1,000 postings,
+# the AIS transactions page against a static body of the same size, tokens against the JOSE
+# work alone.
 bench: venv-dev
 	$(PY) bench/ledger_transfers.py --server $(BENCH_PG_URL)
 	$(PY) bench/transactions_listing.py --server $(BENCH_PG_URL)
+	$(PY) bench/ais_transactions.py --server $(BENCH_PG_URL)
+	$(PY) bench/token_endpoint.py --pg $(BENCH_PG_URL)
 
 # README.md's configuration table, from aspsp/config.py SETTINGS.
 config-table: venv

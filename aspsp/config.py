@@ -1,4 +1,5 @@
-"""Layered configuration: defaults, then the environment, then an explicit mapping.
+"""Layered configuration: defaults, then the instance's settings file (the ISSUER `make run`
+serves, instance/settings.json), then the environment, then an explicit mapping.
 
 Every setting the platform reads is declared here once, with its type, default and the
 environment variable that overrides it. README.md's configuration table is this list.
@@ -94,17 +95,23 @@ NAMES = frozenset(s.name for s in SETTINGS)
 
 def load_config(overrides: Mapping[str, Any] | None = None,
                 environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Defaults, overridden by the environment, overridden by `overrides`."""
+    """Defaults, overridden by the instance's settings file, by the environment, then by
+    `overrides`."""
     environ = os.environ if environ is None else environ
     config: dict[str, Any] = {s.name: s.default for s in SETTINGS}
+    explicit = set(overrides or {})
     for setting in SETTINGS:
         raw = environ.get(setting.name)
         if raw not in (None, ""):
             config[setting.name] = setting.parse(raw)
+            explicit.add(setting.name)
     for key, value in (overrides or {}).items():
         config[key] = value
     instance = Path(config["INSTANCE_PATH"] or Path.cwd() / "instance").resolve()
     config["INSTANCE_PATH"] = str(instance)
+    for name, value in instance_settings(instance).items():
+        if name not in explicit:
+            config[name] = value
     if not config["DATABASE_URL"]:
         config["DATABASE_URL"] = f"sqlite:///{instance / 'aspsp.sqlite'}"
     config["DATABASE_URL"] = normalise_database_url(config["DATABASE_URL"])
@@ -112,6 +119,34 @@ def load_config(overrides: Mapping[str, Any] | None = None,
         config["CELERY_BROKER_URL"] = (config["REDIS_URL"]
                                        or f"sqla+sqlite:///{instance / 'broker.sqlite'}")
     return config
+
+
+INSTANCE_SETTINGS = "settings.json"     # under INSTANCE_PATH; `make run` writes ISSUER there
+INSTANCE_SETTING_NAMES = frozenset({"ISSUER"})
+
+
+def instance_settings(instance: Path) -> dict[str, Any]:
+    """The settings this instance's dev server recorded (instance/settings.json), so that every
+    command run against the instance (`flask ...`, the worker) uses the issuer `make run`
+    serves; the environment and explicit overrides still win. Unreadable: none."""
+    import json
+    try:
+        data = json.loads((instance / INSTANCE_SETTINGS).read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if k in INSTANCE_SETTING_NAMES and isinstance(v, str)}
+
+
+def record_instance_settings(instance: Path | str, **settings: str) -> None:
+    """Write settings for every later command on this instance (the dev server's ISSUER)."""
+    import json
+    path = Path(instance) / INSTANCE_SETTINGS
+    data = instance_settings(Path(instance))
+    data.update({k: v for k, v in settings.items() if k in INSTANCE_SETTING_NAMES})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def normalise_database_url(url: str) -> str:

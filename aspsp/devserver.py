@@ -67,8 +67,9 @@ def database_is_empty(app: Flask) -> bool:
 def seed(app: Flask) -> bool:
     print("The database holds no customers yet: seeding the sandbox (flask sandbox seed).",
           flush=True)
-    done = subprocess.run([sys.executable, "-m", "flask", "--app", "aspsp", "sandbox", "seed"],
-                          cwd=ROOT, env=child_environment(app))
+    # --no-logins: the banner below lists the demo logins, once.
+    done = subprocess.run([sys.executable, "-m", "flask", "--app", "aspsp", "sandbox", "seed",
+                           "--no-logins"], cwd=ROOT, env=child_environment(app))
     if done.returncode != 0:
         print(f"Seeding the sandbox failed (exit code {done.returncode}). "
               "Serve without it: python -m aspsp.devserver --no-seed", file=sys.stderr)
@@ -197,11 +198,15 @@ def _request_handler():
 
 def main(argv: list[str] | None = None) -> int:
     from . import create_app
+    from .config import record_instance_settings
 
     args = parse_args(argv)
     base = f"http://{args.host}:{args.port}"
     overrides = {} if os.environ.get("ISSUER") else {"ISSUER": base}
     app = create_app(overrides)
+    # Every later command on this instance (flask sandbox directory issue-ssa, ...) uses the
+    # issuer served here, not the default port's.
+    record_instance_settings(app.config["INSTANCE_PATH"], ISSUER=app.config["ISSUER"])
     if (not args.no_seed and app.config.get("SANDBOX_ENABLED") and database_is_empty(app)
             and not seed(app)):
         return 1

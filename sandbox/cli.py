@@ -22,7 +22,10 @@ sandbox_cli = AppGroup("sandbox", help="Sandbox data and tools.")
 @click.option("--reset", is_flag=True,
               help="First delete all bank data (customers, accounts, journal, bank data, PSU "
                    "logins, and the consents and tokens that refer to them).")
-def seed_command(customers: int, business: int, months: int, seed_value: int, as_of, reset: bool):
+@click.option("--no-logins", is_flag=True,
+              help="Do not print the demo logins at the end (`make run` prints them itself).")
+def seed_command(customers: int, business: int, months: int, seed_value: int, as_of, reset: bool,
+                 no_logins: bool):
     """Seed the sandbox bank: customers, accounts, history, bank data and demo users."""
     from aspsp import platform
     from .seed import (SeedOptions, customer_keys, demo_users_text, existing_bank_data,
@@ -48,7 +51,8 @@ def seed_command(customers: int, business: int, months: int, seed_value: int, as
                f"{summary.journal_entries} journal entries ({summary.postings} postings) and "
                f"{summary.statements} statements: {months} months of history to "
                f"{summary.as_of.isoformat()}, seed {seed_value}.")
-    click.echo(demo_users_text())
+    if not no_logins:
+        click.echo(demo_users_text())
 
 
 def init_app(app: Flask) -> None:
