@@ -16,6 +16,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .clock import Clock
     from .db import Database
     from .identity import init_app as init_identity
+    from .keyring import from_config as keyring_from_config
     from .ledger import init_app as init_ledger
     from .ledger.scheme import scheme_from_config
     from .oauth import init_app as init_oauth
@@ -33,13 +34,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.wsgi_app = TrustedProxyMiddleware(app.wsgi_app, settings)
     logs.configure_logging(settings["LOG_LEVEL"])
 
+    # Production (SANDBOX_ENABLED off) refuses to start without KEY_ENCRYPTION_KEY or REDIS_URL.
+    keyring = keyring_from_config(settings)
+    replay = replay_cache_from_config(settings)
     # DATABASE: a prebuilt Database (tests bind one to a rolled-back connection).
     database = settings.get("DATABASE") or Database(settings["DATABASE_URL"],
                                                     echo=settings["SQL_ECHO"])
     app.extensions["aspsp"] = Platform(config=settings, db=database,
                                        clock=settings.get("CLOCK") or Clock(),
                                        scheme=scheme_from_config(settings),
-                                       replay=replay_cache_from_config(settings))
+                                       replay=replay, keyring=keyring)
     celery_init_app(app)
     inputs.init_app(app)
     app.register_blueprint(health.bp)

@@ -17,9 +17,14 @@ class Platform:
     clock: Clock
     scheme: Any  # ledger.scheme.PaymentScheme
     replay: Any  # oauth.replay.ReplayCache
+    keyring: Any  # keyring.Keyring: seals secrets at rest
 
     def uow(self):
-        return self.db.uow()
+        """A unit of work that carries the keyring, for the services that seal or open
+        secrets at rest."""
+        uow = self.db.uow()
+        uow.keyring = self.keyring
+        return uow
 
 
 def current() -> Platform:

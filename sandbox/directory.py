@@ -230,17 +230,17 @@ def ssa_claims(org: DirectoryOrganisation, sw: SoftwareStatement, *, now: dateti
     return {k: v for k, v in claims.items() if v is not None}
 
 
-def issue_ssa(uow: UnitOfWork, software_id: str, *, now: datetime, issuer: str, secret: str,
+def issue_ssa(uow: UnitOfWork, software_id: str, *, now: datetime, issuer: str, keyring,
               rng: random.Random | None = None, software_version: str = "1.0") -> str:
     """A signed SSA for an active software statement of an active organisation.
-    The directory's key is made on first use: commit the unit of work afterwards."""
+    Signed by the directory's current key (made ahead by `flask db upgrade`)."""
     sw = software(uow, software_id)
     org = sw.organisation
     if org.status != ACTIVE:
         raise DirectoryError(f"organisation {org.org_id} is {org.status}")
     if sw.status != ACTIVE:
         raise DirectoryError(f"software {software_id} is {sw.status}")
-    kid, key = keys.signing_key(uow, "directory", secret=secret, now=now, alg=SSA_ALG)
+    kid, key = keys.signing_key(uow, "directory", keyring=keyring, now=now, alg=SSA_ALG)
     claims = ssa_claims(org, sw, now=now, issuer=issuer, jti=new_id(rng),
                         software_version=software_version)
     token = jwt.JWT(header={"typ": "JWT", "alg": SSA_ALG, "kid": kid}, claims=claims)

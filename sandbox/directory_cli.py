@@ -6,7 +6,7 @@ import json
 import os
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import AppGroup
 
 from aspsp import platform
@@ -103,7 +103,7 @@ def issue_ssa_command(software_id, software_version):
         try:
             ssa = directory.issue_ssa(uow, software_id, now=p.clock.now(),
                                       issuer=p.config["ISSUER"],
-                                      secret=current_app.config["SECRET_KEY"],
+                                      keyring=p.keyring,
                                       software_version=software_version)
         except (directory.DirectoryError, directory.NotFound) as exc:
             raise click.ClickException(str(exc)) from None

@@ -3,7 +3,7 @@ anchor's keys), the organisation and software JWKS endpoints named in SSAs, and 
 for the holder of a software key."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from aspsp import platform
 
@@ -74,7 +74,7 @@ def issue_ssa(software_id: str):
         directory.authenticate_software(uow, software_id, request.get_data(as_text=True).strip(),
                                         audience=platform.public_url(), now=now, replay=p.replay)
         ssa = directory.issue_ssa(uow, software_id, now=now, issuer=p.config["ISSUER"],
-                                  secret=current_app.config["SECRET_KEY"])
+                                  keyring=p.keyring)
         uow.commit()
     return Response(ssa, status=200, mimetype="application/jwt",
                     headers={"Cache-Control": "no-store"})

@@ -25,6 +25,8 @@ from sqlalchemy import MetaData, delete, func, or_, select, true
 from aspsp.db import Database
 from aspsp.identity.models import PsuUser
 from aspsp.identity.passwords import hash_password
+from aspsp.identity.services import seal_totp_secret
+from aspsp.keyring import Keyring
 from aspsp.ids import new_id
 from aspsp.ledger import models, services
 from aspsp.ledger.domain import AccountKind
@@ -165,8 +167,13 @@ def history_window(as_of: date, months: int) -> tuple[datetime, datetime]:
 
 
 def seed_bank(db: Database, options: SeedOptions, *, today: date,
-              progress: Callable[[str], None] | None = None) -> SeedSummary:
-    """Seed an empty bank. Refuses (SeedRefused) when bank data is already there."""
+              progress: Callable[[str], None] | None = None,
+              keyring: Keyring | None = None) -> SeedSummary:
+    """Seed an empty bank. Refuses (SeedRefused) when bank data is already there. The demo
+    users' TOTP secrets are sealed with `keyring` (default: the running platform's)."""
+    if keyring is None:
+        from aspsp import platform
+        keyring = platform.current().keyring
     existing = existing_bank_data(db)
     if existing:
         found = ", ".join(f"{count} {name}" for name, count in existing.items())
@@ -178,6 +185,7 @@ def seed_bank(db: Database, options: SeedOptions, *, today: date,
     fake = Faker("en_GB")
     for index, key in enumerate(customer_keys(options)):
         with db.uow() as uow:
+            uow.keyring = keyring
             customer = Customer(uow, frame, key, index, fake)
             built = _build(customer, key)
             summary.statements += customer.finish(built.accounts)
@@ -218,9 +226,10 @@ def _build(customer: Customer, key: str) -> Built:
         return business_customer(customer, plan_business(customer.rng, customer.fake))
     built = _DEMO_BUILDERS[key](customer)
     user = next(u for u in DEMO_USERS if u.username == key)
+    psu_id = new_id(customer.ids)
     customer.uow.session.add(PsuUser(
-        psu_id=new_id(customer.ids), username=user.username,
-        password_hash=_password_hash(user.password), totp_secret=user.totp_secret,
+        psu_id=psu_id, username=user.username, password_hash=_password_hash(user.password),
+        totp_secret=seal_totp_secret(customer.uow.keyring, psu_id, user.totp_secret),
         party=built.party, failed_attempts=0, created_at=customer.frame.start))
     return built
 

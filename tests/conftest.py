@@ -22,6 +22,7 @@ from aspsp import create_app
 from aspsp.cli import upgrade
 from aspsp.clock import Clock
 from aspsp.db import Database, make_engine
+from aspsp.keyring import new_key_setting
 
 PG_SERVER = os.environ.get("TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -35,6 +36,10 @@ NOW = datetime(2026, 6, 15, 12, 0, tzinfo=timezone.utc)
 # The issuer of test apps: the Flask test client sends requests to http://localhost, and the
 # platform checks DPoP htu and JWT audiences against ISSUER + path.
 TEST_ISSUER = "http://localhost"
+# One key-encryption key for the whole run, as every process of one deployment shares one: the
+# migrated databases (their signing keys are made at `upgrade`) and every test app open the
+# same sealed secrets.
+os.environ.setdefault("KEY_ENCRYPTION_KEY", new_key_setting("test"))
 
 
 def service_missing(what: str, error: Exception):

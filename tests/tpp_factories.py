@@ -50,7 +50,7 @@ def tpp(uow, *, now, roles=("AISP", "PISP", "CBPII"), org_roles=None,
 
 def issue_ssa(uow, app, software_id: str, *, now) -> str:
     return directory.issue_ssa(uow, software_id, now=now, issuer=app.config["ISSUER"],
-                               secret=app.config["SECRET_KEY"])
+                               keyring=app.extensions["aspsp"].keyring)
 
 
 def sign(claims: dict, key: jwk.JWK, *, alg: str, kid: str | None, typ: str = "JWT") -> str:

@@ -17,7 +17,8 @@ class PsuUser(Base):
     psu_id: Mapped[str] = mapped_column(String(40), unique=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(256))
-    totp_secret: Mapped[str] = mapped_column(String(64))
+    # Sealed with the key-encryption key (aspsp.keyring), never in clear.
+    totp_secret: Mapped[str] = mapped_column(String(256))
     party_pk: Mapped[int] = mapped_column(ForeignKey("parties.id"), index=True)
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

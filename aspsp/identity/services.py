@@ -9,12 +9,17 @@ The functions take the caller's unit of work and never commit. A failure raises 
 *after* recording the attempt and counting it: the caller commits in both cases, so that a
 failed attempt is remembered.
 
+TOTP secrets are sealed at rest with the key-encryption key (aspsp.keyring), bound to the
+customer's psu_id; they are opened only to check or show a code. The keyring comes from the
+caller, else from the platform's unit of work, else from the running app.
+
 Sandbox: with SANDBOX_ENABLED, the demo customers (the usernames the sandbox registers) also pass the
 second factor with the fixed code 123456, and the code page shows their current TOTP.
 """
 from __future__ import annotations
 
 import hmac
+import logging
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Mapping, NoReturn
@@ -24,6 +29,7 @@ from sqlalchemy import select
 
 from ..db import UnitOfWork
 from ..ids import new_id
+from ..keyring import Keyring, SealedValueError, is_sealed
 from ..ledger.models import Party
 from ..oauth.replay import ReplayCache
 from .errors import InvalidCode, InvalidCredentials, LoginLocked, UsernameTaken
@@ -39,18 +45,23 @@ TOTP_REPLAY_TTL_SECONDS = 120
 MAX_PASSWORD_LENGTH = 1024
 ISSUER_NAME = "Invisible Bank"
 
+log = logging.getLogger(__name__)
+
 
 def create_psu(uow: UnitOfWork, *, username: str, password: str, party: Party, now: datetime,
-               totp_secret: str | None = None, rng=None) -> PsuUser:
-    """A new online-banking login for `party`, with a fresh TOTP secret unless one is given."""
+               totp_secret: str | None = None, rng=None,
+               keyring: Keyring | None = None) -> PsuUser:
+    """A new online-banking login for `party`, with a fresh TOTP secret unless one is given
+    (sealed before it is stored)."""
     username = username.strip()
     if not username or len(username) > 64:
         raise InvalidCredentials("A username has 1 to 64 characters.")
     if find_by_username(uow, username) is not None:
         raise UsernameTaken(f"The username {username!r} is taken.")
-    psu = PsuUser(psu_id=new_id(rng), username=username, password_hash=hash_password(password),
-                  totp_secret=totp_secret or pyotp.random_base32(), party_pk=party.id,
-                  failed_attempts=0, created_at=now)
+    psu_id = new_id(rng)
+    sealed = seal_totp_secret(_keyring(keyring, uow), psu_id, totp_secret or pyotp.random_base32())
+    psu = PsuUser(psu_id=psu_id, username=username, password_hash=hash_password(password),
+                  totp_secret=sealed, party_pk=party.id, failed_attempts=0, created_at=now)
     uow.session.add(psu)
     uow.session.flush()
     return psu
@@ -86,28 +97,70 @@ def authenticate_password(uow: UnitOfWork, username: str, password: str, ip: str
 
 
 def verify_totp(uow: UnitOfWork, psu: PsuUser, code: str, ip: str | None, now: datetime, *,
-                replay: ReplayCache, sandbox_code: bool = False) -> PsuUser:
+                replay: ReplayCache, sandbox_code: bool = False,
+                keyring: Keyring | None = None) -> PsuUser:
     """Pass the second factor: the PSU's current TOTP (a step either side accepted, each code
     once), or, when `sandbox_code` is allowed, the fixed sandbox code. Raises InvalidCode or
     LoginLocked. Success clears the failure count."""
     psu = _locked_row(uow, PsuUser.id == psu.id)
     _refuse_if_locked(uow, psu, "totp", ip, now)
     code = "".join((code or "").split())
-    if not (_sandbox_code_ok(code, sandbox_code) or _totp_ok(psu, code, now, replay)):
+    if not (_sandbox_code_ok(code, sandbox_code)
+            or _totp_ok(psu, code, now, replay, _keyring(keyring, uow))):
         _count_failure(uow, psu, "totp", ip, now, InvalidCode())
     psu.failed_attempts = 0
     _record(uow, psu, psu.username, "totp", "success", ip, now)
     return psu
 
 
-def current_code(psu: PsuUser, now: datetime) -> str:
+def current_code(psu: PsuUser, now: datetime, keyring: Keyring | None = None) -> str:
     """The TOTP a customer's authenticator shows at `now` (the sandbox shows it on the page)."""
-    return pyotp.TOTP(psu.totp_secret).at(now)
+    return pyotp.TOTP(totp_secret(psu, keyring)).at(now)
 
 
-def provisioning_uri(psu: PsuUser) -> str:
+def provisioning_uri(psu: PsuUser, keyring: Keyring | None = None) -> str:
     """otpauth:// URI for an authenticator app."""
-    return pyotp.TOTP(psu.totp_secret).provisioning_uri(name=psu.username, issuer_name=ISSUER_NAME)
+    return pyotp.TOTP(totp_secret(psu, keyring)).provisioning_uri(name=psu.username,
+                                                                  issuer_name=ISSUER_NAME)
+
+
+def totp_secret(psu: PsuUser, keyring: Keyring | None = None) -> str:
+    """The customer's TOTP secret in clear (raises keyring.SealedValueError if it was not
+    sealed for this customer with a configured KEK version)."""
+    return _keyring(keyring).open(psu.totp_secret, _totp_purpose(psu.psu_id))
+
+
+def seal_totp_secret(keyring: Keyring, psu_id: str, secret: str) -> str:
+    return keyring.seal(secret, _totp_purpose(psu_id))
+
+
+def rewrap_totp_secrets(uow: UnitOfWork, keyring: Keyring) -> int:
+    """Re-seal every TOTP secret under the newest KEK version; plain-text ones (stored before
+    secrets were sealed) are sealed. Returns how many changed."""
+    changed = 0
+    for psu in uow.session.scalars(select(PsuUser).order_by(PsuUser.id)):
+        if keyring.is_current(psu.totp_secret):
+            continue
+        secret = totp_secret(psu, keyring) if is_sealed(psu.totp_secret) else psu.totp_secret
+        psu.totp_secret = seal_totp_secret(keyring, psu.psu_id, secret)
+        changed += 1
+    uow.session.flush()
+    return changed
+
+
+def _totp_purpose(psu_id: str) -> str:
+    return f"psu_users.totp_secret:{psu_id}"
+
+
+def _keyring(keyring: Keyring | None, uow: UnitOfWork | None = None) -> Keyring:
+    if keyring is not None:
+        return keyring
+    if getattr(uow, "keyring", None) is not None:
+        return uow.keyring
+    from .. import platform
+    return platform.current().keyring
+
+
 
 
 def unlock(uow: UnitOfWork, psu: PsuUser) -> None:
@@ -165,10 +218,17 @@ def _sandbox_code_ok(code: str, allowed: bool) -> bool:
     return allowed and hmac.compare_digest(code, SANDBOX_CODE)
 
 
-def _totp_ok(psu: PsuUser, code: str, now: datetime, replay: ReplayCache) -> bool:
+def _totp_ok(psu: PsuUser, code: str, now: datetime, replay: ReplayCache,
+             keyring: Keyring) -> bool:
     if len(code) != 6 or not code.isdigit():
         return False
-    if not pyotp.TOTP(psu.totp_secret).verify(code, for_time=now, valid_window=1):
+    try:
+        secret = totp_secret(psu, keyring)
+    except SealedValueError as error:   # not sealed for this login: a tampered or foreign row
+        log.error("TOTP secret of psu %s does not open: %s", psu.psu_id, error)
+        return False
+    if not pyotp.TOTP(secret).verify(code, for_time=now, valid_window=1):
+
         return False
     return replay.first_use("psu-totp", f"{psu.psu_id}:{code}", TOTP_REPLAY_TTL_SECONDS)
 

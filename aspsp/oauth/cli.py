@@ -1,4 +1,4 @@
-"""`flask keys ...`: the ASPSP's signing keys."""
+"""`flask keys ...`: the platform's signing keys and the key-encryption key."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -8,19 +8,21 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from .. import platform
+from ..keyring import SealedValueError
 from . import keys
 
-keys_cli = AppGroup("keys", help="Signing keys published in the JWKS.")
+keys_cli = AppGroup("keys", help="Signing keys published in the JWKS; secrets at rest.")
 
 
 @keys_cli.command("rotate")
-@click.option("--owner", default="aspsp", type=click.Choice(["aspsp", "directory"]))
+@click.option("--owner", default="aspsp", type=click.Choice(list(keys.OWNERS)))
 @click.option("--alg", default="PS256", type=click.Choice(list(keys.ALGORITHMS)))
 def rotate_command(owner: str, alg: str) -> None:
-    """Publish a new key now; it starts signing after KEY_PUBLISH_LEAD_SECONDS."""
+    """Publish a new key now; it starts signing after KEY_PUBLISH_LEAD_SECONDS (at least the
+    JWKS cache lifetime)."""
     p = platform.current()
     with p.uow() as uow:
-        row = keys.rotate(uow, owner, secret=p.config["SECRET_KEY"], now=p.clock.now(), alg=alg,
+        row = keys.rotate(uow, owner, keyring=p.keyring, now=p.clock.now(), alg=alg,
                           lead=timedelta(seconds=p.config["KEY_PUBLISH_LEAD_SECONDS"]),
                           keep_published=timedelta(seconds=p.config["KEY_KEEP_PUBLISHED_SECONDS"]))
         uow.commit()
@@ -28,13 +30,29 @@ def rotate_command(owner: str, alg: str) -> None:
 
 
 @keys_cli.command("list")
-@click.option("--owner", default="aspsp", type=click.Choice(["aspsp", "directory"]))
+@click.option("--owner", default="aspsp", type=click.Choice(list(keys.OWNERS)))
 def list_command(owner: str) -> None:
     """The published keys (public parts only)."""
     p = platform.current()
     with p.uow() as uow:
         for key in keys.published_jwks(uow, owner, now=p.clock.now())["keys"]:
             click.echo(f"{key['kid']}\t{key['alg']}")
+
+
+@keys_cli.command("rewrap")
+def rewrap_command() -> None:
+    """Re-seal every secret at rest (TOTP secrets, private signing keys) under the newest
+    KEY_ENCRYPTION_KEY version; converts values from before the KEK existed."""
+    from ..secrets_at_rest import rewrap_all
+    p = platform.current()
+    try:
+        with p.uow() as uow:
+            counts = rewrap_all(uow, p.keyring, legacy_secret=p.config.get("SECRET_KEY"))
+            uow.commit()
+    except SealedValueError as error:
+        raise click.ClickException(f"{error}; nothing was changed") from None
+    click.echo(f"re-sealed under KEK version {p.keyring.current_version}: "
+               + ", ".join(f"{count} {what}" for what, count in counts.items()))
 
 
 def init_app(app: Flask) -> None:

@@ -23,7 +23,7 @@ def half_hash(value: str) -> str:
 def sign_jwt(uow: UnitOfWork, claims: dict, *, now: datetime, typ: str = "JWT",
              alg: str = "PS256") -> str:
     p = platform.current()
-    kid, key = keys.signing_key(uow, "aspsp", secret=p.config["SECRET_KEY"], now=now, alg=alg)
+    kid, key = keys.signing_key(uow, "aspsp", keyring=p.keyring, now=now, alg=alg)
     token = jwt.JWT(header={"alg": alg, "kid": kid, "typ": typ}, claims=claims)
     token.make_signed_token(key)
     return token.serialize()

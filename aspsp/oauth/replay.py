@@ -40,6 +40,22 @@ class RedisReplayCache:
                                     ex=max(1, ttl_seconds)))
 
 
+class SharedReplayCacheRequired(RuntimeError):
+    """A production process without REDIS_URL: it refuses to start."""
+
+
 def replay_cache_from_config(config) -> ReplayCache:
-    return RedisReplayCache(config["REDIS_URL"]) if config.get("REDIS_URL") \
-        else InProcessReplayCache()
+    """Redis when REDIS_URL is set. Without it, an in-process cache, which only the embedded
+    platform may use: it is one process. A production deployment (SANDBOX_ENABLED off) runs
+    gunicorn workers and can be scaled to more containers at any time, and no process can know
+    how many siblings it has (a worker count in one container says nothing about the others),
+    so there every one-time value would be accepted once per process: it refuses to start."""
+    if config.get("REDIS_URL"):
+        return RedisReplayCache(config["REDIS_URL"])
+    if not config.get("SANDBOX_ENABLED"):
+        raise SharedReplayCacheRequired(
+            "REDIS_URL is required when SANDBOX_ENABLED is off: the replay caches of DPoP "
+            "proofs, client assertions, request objects, software statements and one-time codes "
+            "must be shared by every web process, or each process accepts a replayed value once. "
+            "Set REDIS_URL=redis://HOST:6379/0 (docker-compose.yml sets redis://redis:6379/0).")
+    return InProcessReplayCache()

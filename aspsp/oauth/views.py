@@ -132,12 +132,9 @@ def jwks():
     p = platform.current()
     with p.uow() as uow:
         body = keys.published_jwks(uow, "aspsp", now=p.clock.now())
-        if not body["keys"]:  # the first key is made on first publication
-            keys.signing_key(uow, "aspsp", secret=p.config["SECRET_KEY"], now=p.clock.now())
-            body = keys.published_jwks(uow, "aspsp", now=p.clock.now())
-            uow.commit()
     response = jsonify(body)
-    response.headers["Cache-Control"] = "public, max-age=300"
+    # A key signs only JWKS_MAX_AGE_SECONDS after it is published here (keys.py).
+    response.headers["Cache-Control"] = f"public, max-age={keys.JWKS_MAX_AGE_SECONDS}"
     return response
 
 

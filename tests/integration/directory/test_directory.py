@@ -182,10 +182,11 @@ def test_the_ssa_endpoint_wants_a_jwt_body(client, platform, clock):
     assert response.status_code == 400
 
 
-def test_without_the_sandbox_there_is_no_directory(database, clock, tmp_path):
+def test_without_the_sandbox_there_is_no_directory(database, clock, tmp_path, redis_url):
     app = create_app({"DATABASE_URL": database.url, "DATABASE": database, "CLOCK": clock,
                       "CELERY_ALWAYS_EAGER": True, "INSTANCE_PATH": str(tmp_path),
-                      "SECRET_KEY": "test-secret", "TESTING": True, "SANDBOX_ENABLED": False})
+                      "SECRET_KEY": "test-secret", "TESTING": True, "SANDBOX_ENABLED": False,
+                      "REDIS_URL": redis_url})
     http = app.test_client()
     assert http.get("/sandbox/directory/jwks").status_code == 404
 

@@ -1,6 +1,7 @@
 """PSU login: password, TOTP second factor, lockout after five failures, login history."""
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import pyotp
@@ -10,6 +11,7 @@ from sqlalchemy import select
 from aspsp.identity import services as identity
 from aspsp.identity.errors import InvalidCode, InvalidCredentials, LoginLocked
 from aspsp.identity.models import LoginEvent, PsuUser
+from aspsp.keyring import parse
 from aspsp.oauth.replay import InProcessReplayCache
 from tests import factories
 from tests.psu_factories import PASSWORD, psu as make_psu
@@ -51,7 +53,9 @@ def events(platform, username):
 
 
 def totp(user, at):
-    return pyotp.TOTP(user.totp_secret).at(at)
+    """The code the customer's authenticator shows. The secret is sealed at rest with the test
+    run's key-encryption key (tests/conftest.py puts it in the environment)."""
+    return pyotp.TOTP(identity.totp_secret(user, parse(os.environ["KEY_ENCRYPTION_KEY"]))).at(at)
 
 
 def test_right_password_logs_in_and_is_recorded(platform, clock, carol):

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import pyotp
 import pytest
 
+from aspsp.identity.services import totp_secret
 from aspsp.ledger.domain import AccountStatus
 from tests import factories
 from tests.oauth_factories import make_client
@@ -79,7 +80,7 @@ def build_world(platform, clock, *, client_name="Budget Buddy", username=None,
         uow.commit()
         return SimpleNamespace(
             tpp=tpp, psu=customer, username=customer.username, password=PASSWORD,
-            totp=pyotp.TOTP(customer.totp_secret), consent_id=ask.consent_id,
+            totp=pyotp.TOTP(totp_secret(customer, platform.keyring)), consent_id=ask.consent_id,
             consent_pk=ask.id, reference=pending.reference,
             url=f"/psu/authorize/{pending.reference}",
             current=current.account_id, saver=saver.account_id, closed=closed.account_id,

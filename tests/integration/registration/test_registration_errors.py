@@ -45,7 +45,8 @@ def _clients(platform) -> int:
 
 def _directory_signed(uow, app, claims: dict, *, now) -> str:
     """An SSA with chosen claims, signed by the real sandbox directory key."""
-    kid, key = keys.signing_key(uow, "directory", secret=app.config["SECRET_KEY"], now=now)
+    kid, key = keys.signing_key(uow, "directory", keyring=app.extensions["aspsp"].keyring,
+                                now=now)
     token = jwt.JWT(header={"typ": "JWT", "alg": "PS256", "kid": kid}, claims=claims)
     token.make_signed_token(key)
     return token.serialize()
@@ -272,7 +273,7 @@ def test_a_client_credentials_only_client_registers_no_response_types(app, clien
 
 
 def test_the_sandbox_directory_is_trusted_only_while_the_sandbox_runs(database, clock, tmp_path,
-                                                                     app, platform):
+                                                                     app, platform, redis_url):
     from aspsp import create_app
     with platform.uow() as uow:
         tpp = tpp_factories.tpp(uow, now=clock.now())
@@ -281,7 +282,7 @@ def test_the_sandbox_directory_is_trusted_only_while_the_sandbox_runs(database, 
     production = create_app({"DATABASE_URL": database.url, "DATABASE": database, "CLOCK": clock,
                              "CELERY_ALWAYS_EAGER": True, "INSTANCE_PATH": str(tmp_path),
                              "SECRET_KEY": "test-secret", "TESTING": True,
-                             "SANDBOX_ENABLED": False})
+                             "SANDBOX_ENABLED": False, "REDIS_URL": redis_url})
     token = tpp_factories.registration_jwt(tpp, ssa, issuer=production.config["ISSUER"],
                                            now=clock.now())
     _refused(tpp_factories.post_registration(production.test_client(), token),

@@ -10,6 +10,7 @@ from aspsp import create_app
 from aspsp.cli import upgrade
 from aspsp.clock import Clock
 from aspsp.identity.models import PsuUser
+from aspsp.identity.services import totp_secret
 from aspsp.ledger import models
 from tests.conftest import NOW, create_pg_database, drop_pg_database, service_missing
 
@@ -83,6 +84,7 @@ def fingerprint(app) -> dict[str, list[tuple]]:
             "direct_debits": run(select(models.DirectDebit.direct_debit_id,
                                         models.DirectDebit.name)
                                  .order_by(models.DirectDebit.direct_debit_id)),
-            "psu_users": run(select(PsuUser.psu_id, PsuUser.username, PsuUser.totp_secret)
-                             .order_by(PsuUser.psu_id)),
+            # TOTP secrets are sealed with a fresh nonce each time: compare them opened
+            "psu_users": [(u.psu_id, u.username, totp_secret(u, uow.keyring)) for u in
+                          uow.session.scalars(select(PsuUser).order_by(PsuUser.psu_id))],
         }

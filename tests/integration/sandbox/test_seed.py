@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from aspsp.identity.models import PsuUser
 from aspsp.identity.passwords import verify_password
+from aspsp.identity.services import totp_secret
 from aspsp.ledger import models, services
 from aspsp.ledger.statements import render_statement_pdf
 from sandbox.seed import DEMO_USERS, SANDBOX_PASSWORD
@@ -86,8 +87,10 @@ def test_every_demo_user_can_be_identified_with_the_documented_credentials(uow):
     for demo in DEMO_USERS:
         user = uow.session.scalars(select(PsuUser).where(PsuUser.username == demo.username)).one()
         assert verify_password(user.password_hash, SANDBOX_PASSWORD)
-        assert user.totp_secret == demo.totp_secret
-        totp = pyotp.TOTP(user.totp_secret)
+        # the documented secret, sealed at rest: stored only as ciphertext
+        assert demo.totp_secret not in user.totp_secret
+        assert totp_secret(user, uow.keyring) == demo.totp_secret
+        totp = pyotp.TOTP(totp_secret(user, uow.keyring))
         assert totp.verify(totp.now())
         assert user.party.name == demo.customer
     assert not verify_password(user.password_hash, "wrong-password")
