@@ -1,9 +1,23 @@
 """Strong customer authentication of bank customers (PSUs): a password, then a one-time code.
 
-Every attempt, good or bad, is recorded as a LoginEvent. Five failed attempts, passwords and
-codes counted together, lock the login for 15 minutes; a locked login is refused without even
-checking the password. Only a complete login (password and code) clears the count: a correct
-password alone does not, or someone who knows the password could try codes for ever.
+Every attempt, good or bad, is recorded as a LoginEvent. The lockout policy, with failed
+passwords and codes counted together (LoginThrottle rows, one per username and source address
+and one per username overall):
+- The count is kept per username whether or not the username exists, and an unknown one is
+  answered exactly as a known one (same error, same lock message, one argon2 verification on
+  every path): five attempts no longer tell whether a name is a customer.
+- Five failures of one username from one source address lock that username *from that
+  address* for 15 minutes; each further lock from the same address lasts twice as long (30
+  minutes, an hour, ... at most a day). An outsider guessing from one address therefore never
+  locks the customer out: the customer's own address is not affected.
+- Twenty failures of one username from all addresses together, each within 15 minutes of the
+  last, lock it for everyone for 15 minutes: a ceiling against guessing spread over many
+  addresses. It is not progressive, so keeping a customer out needs a steady supply of fresh
+  addresses (each is itself locked after five failures, and rate limited, see consent.web).
+- A locked login is refused (after the same password check, for equal timing). Only a
+  complete login (password and code) clears its address's count: a correct password alone
+  does not, or someone who knows the password could try codes for ever.
+- `flask psu unlock USERNAME` clears every count and lock of the username.
 
 The functions take the caller's unit of work and never commit. A failure raises a typed error
 *after* recording the attempt and counting it: the caller commits in both cases, so that a
@@ -25,7 +39,9 @@ from functools import lru_cache
 from typing import Any, Mapping, NoReturn
 
 import pyotp
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..db import UnitOfWork
 from ..ids import new_id
@@ -33,11 +49,16 @@ from ..keyring import Keyring, SealedValueError, is_sealed
 from ..ledger.models import Party
 from ..oauth.replay import ReplayCache
 from .errors import InvalidCode, InvalidCredentials, LoginLocked, UsernameTaken
-from .models import LoginEvent, PsuUser
+from .models import LoginEvent, LoginThrottle, PsuUser
 from .passwords import hash_password, verify_password
 
-MAX_FAILED_ATTEMPTS = 5
-LOCKOUT = timedelta(minutes=15)
+MAX_FAILED_ATTEMPTS = 5                    # per username and source address
+LOCKOUT = timedelta(minutes=15)            # the first lock; each further one from there doubles
+MAX_LOCKOUT = timedelta(days=1)
+MAX_FAILURES_PER_USERNAME = 20             # from all addresses, each within GLOBAL_WINDOW
+GLOBAL_WINDOW = timedelta(minutes=15)
+FORGET_AFTER = timedelta(days=1)           # a source's quiet day wipes its count and its locks
+EVERYWHERE = ""                            # LoginThrottle.source of the overall count
 SANDBOX_CODE = "123456"
 # valid_window=1 accepts the previous, current and next 30 s step: a used code stays
 # refused for longer than it could be accepted.
@@ -81,17 +102,16 @@ def authenticate_password(uow: UnitOfWork, username: str, password: str, ip: str
     password alike) or LoginLocked."""
     username, password = (username or "").strip(), password or ""
     psu = _locked_row(uow, PsuUser.username == username) if 0 < len(username) <= 64 else None
-    if psu is None:
-        verify_password(_dummy_hash(), password[:MAX_PASSWORD_LENGTH])  # same time as a real check
-        _record(uow, None, username, "password", "failure", ip, now)
-        raise InvalidCredentials()
-    # One argon2 verification on every path (known, unknown, locked, oversized), so the answer
-    # takes the same time whatever it is.
-    right = verify_password(psu.password_hash, password[:MAX_PASSWORD_LENGTH]) \
-        and len(password) <= MAX_PASSWORD_LENGTH
-    _refuse_if_locked(uow, psu, "password", ip, now)
+    # One argon2 verification on every path (known, unknown, locked, oversized), and the same
+    # counting and locking for known and unknown usernames, so the answer and its time are the
+    # same whatever it is.
+    right = verify_password(psu.password_hash if psu else _dummy_hash(),
+                            password[:MAX_PASSWORD_LENGTH]) \
+        and psu is not None and len(password) <= MAX_PASSWORD_LENGTH
+    username = username[:64]
+    _refuse_if_locked(uow, username, psu, "password", ip, now)
     if not right:
-        _count_failure(uow, psu, "password", ip, now, InvalidCredentials())
+        _count_failure(uow, username, psu, "password", ip, now, InvalidCredentials())
     _record(uow, psu, psu.username, "password", "success", ip, now)
     return psu
 
@@ -103,12 +123,12 @@ def verify_totp(uow: UnitOfWork, psu: PsuUser, code: str, ip: str | None, now: d
     once), or, when `sandbox_code` is allowed, the fixed sandbox code. Raises InvalidCode or
     LoginLocked. Success clears the failure count."""
     psu = _locked_row(uow, PsuUser.id == psu.id)
-    _refuse_if_locked(uow, psu, "totp", ip, now)
+    _refuse_if_locked(uow, psu.username, psu, "totp", ip, now)
     code = "".join((code or "").split())
     if not (_sandbox_code_ok(code, sandbox_code)
             or _totp_ok(psu, code, now, replay, _keyring(keyring, uow))):
-        _count_failure(uow, psu, "totp", ip, now, InvalidCode())
-    psu.failed_attempts = 0
+        _count_failure(uow, psu.username, psu, "totp", ip, now, InvalidCode())
+    _clear_failures(uow, psu.username, ip)
     _record(uow, psu, psu.username, "totp", "success", ip, now)
     return psu
 
@@ -161,10 +181,10 @@ def _keyring(keyring: Keyring | None, uow: UnitOfWork | None = None) -> Keyring:
     return platform.current().keyring
 
 
-
-
 def unlock(uow: UnitOfWork, psu: PsuUser) -> None:
+    """Lift every lock and count of this login, from every address."""
     psu.failed_attempts, psu.locked_until = 0, None
+    uow.session.execute(delete(LoginThrottle).where(LoginThrottle.username == psu.username))
 
 
 def sandbox_sca_allowed(psu: PsuUser, config: Mapping[str, Any]) -> bool:
@@ -194,24 +214,72 @@ def _locked_row(uow: UnitOfWork, condition) -> PsuUser | None:
                                .execution_options(populate_existing=True)).one_or_none()
 
 
-def _refuse_if_locked(uow: UnitOfWork, psu: PsuUser, step: str, ip: str | None,
-                      now: datetime) -> None:
-    if psu.locked_until is None:
-        return
-    if psu.locked_until > now:
-        _record(uow, psu, psu.username, step, "locked", ip, now)
-        raise LoginLocked(psu.locked_until)
-    psu.locked_until, psu.failed_attempts = None, 0          # the lock has run out
+def _refuse_if_locked(uow: UnitOfWork, username: str, psu: PsuUser | None, step: str,
+                      ip: str | None, now: datetime) -> None:
+    until = max((row.locked_until for row in uow.session.scalars(
+        select(LoginThrottle).where(LoginThrottle.username == username,
+                                    LoginThrottle.source.in_((_source(ip), EVERYWHERE))))
+        if row.locked_until is not None and row.locked_until > now), default=None)
+    if until is not None:
+        _record(uow, psu, username, step, "locked", ip, now)
+        raise LoginLocked(until)
 
 
-def _count_failure(uow: UnitOfWork, psu: PsuUser, step: str, ip: str | None, now: datetime,
-                   error: Exception) -> NoReturn:
-    psu.failed_attempts = (psu.failed_attempts or 0) + 1
-    _record(uow, psu, psu.username, step, "failure", ip, now)
-    if psu.failed_attempts >= MAX_FAILED_ATTEMPTS:
-        psu.locked_until = now + LOCKOUT
-        raise LoginLocked(psu.locked_until)
+def _count_failure(uow: UnitOfWork, username: str, psu: PsuUser | None, step: str,
+                   ip: str | None, now: datetime, error: Exception) -> NoReturn:
+    """Count one failure from this address and overall; lock when a limit is reached."""
+    _record(uow, psu, username, step, "failure", ip, now)
+    locked = []
+    here = _throttle(uow, username, _source(ip), now)
+    if now - here.updated_at > FORGET_AFTER:
+        here.failures, here.locks = 0, 0
+    here.failures, here.updated_at = here.failures + 1, now
+    if here.failures >= MAX_FAILED_ATTEMPTS:
+        here.locked_until = now + min(LOCKOUT * 2 ** min(here.locks, 16), MAX_LOCKOUT)
+        here.failures, here.locks = 0, here.locks + 1
+        locked.append(here.locked_until)
+    everywhere = _throttle(uow, username, EVERYWHERE, now)
+    if now - everywhere.updated_at > GLOBAL_WINDOW:
+        everywhere.failures = 0
+    everywhere.failures, everywhere.updated_at = everywhere.failures + 1, now
+    if everywhere.failures >= MAX_FAILURES_PER_USERNAME:
+        everywhere.locked_until, everywhere.failures = now + LOCKOUT, 0
+        locked.append(everywhere.locked_until)
+    uow.session.flush()
+    if locked:
+        raise LoginLocked(max(locked))
     raise error
+
+
+def _throttle(uow: UnitOfWork, username: str, source: str, now: datetime) -> LoginThrottle:
+    """The count of `username` from `source`, made if new, under a row lock (concurrent
+    failures count one by one; a row made by a concurrent attempt is taken, not duplicated)."""
+    dialect = uow.session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    uow.session.execute(insert(LoginThrottle).values(
+        username=username, source=source, failures=0, locks=0, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["username", "source"]))
+    return uow.session.scalars(select(LoginThrottle).where(
+        LoginThrottle.username == username, LoginThrottle.source == source)
+        .with_for_update().execution_options(populate_existing=True)).one()
+
+
+def _clear_failures(uow: UnitOfWork, username: str, ip: str | None) -> None:
+    """A complete login: its address's count and locks go (the overall count stays)."""
+    uow.session.execute(delete(LoginThrottle).where(LoginThrottle.username == username,
+                                                    LoginThrottle.source == _source(ip)))
+
+
+def _source(ip: str | None) -> str:
+    return (ip or "unknown")[:64]
+
+
+def sweep_login_throttles(uow: UnitOfWork, now: datetime) -> int:
+    """Delete the counts nobody has added to for a day and that lock nothing."""
+    result = uow.session.execute(delete(LoginThrottle).where(
+        LoginThrottle.updated_at < now - FORGET_AFTER,
+        (LoginThrottle.locked_until.is_(None)) | (LoginThrottle.locked_until <= now)))
+    return result.rowcount or 0
 
 
 def _sandbox_code_ok(code: str, allowed: bool) -> bool:
@@ -228,7 +296,6 @@ def _totp_ok(psu: PsuUser, code: str, now: datetime, replay: ReplayCache,
         log.error("TOTP secret of psu %s does not open: %s", psu.psu_id, error)
         return False
     if not pyotp.TOTP(secret).verify(code, for_time=now, valid_window=1):
-
         return False
     return replay.first_use("psu-totp", f"{psu.psu_id}:{code}", TOTP_REPLAY_TTL_SECONDS)
 
