@@ -13,6 +13,9 @@ Dashboard (`/psu/consents`): its own login (`/psu/login`, then `/psu/login/code`
 every consent the customer decided, grouped by third party, with a Revoke button for those in
 force. Sign-out (`/psu/logout`) deletes the session.
 
+Login and code posts are rate limited per address and overall before the view runs
+(aspsp.identity.login_limits): over the limit, a 429 page with Retry-After.
+
 Sessions: the cookie is a random id, rotated at every login step (password and code, on both
 journeys); the session ends after PSU_SESSION_IDLE_TIMEOUT (15 minutes) without a request and
 PSU_SESSION_LIFETIME (an hour) after its last login step, however active.
@@ -28,8 +31,9 @@ from flask_wtf.csrf import CSRFError
 
 from aspsp import platform, web_pages
 from aspsp.identity import errors as identity_errors
+from aspsp.identity import login_limits
 from aspsp.identity import services as identity
-from . import screens, wording
+from . import screens
 from . import services as consent_services
 from .errors import ConsentError
 from .permissions import describe
@@ -44,6 +48,7 @@ MAX_BOUND_AUTHORIZATIONS = 3
 
 def init_app(app: Flask) -> None:
     web_pages.init_app(app)
+    login_limits.init_app(app)
     app.register_blueprint(bp)
 
 
@@ -66,6 +71,7 @@ def authorize(reference: str):
 
 
 @bp.post("/authorize/<reference>/login")
+@login_limits.login_post_limits
 def authorize_login(reference: str):
     p = platform.current()
     now = p.clock.now()
@@ -93,6 +99,7 @@ def authorize_login(reference: str):
 
 
 @bp.post("/authorize/<reference>/code")
+@login_limits.login_post_limits
 def authorize_code(reference: str):
     p = platform.current()
     now = p.clock.now()
@@ -222,6 +229,7 @@ def _consent_page(uow, pending, psu, *, error: str | None = None, status: int = 
 # --- dashboard ------------------------------------------------------------------------------
 
 @bp.route("/login", methods=["GET", "POST"])
+@login_limits.login_post_limits
 def login():
     p = platform.current()
     now = p.clock.now()
@@ -246,6 +254,7 @@ def login():
 
 
 @bp.route("/login/code", methods=["GET", "POST"])
+@login_limits.login_post_limits
 def login_code():
     p = platform.current()
     now = p.clock.now()
@@ -282,24 +291,6 @@ def consents():
             return redirect(url_for(".login"), 303)
         groups = screens.consents_by_provider(uow, psu, now)
         return render_template("psu/dashboard.html", groups=groups, describe=describe,
-                               customer=psu.username)
-
-
-@bp.get("/consents/<consent_id>/revoke")
-def confirm_revoke(consent_id: str):
-    """Revoking asks first, and says what will happen; its form posts to `revoke`."""
-    p = platform.current()
-    now = p.clock.now()
-    with p.uow() as uow:
-        psu = _dashboard_psu(uow, now)
-        if psu is None:
-            return redirect(url_for(".login"), 303)
-        found = screens.consent_to_revoke(uow, psu, consent_id, now)
-        if found is None:
-            flash("That access cannot be revoked: it is no longer in force.", "error")
-            return redirect(url_for(".consents"), 303)
-        return render_template("psu/revoke.html", requester=found.requester,
-                               item=found.consents[0], describe=describe,
                                customer=psu.username)
 
 
@@ -369,6 +360,15 @@ def _message(title: str, text: str, status: int):
     return render_template("psu/message.html", title=title, text=text), status
 
 
+@bp.errorhandler(429)
+def _too_many_attempts(error):
+    """A login or code post over the rate limits (aspsp.identity.login_limits)."""
+    html, status = _message("Too many attempts",
+                            "There have been too many sign-in attempts. Nothing was checked. "
+                            "Please wait a moment, then try again.", 429)
+    return html, status, {"Retry-After": str(login_limits.retry_after_seconds())}
+
+
 @bp.errorhandler(CSRFError)
 def _csrf_failed(error):
     return _message("Please try again",
@@ -376,5 +376,11 @@ def _csrf_failed(error):
                     "done. Go back, reload the page and try again.", 400)
 
 
-bp.add_app_template_filter(wording.uk_time, "psu_when")     # UK local time, zone named
-bp.add_app_template_filter(wording.uk_day, "psu_day")
+@bp.app_template_filter("psu_when")
+def _when(value: datetime | None, empty: str = "—") -> str:
+    return value.strftime("%d %b %Y, %H:%M UTC").lstrip("0") if value else empty
+
+
+@bp.app_template_filter("psu_day")
+def _day(value: datetime | None, empty: str = "—") -> str:
+    return value.strftime("%d %B %Y").lstrip("0") if value else empty

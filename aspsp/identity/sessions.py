@@ -9,8 +9,8 @@ and the session's data (how far the login got, the CSRF token, flashed messages)
   in a browser before the customer logged in (session fixation) never becomes a login;
 - `browser_key`, a random value that stays through rotations, names the browser (a pushed
   request_uri is bound to it); it never leaves the server.
-Expired rows are swept at every rotation (every login step), a bounded delete on indexed
-columns. The cookie is HttpOnly, SameSite=Lax, and when the issuer is https it is Secure and
+Expired rows (and login counts quiet for a day) are swept at every rotation (every login
+step). The cookie is HttpOnly, SameSite=Lax, and when the issuer is https it is Secure and
 named with the __Host- prefix (no Domain, Path=/): no other host can set or read it.
 
 The interface is Flask's SessionInterface, so `flask.session`, `flash()` and Flask-WTF's CSRF
@@ -30,6 +30,7 @@ from sqlalchemy import delete, or_, select
 from werkzeug.datastructures import CallbackDict
 
 from .. import platform
+from . import services
 from .models import WebSession
 
 COOKIE_NAME = "ib_session"
@@ -159,6 +160,7 @@ def sweep(uow, now: datetime, config) -> int:
     lifetime = timedelta(seconds=config["PSU_SESSION_LIFETIME"])
     result = uow.session.execute(delete(WebSession).where(or_(
         WebSession.last_seen_at < now - idle, WebSession.created_at < now - lifetime)))
+    services.sweep_login_throttles(uow, now)        # and the login counts gone quiet
     return result.rowcount or 0
 
 
