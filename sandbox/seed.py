@@ -170,10 +170,9 @@ def seed_bank(db: Database, options: SeedOptions, *, today: date,
               progress: Callable[[str], None] | None = None,
               keyring: Keyring | None = None) -> SeedSummary:
     """Seed an empty bank. Refuses (SeedRefused) when bank data is already there. The demo
-    users' TOTP secrets are sealed with `keyring` (default: the running platform's)."""
-    if keyring is None:
-        from aspsp import platform
-        keyring = platform.current().keyring
+    users' TOTP secrets are sealed with `keyring` (default: the running platform's, else the
+    one the environment configures, as `flask db upgrade` uses)."""
+    keyring = keyring or _platform_keyring(db)
     existing = existing_bank_data(db)
     if existing:
         found = ", ".join(f"{count} {name}" for name, count in existing.items())
@@ -232,6 +231,17 @@ def _build(customer: Customer, key: str) -> Built:
         totp_secret=seal_totp_secret(customer.uow.keyring, psu_id, user.totp_secret),
         party=built.party, failed_attempts=0, created_at=customer.frame.start))
     return built
+
+
+def _platform_keyring(db: Database) -> Keyring:
+    from flask import has_app_context
+
+    from aspsp import platform
+    from aspsp.config import load_config
+    from aspsp.keyring import from_config
+    if has_app_context():
+        return platform.current().keyring
+    return from_config(load_config({"DATABASE_URL": db.url}))
 
 
 @functools.lru_cache(maxsize=4)
