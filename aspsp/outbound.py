@@ -233,8 +233,8 @@ def _exchange(parts, address: str, port: int, target: str, headers: Mapping[str,
     except OutboundError:
         raise
     except (OSError, http.client.HTTPException, ValueError) as exc:
-        if expired.is_set():
-            raise DeadlineExceeded("the deadline passed") from None
+        if expired.is_set() or isinstance(exc, TimeoutError):   # the socket timeout is the
+            raise DeadlineExceeded("the deadline passed") from None  # time left, no more
         raise ConnectionFailed(f"the exchange with {parts.hostname} failed "
                                f"({type(exc).__name__})") from None
     finally:
