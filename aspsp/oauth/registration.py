@@ -13,10 +13,23 @@ What this ASPSP accepts (the standard leaves these to the ASPSP; the developer p
 - The request: signed PS256/ES256 by a key of the software's JWKS (`software_jwks_endpoint`, or
   `software_jwks` inline in the SSA); `iss` the SSA's software_id; `aud` our ISSUER; `exp` not
   passed; `iat` at most 60 s ahead and at most REQUEST_MAX_AGE (1 hour) old; `jti` single-use.
-- `redirect_uris` (default: all of the SSA's) must be https, without fragment, exactly among the
-  SSA's `software_redirect_uris`; localhost / 127.0.0.1 / ::1 only while SANDBOX_ENABLED.
+- `redirect_uris` (default: all of the SSA's) must be https, without fragment or user
+  information, exactly among the SSA's `software_redirect_uris`; hosts are parsed as IP
+  addresses (a non-canonical spelling such as 127.1 or 0x7f000001 is refused), and local ones
+  (localhost, loopback, private, unspecified) are accepted only while SANDBOX_ENABLED. A client
+  without the authorization_code grant may register none.
+- Transport: POST /register is authenticated by MTLS (OB DCR). The TLS client certificate the
+  proxy forwards must be issued to the SSA's organisation (OU = org_id, as on OB transport
+  certificates, or an eIDAS organizationIdentifier PSD<cc>-<authority>-<registration id> of
+  the SSA's competent authority claims). Production (SANDBOX_ENABLED off) refuses a request
+  without one; the sandbox also takes plain-HTTP requests without a certificate.
 - `token_endpoint_auth_method`: private_key_jwt (with token_endpoint_auth_signing_alg) or
-  tls_client_auth (with tls_client_auth_subject_dn, which no other method may carry).
+  tls_client_auth (with tls_client_auth_subject_dn, which no other method may carry, and
+  which must name the SSA's organisation the same way).
+- Token binding: `tls_client_certificate_bound_access_tokens` and `dpop_bound_access_tokens`
+  are exclusive and enforced per client at the token endpoint. A FAPI 1.0 Advanced client that
+  reaches us over MTLS (a certificate at registration, or any production client) is registered
+  with certificate-bound tokens only.
 - Algorithms: PS256 or ES256 only. Grant types: client_credentials, authorization_code,
   refresh_token. Response types: `code` and/or `code id_token` (default `code id_token`).
 - `scope` (default: openid and every scope of the SSA's roles): openid always; accounts needs
@@ -34,6 +47,7 @@ and revokes the token used.
 """
 from __future__ import annotations
 
+import ipaddress
 import math
 import random
 import re
@@ -41,6 +55,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 from flask import Blueprint, Flask, current_app, jsonify, request
 
 from .. import platform
@@ -48,6 +64,7 @@ from ..db import UnitOfWork
 from ..ids import new_id
 from . import tokens, trust
 from .models import OAuthClient
+from .mtls import ClientCertificate, client_certificate
 
 SSA_MAX_AGE = timedelta(hours=2)
 REQUEST_MAX_AGE = timedelta(hours=1)
@@ -63,7 +80,6 @@ SCOPE_ROLES = {"accounts": "AISP", "payments": "PISP", "fundsconfirmations": "CB
 ROLES = ("AISP", "PISP", "CBPII")
 FAPI2, FAPI1_ADVANCED = "fapi2", "fapi1-advanced"
 SOFTWARE_ID = re.compile(r"^[0-9A-Za-z]{1,22}$")
-LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 JWT_TYPES = ("application/jwt", "application/jose")
 SSA_ENVELOPE = ("iss", "iat", "jti", "exp", "nbf")   # SSA claims not echoed in the response
 
@@ -117,9 +133,16 @@ class ValidatedRegistration:
 # --- the registration request -----------------------------------------------------------------
 
 def validate_request(uow: UnitOfWork, request_jwt: str, *, config, now: datetime,
-                     replay) -> ValidatedRegistration:
+                     replay, certificate: ClientCertificate | None = None,
+                     transport: bool = False) -> ValidatedRegistration:
     """Every check of a registration request (POST or PUT). The jti is spent once the
-    signatures and claims check out, before the metadata rules."""
+    signatures and claims check out, before the metadata rules. With `transport` (POST
+    /register, which OB DCR authenticates by MTLS) the TLS client certificate must be the
+    SSA organisation's; outside the sandbox it must be presented."""
+    sandbox = bool(config.get("SANDBOX_ENABLED"))
+    if transport and certificate is None and not sandbox:
+        raise RegistrationError("unapproved_software_statement", "register over MTLS with "
+                                "the organisation's transport certificate")
     try:
         _, header = trust.parse_jws(request_jwt)
     except trust.InvalidSignature:
@@ -131,12 +154,16 @@ def validate_request(uow: UnitOfWork, request_jwt: str, *, config, now: datetime
     if not isinstance(ssa, str) or not ssa:
         raise _statement_error("the registration request carries no software_statement")
     statement = _trusted_statement(uow, ssa, config=config, now=now)
+    if transport and certificate is not None \
+            and not certificate_of_organisation(certificate, statement):
+        raise RegistrationError("unapproved_software_statement", "the TLS client certificate "
+                                "is not issued to the software statement's organisation")
     software_id = statement["software_id"]
     claims = _verify_request_signature(uow, request_jwt, statement, config=config, now=now)
     _check_request_claims(claims, software_id, issuer=config["ISSUER"], now=now)
     _spend_jti(replay, software_id, claims, now=now)
-    metadata, roles, profile = registered_metadata(claims, statement,
-                                                   sandbox=bool(config.get("SANDBOX_ENABLED")))
+    metadata, roles, profile = registered_metadata(
+        claims, statement, sandbox=sandbox, mtls=certificate is not None or not sandbox)
     return ValidatedRegistration(
         software_id=software_id, org_id=statement.get("org_id", ""),
         client_name=str(statement.get("software_client_name") or software_id)[:256],
@@ -262,13 +289,15 @@ def _spend_jti(replay, software_id: str, claims: dict, *, now: datetime) -> None
 
 # --- metadata rules (pure) ----------------------------------------------------------------------
 
-def registered_metadata(claims: dict, statement: dict, *,
-                        sandbox: bool) -> tuple[dict, list[str], str]:
+def registered_metadata(claims: dict, statement: dict, *, sandbox: bool,
+                        mtls: bool = False) -> tuple[dict, list[str], str]:
     """The metadata to register, the client's roles and its FAPI profile, from the verified
-    request claims and SSA claims. Raises RegistrationError."""
-    redirect_uris = _redirect_uris(claims.get("redirect_uris"),
-                                   statement.get("software_redirect_uris", []), sandbox=sandbox)
+    request claims and SSA claims. `mtls`: the client reaches this server over MTLS (it
+    registered with its certificate, or this is not the sandbox). Raises RegistrationError."""
     grant_types = _grant_types(claims.get("grant_types"))
+    redirect_uris = _redirect_uris(claims.get("redirect_uris"),
+                                   statement.get("software_redirect_uris", []), sandbox=sandbox,
+                                   needed="authorization_code" in grant_types)
     response_types = _response_types(claims.get("response_types"), grant_types)
     profile = FAPI2 if response_types == ["code"] else FAPI1_ADVANCED
     if profile == FAPI1_ADVANCED and response_types:
@@ -276,7 +305,7 @@ def registered_metadata(claims: dict, statement: dict, *,
     scope, roles = _scope(claims.get("scope"), statement.get("software_roles", []))
     metadata = {
         "redirect_uris": redirect_uris,
-        **_client_authentication(claims),
+        **_client_authentication(claims, statement),
         "grant_types": grant_types,
         "response_types": response_types,
         "scope": scope,
@@ -292,6 +321,18 @@ def registered_metadata(claims: dict, statement: dict, *,
     for name in ("tls_client_certificate_bound_access_tokens", "dpop_bound_access_tokens"):
         if name in claims:
             metadata[name] = _flag(claims, name)
+    if metadata.get("tls_client_certificate_bound_access_tokens") \
+            and metadata.get("dpop_bound_access_tokens"):
+        raise _metadata_error("tokens are bound either to the TLS certificate or to a DPoP "
+                              "key: register one of tls_client_certificate_bound_access_tokens "
+                              "and dpop_bound_access_tokens")
+    if profile == FAPI1_ADVANCED and mtls:
+        # FAPI 1.0 Advanced §5.2.2-5 and 6.2.1-1: MTLS certificate-bound tokens only.
+        if claims.get("tls_client_certificate_bound_access_tokens") is False \
+                or metadata.get("dpop_bound_access_tokens"):
+            raise _metadata_error("a FAPI 1.0 Advanced client gets certificate-bound access "
+                                  "tokens (tls_client_certificate_bound_access_tokens true)")
+        metadata["tls_client_certificate_bound_access_tokens"] = True
     if isinstance(statement.get("software_jwks"), dict):
         metadata["jwks"] = statement["software_jwks"]
     else:
@@ -299,27 +340,67 @@ def registered_metadata(claims: dict, statement: dict, *,
     return metadata, roles, profile
 
 
-def _redirect_uris(requested, allowed: list, *, sandbox: bool) -> list[str]:
+def _redirect_uris(requested, allowed: list, *, sandbox: bool, needed: bool = True) -> list[str]:
+    """The redirect URIs to register: those requested (default: the SSA's), each among the
+    SSA's. A client without the authorization_code grant may register none (absent or
+    empty: it never redirects a customer)."""
+    if not needed and not requested:
+        return []
     uris = allowed if requested is None else requested
     if not isinstance(uris, list) or not uris or not all(isinstance(u, str) for u in uris):
         raise _redirect_error("redirect_uris must be a non-empty list of URLs")
     for uri in uris:
-        try:
-            parts = urlsplit(uri)
-        except ValueError:
-            raise _redirect_error(f"{uri} is not a URL") from None
-        if parts.scheme != "https" or not parts.hostname:
-            raise _redirect_error(f"{uri} is not an absolute https URL")
-        if parts.fragment or len(uri) > 256:
-            raise _redirect_error(f"{uri} must have no fragment and at most 256 characters")
-        if parts.hostname in LOOPBACK_HOSTS and not sandbox:
-            raise _redirect_error(f"{uri} points at localhost")
+        problem = redirect_uri_problem(uri, sandbox=sandbox)
+        if problem:
+            raise _redirect_error(f"{uri[:256]} {problem}")
         if uri not in allowed:
             raise _redirect_error(f"{uri} is not among the software statement's redirect URIs")
     return list(dict.fromkeys(uris))
 
 
-def _client_authentication(claims: dict) -> dict:
+_NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
+
+
+def redirect_uri_problem(uri: str, *, sandbox: bool) -> str | None:
+    """Why `uri` cannot be a redirect URI (None when it can): an absolute https URL without
+    user information or fragment, at most 256 characters, whose host is a name or an IP
+    address in canonical form. Outside the sandbox the host may not be local: a loopback,
+    unspecified, private or link-local address in any spelling, or localhost (RFC 6761)."""
+    try:
+        parts = urlsplit(uri)
+        hostname = parts.hostname
+        parts.port  # noqa: B018  (raises on a malformed port)
+    except ValueError:
+        return "is not a URL"
+    if parts.scheme != "https" or not hostname:
+        return "is not an absolute https URL"
+    if parts.fragment or "#" in uri or len(uri) > 256:
+        return "must have no fragment and at most 256 characters"
+    if "@" in parts.netloc:
+        return "must not carry user information (user@host)"
+    host = hostname.rstrip(".")
+    address = _ip_address(host)
+    if address is None and all(_NUMERIC_LABEL.match(label) for label in host.split(".")):
+        return "names an IP address in a non-canonical form: write it in dotted decimal"
+    local = host == "localhost" or host.endswith(".localhost") or (
+        address is not None and not address.is_global)
+    if local and not sandbox:
+        return "points at a local address (localhost, loopback, private or unspecified)"
+    return None
+
+
+def _ip_address(host: str):
+    """The IP address `host` names in canonical form (an IPv4-mapped IPv6 address as its
+    IPv4 address), or None."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    mapped = getattr(address, "ipv4_mapped", None)
+    return mapped or address
+
+
+def _client_authentication(claims: dict, statement: dict) -> dict:
     method = claims.get("token_endpoint_auth_method")
     if method not in AUTH_METHODS:
         raise _metadata_error(f"token_endpoint_auth_method must be {' or '.join(AUTH_METHODS)}")
@@ -337,10 +418,56 @@ def _client_authentication(claims: dict) -> dict:
         if not isinstance(dn, str) or "=" not in dn or len(dn) > 256:
             raise _metadata_error("tls_client_auth needs tls_client_auth_subject_dn, the subject "
                                   "DN of the client certificate")
+        if not dn_of_organisation(dn, statement):
+            raise _metadata_error("tls_client_auth_subject_dn must name the software "
+                                  "statement's organisation (OU=org_id, or its eIDAS "
+                                  "organizationIdentifier)")
         registered["tls_client_auth_subject_dn"] = dn
     elif dn is not None:
         raise _metadata_error("tls_client_auth_subject_dn is only for tls_client_auth")
     return registered
+
+
+ORGANIZATION_IDENTIFIER = x509.ObjectIdentifier("2.5.4.97")   # eIDAS QWAC (ETSI TS 119 495)
+
+
+def _organisation_ids(statement: dict) -> tuple[str, str | None]:
+    """The SSA organisation as certificates name it: its org_id (OU of an OB transport
+    certificate) and the suffix of its eIDAS organizationIdentifier
+    (PSD<country>-<authority>-<registration id>), when the SSA says."""
+    nca = statement.get("organisation_competent_authority_claims")
+    suffix = None
+    if isinstance(nca, dict) and nca.get("authority_id") and nca.get("registration_id"):
+        suffix = f"-{nca['authority_id']}-{nca['registration_id']}"
+    return str(statement.get("org_id") or ""), suffix
+
+
+def _names_organisation(ous: list[str], org_identifiers: list[str], statement: dict) -> bool:
+    org_id, suffix = _organisation_ids(statement)
+    if org_id and org_id in ous:
+        return True
+    return suffix is not None and any(v.startswith("PSD") and v.endswith(suffix)
+                                      for v in org_identifiers)
+
+
+def certificate_of_organisation(certificate: ClientCertificate, statement: dict) -> bool:
+    subject = certificate.certificate.subject
+    ous = [str(a.value) for a in subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)]
+    ids = [str(a.value) for a in subject.get_attributes_for_oid(ORGANIZATION_IDENTIFIER)]
+    return _names_organisation(ous, ids, statement)
+
+
+def dn_of_organisation(dn: str, statement: dict) -> bool:
+    """A registered subject DN (RFC 4514 text) names the SSA's organisation."""
+    ous, ids = [], []
+    for part in dn.replace(";", ",").split(","):
+        name, _, value = part.partition("=")
+        name = name.strip().lower()
+        if name == "ou":
+            ous.append(value.strip())
+        elif name in ("organizationidentifier", "2.5.4.97"):
+            ids.append(value.strip())
+    return _names_organisation(ous, ids, statement)
 
 
 def _grant_types(requested) -> list[str]:
@@ -407,9 +534,11 @@ def _flag(claims: dict, name: str) -> bool:
 # --- use cases --------------------------------------------------------------------------------
 
 def register_client(uow: UnitOfWork, request_jwt: str, *, config, now: datetime, replay,
-                    rng: random.Random | None = None) -> OAuthClient:
+                    rng: random.Random | None = None,
+                    certificate: ClientCertificate | None = None) -> OAuthClient:
     """POST /register: a new client for a validated request (commit afterwards)."""
-    valid = validate_request(uow, request_jwt, config=config, now=now, replay=replay)
+    valid = validate_request(uow, request_jwt, config=config, now=now, replay=replay,
+                             certificate=certificate, transport=True)
     client = OAuthClient(client_id=new_id(rng), software_id=valid.software_id,
                          org_id=valid.org_id, client_name=valid.client_name,
                          profile=valid.profile, roles=valid.roles, client_metadata=valid.metadata,
@@ -531,7 +660,8 @@ def register():
     p = platform.current()
     body = _request_jwt()
     with p.uow() as uow:
-        client = register_client(uow, body, config=p.config, now=p.clock.now(), replay=p.replay)
+        client = register_client(uow, body, config=p.config, now=p.clock.now(), replay=p.replay,
+                                 certificate=client_certificate(request, p.config))
         uow.commit()
         return _json(client_information(client, issuer=p.config["ISSUER"]), 201)
 

@@ -111,7 +111,9 @@ def test_the_client_roles_follow_the_scope_it_registers(app, client, platform, c
 
 
 def test_tls_client_auth_registers_the_subject_dn(app, client, platform, clock):
-    dn = "CN=2ZpAPtTmFdLaYs6HhEwXrY,OU=0015800001041RHAAY,O=Moneywise Ltd,C=GB"
+    # the DN names the SSA's organisation: here by its eIDAS organizationIdentifier (the
+    # directory's TPPs are authorised by GB:FCA as 123456)
+    dn = "CN=2ZpAPtTmFdLaYs6HhEwXrY,2.5.4.97=PSDGB-FCA-123456,O=Moneywise Ltd,C=GB"
     _, _, response = _registered(app, client, platform, clock,
                                  token_endpoint_auth_method="tls_client_auth",
                                  token_endpoint_auth_signing_alg=tpp_factories.DROP,
