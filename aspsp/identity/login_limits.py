@@ -5,7 +5,7 @@ two shared limits, checked in a before_request hook, so a refused post never rea
 and no password hash is computed for it:
 - per source address, LOGIN_RATE_LIMIT_PER_ADDRESS (default 10 a minute, 30 an hour): one
   address cannot guess quickly, nor fill the lockout tables;
-- for all addresses together, LOGIN_RATE_LIMIT_GLOBAL (default 2 a second, 60 a minute):
+- for all addresses together, LOGIN_RATE_LIMIT_GLOBAL (default 1 a second, 30 a minute):
   password checks are deliberately slow (argon2), and a flood of them from many addresses
   would otherwise take the CPU from every other request of the web tier.
 A refused post is answered 429 with Retry-After, on a page in the bank's look (consent.web).
