@@ -18,7 +18,7 @@ from aspsp.ledger.models import Account
 from aspsp.oauth.models import OAuthClient, PendingAuthorization
 from aspsp.oauth.trust import InvalidSignature, unverified_claims
 
-from . import services
+from . import services, wording
 from .models import Consent
 from .services import ConsentRecord
 
@@ -47,12 +47,30 @@ class Requester:
 
 @dataclass
 class ConsentView:
+    """One consent as the dashboard shows it, in the customer's words (consent.wording)."""
     record: ConsentRecord
     accounts: list[AccountChoice]
+    app: str = ""
 
     @property
     def active(self) -> bool:
         return self.record.revocable_by_psu
+
+    @property
+    def badge(self) -> tuple[str, str]:
+        return wording.status_badge(self.record.status)
+
+    @property
+    def end(self) -> wording.Fact:
+        r = self.record
+        return wording.end_fact(r.status, r.expiration, r.status_updated_at,
+                                r.deleted_by_tpp, self.app or r.client_name)
+
+    @property
+    def history(self) -> list[wording.HistoryLine]:
+        r = self.record
+        return wording.history(r.events, status=r.status, expiration=r.expiration,
+                               app=self.app or r.client_name)
 
 
 @dataclass
@@ -114,9 +132,28 @@ def consents_by_provider(uow: UnitOfWork, psu: PsuUser, now: datetime) -> list[P
                 OAuthClient.client_id == record.client_id)).one()
             groups[record.client_id] = ProviderConsents(requester(uow, client.id))
         groups[record.client_id].consents.append(
-            ConsentView(record, _accounts_by_id(uow, record.account_ids)))
+            ConsentView(record, _accounts_by_id(uow, record.account_ids),
+                        groups[record.client_id].requester.client_name))
     return sorted(groups.values(), key=lambda g: (g.requester.client_name.lower(),
                                                   g.requester.organisation))
+
+
+def consent_to_revoke(uow: UnitOfWork, psu: PsuUser, consent_id: str,
+                      now: datetime) -> ProviderConsents | None:
+    """The customer's own consent `consent_id` while it can still be revoked, with the third
+    party it was given to (for the confirmation page); None otherwise."""
+    if not consent_id or len(consent_id) > 128:
+        return None
+    row = uow.session.scalars(select(Consent).where(Consent.consent_id == consent_id,
+                                                    Consent.psu_pk == psu.id)).one_or_none()
+    if row is None:
+        return None
+    record = services.record_of(uow, row, now)
+    if not record.revocable_by_psu:
+        return None
+    who = requester(uow, row.client_pk)
+    return ProviderConsents(who, [ConsentView(record, _accounts_by_id(uow, record.account_ids),
+                                              who.client_name)])
 
 
 def _accounts_by_id(uow: UnitOfWork, account_ids) -> list[AccountChoice]:

@@ -33,7 +33,7 @@ from aspsp import platform, web_pages
 from aspsp.identity import errors as identity_errors
 from aspsp.identity import login_limits
 from aspsp.identity import services as identity
-from . import screens
+from . import screens, wording
 from . import services as consent_services
 from .errors import ConsentError
 from .permissions import describe
@@ -294,6 +294,24 @@ def consents():
                                customer=psu.username)
 
 
+@bp.get("/consents/<consent_id>/revoke")
+def confirm_revoke(consent_id: str):
+    """Revoking asks first, and says what will happen; its form posts to `revoke`."""
+    p = platform.current()
+    now = p.clock.now()
+    with p.uow() as uow:
+        psu = _dashboard_psu(uow, now)
+        if psu is None:
+            return redirect(url_for(".login"), 303)
+        found = screens.consent_to_revoke(uow, psu, consent_id, now)
+        if found is None:
+            flash("That access cannot be revoked: it is no longer in force.", "error")
+            return redirect(url_for(".consents"), 303)
+        return render_template("psu/revoke.html", requester=found.requester,
+                               item=found.consents[0], describe=describe,
+                               customer=psu.username)
+
+
 @bp.post("/consents/<consent_id>/revoke")
 def revoke(consent_id: str):
     p = platform.current()
@@ -376,11 +394,5 @@ def _csrf_failed(error):
                     "done. Go back, reload the page and try again.", 400)
 
 
-@bp.app_template_filter("psu_when")
-def _when(value: datetime | None, empty: str = "—") -> str:
-    return value.strftime("%d %b %Y, %H:%M UTC").lstrip("0") if value else empty
-
-
-@bp.app_template_filter("psu_day")
-def _day(value: datetime | None, empty: str = "—") -> str:
-    return value.strftime("%d %B %Y").lstrip("0") if value else empty
+bp.add_app_template_filter(wording.uk_time, "psu_when")     # UK local time, zone named
+bp.add_app_template_filter(wording.uk_day, "psu_day")

@@ -135,7 +135,7 @@ def test_password_then_code_then_the_consent_screen(browser, world, clock):
     for line in describe(["ReadAccountsDetail", "ReadBalances", "ReadTransactionsCredits",
                           "ReadTransactionsDebits", "ReadTransactionsDetail"]):
         assert str(escape(line)) in page
-    assert "13 Sep 2026, 12:00 UTC" in page                 # ExpirationDateTime, now + 90 days
+    assert "13 September 2026, 13:00 BST" in page           # ExpirationDateTime, now + 90 days
     assert "15 June 2025" in page                           # TransactionFromDateTime
     assert world.current in page and world.saver in page
     assert world.closed not in page and world.stranger not in page

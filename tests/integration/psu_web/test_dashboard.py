@@ -120,23 +120,38 @@ def test_lists_every_consent_grouped_by_third_party(browser, world, dash, clock)
     for line in describe(["ReadAccountsDetail", "ReadBalances"]):
         assert str(escape(line)) in page
     assert "Everyday Current" in page and "Rainy Day Saver" in page
-    assert "AwaitingAuthorisation → Authorised" in page               # the history
+    assert "Budget Buddy asked to see your account information" in page   # the history,
+    assert "You approved access" in page                                  # in plain words
     assert page.count("Revoke access") == 3
+
+
+def article_of(html: str, consent_id: str) -> str:
+    article = html[html.index(f'id="consent-{consent_id}"'):]
+    return article[:article.index("</article>")]
+
+
+def confirm_and_revoke(browser, consent_id):
+    """Revoke access, confirm on the page it leads to, submit that page's form."""
+    link = f'href="/psu/consents/{consent_id}/revoke"'
+    assert link in article_of(browser.html, consent_id)
+    assert browser.get(f"/psu/consents/{consent_id}/revoke").status_code == 200
+    action = f'action="/psu/consents/{consent_id}/revoke"'
+    assert action in browser.html and 'method="post"' in browser.html
+    return browser.submit(f"/psu/consents/{consent_id}/revoke", {})
 
 
 def test_revoking_stops_the_tokens_at_once(app, browser, world, dash, platform, clock):
     assert gate_answer(app, platform, clock, world, dash.token) == "ok"
     dashboard_login(browser, world, clock)
-    response = browser.submit(f"/psu/consents/{dash.buddy}/revoke", {})
+    response = confirm_and_revoke(browser, dash.buddy)
     assert response.status_code == 200
     assert "Budget Buddy can no longer see your accounts" in browser.html
     assert status_of(platform, dash.buddy) == "Revoked"
     assert status_of(platform, dash.penny) == "Authorised"
     assert gate_answer(app, platform, clock, world, dash.token) == 401
-    article = browser.html[browser.html.index(f'id="consent-{dash.buddy}"'):]
-    article = article[:article.index("</article>")]
-    assert "Revoked" in article and "Revoke access" not in article
-    assert "Authorised → Revoked" in article
+    article = article_of(browser.html, dash.buddy)
+    assert "Access stopped" in article and "Revoke access" not in article
+    assert "You stopped access" in article
 
 
 def test_revoke_without_csrf_token_is_refused(browser, world, dash, platform, clock):
@@ -181,3 +196,93 @@ def test_fifteen_idle_minutes_end_the_dashboard_session(browser, world, dash, cl
 def test_a_customer_with_no_consents_is_told_so(browser, world, clock):
     dashboard_login(browser, world, clock)
     assert "You have not connected any apps to your accounts." in browser.html
+
+
+# --- revoking asks first ---------------------------------------------------------------------
+
+def test_revoking_asks_for_confirmation_and_says_what_happens_next(browser, world, dash,
+                                                                   platform, clock):
+    dashboard_login(browser, world, clock)
+    page = browser.get(f"/psu/consents/{dash.penny}/revoke")
+    html = browser.html
+    assert page.status_code == 200
+    assert "Stop <span class=\"tpp\">Pennywise Savings</span> seeing your accounts?" in html
+    assert "What happens next" in html
+    assert "loses access straight away" in html and "Everyday Current" in html
+    assert "start again from the app" in html
+    assert 'href="/psu/consents">Keep access</a>' in html
+    assert 'name="csrf_token"' in html
+    assert status_of(platform, dash.penny) == "Authorised"       # asking changes nothing
+    browser.submit(f"/psu/consents/{dash.penny}/revoke", {})
+    assert status_of(platform, dash.penny) == "Revoked"
+
+
+def test_the_confirmation_page_needs_the_dashboard_login(browser, world, dash, platform):
+    response = browser.get(f"/psu/consents/{dash.buddy}/revoke")
+    assert response.status_code == 303 and response.headers["Location"] == "/psu/login"
+    assert status_of(platform, dash.buddy) == "Authorised"
+
+
+@pytest.mark.parametrize("which", ["bobs", "unknown"])
+def test_no_confirmation_page_for_a_consent_the_customer_cannot_revoke(browser, world, dash,
+                                                                       platform, clock, which):
+    dashboard_login(browser, world, clock)
+    consent_id = {"bobs": dash.bobs, "unknown": "aac-no-such-consent"}[which]
+    response = browser.get(f"/psu/consents/{consent_id}/revoke")
+    assert response.status_code == 303 and response.headers["Location"] == "/psu/consents"
+    assert "cannot be revoked" in browser.get("/psu/consents").get_data(as_text=True)
+    assert status_of(platform, dash.bobs) == "Authorised"
+
+
+def test_revoking_works_without_javascript_in_a_real_form(browser, world, dash, platform,
+                                                          clock):
+    """The confirmation page's form is what posts: its CSRF token is the one sent."""
+    dashboard_login(browser, world, clock)
+    browser.get(f"/psu/consents/{dash.buddy}/revoke")
+    confirmation = browser.html
+    browser.html = confirmation.replace('class="bank"', "")          # only this page's token
+    browser.submit(f"/psu/consents/{dash.buddy}/revoke", {})
+    assert status_of(platform, dash.buddy) == "Revoked"
+
+
+# --- what the dashboard says ------------------------------------------------------------------
+
+def test_a_revoked_consent_shows_when_it_was_revoked_instead_of_when_access_ends(
+        browser, world, dash, platform, clock):
+    dashboard_login(browser, world, clock)
+    clock.advance(timedelta(minutes=10))
+    confirm_and_revoke(browser, dash.buddy)
+    revoked = article_of(browser.html, dash.buddy)
+    assert "<dt>You stopped access</dt><dd>15 June 2026, 13:10 BST</dd>" in revoked
+    assert "Access ends" not in revoked
+    assert "Access ends" in article_of(browser.html, dash.penny)    # still in force
+
+
+def test_times_are_uk_local_time_with_the_zone_named(browser, world, dash, clock):
+    dashboard_login(browser, world, clock)                # the clock: 15 June 2026 12:00 UTC
+    article = article_of(browser.html, dash.buddy)
+    assert "<dt>Asked</dt><dd>15 June 2026, 13:00 BST</dd>" in article
+    assert "<dt>Approved</dt><dd>15 June 2026, 13:00 BST</dd>" in article
+    assert "UTC" not in browser.html
+
+
+def test_the_history_is_in_customer_words_not_state_names(browser, world, dash, platform,
+                                                         clock):
+    dashboard_login(browser, world, clock)
+    confirm_and_revoke(browser, dash.buddy)
+    history = article_of(browser.html, dash.buddy)
+    history = history[history.index('<ol class="history">'):]
+    lines = [item[:item.index("</li>")] for item in history.split("<li>")[1:]]
+    assert [line.split(": ", 1)[1] for line in lines] == [
+        "Budget Buddy asked to see your account information", "You approved access",
+        "You stopped access"]
+    assert lines[0].startswith('<span class="when">15 June 2026, 13:00 BST</span>')
+    for state in ("AwaitingAuthorisation", "Authorised", "Revoked", "→"):
+        assert state not in browser.html
+
+
+def test_the_approval_screen_links_to_the_dashboard(browser, world, clock):
+    from tests.integration.psu_web.test_approval import sign_in
+    sign_in(browser, world, clock=clock)
+    assert "would like to see your account information" in browser.html
+    assert '<a href="/psu/consents"' in browser.html

@@ -1,0 +1,119 @@
+"""How the customer's pages say things: consent states and history in the customer's words,
+and times in UK local time with the zone named ("15 June 2026, 13:00 BST").
+
+Pure functions over consent.services' records: no Flask, no database. Status names
+(Authorised, Revoked ...) are the standard's words, not the customer's: they never reach a page.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from .domain import DELETED_BY_TPP, EXPIRY_PASSED, REAUTHENTICATED, Actor, ConsentStatus
+
+UK = ZoneInfo("Europe/London")
+S = ConsentStatus
+
+# What a consent's status means to its customer: (badge, css class).
+STATUS = {
+    S.AWAITING_AUTHORISATION: ("Waiting for your answer", "waiting"),
+    S.AWAITING_UPLOAD: ("Waiting for your answer", "waiting"),
+    S.AUTHORISED: ("Active", "active"),
+    S.REJECTED: ("Refused", "ended"),
+    S.REVOKED: ("Access stopped", "ended"),
+    S.EXPIRED: ("Expired", "ended"),
+    S.CONSUMED: ("Used", "ended"),
+}
+
+
+def uk_time(moment: datetime | None, empty: str = "—") -> str:
+    """A moment in UK local time, the zone named: '15 June 2026, 13:00 BST'."""
+    if moment is None:
+        return empty
+    local = moment.astimezone(UK)
+    return f"{local.day} {local:%B %Y, %H:%M} {local.tzname()}"
+
+
+def uk_day(moment: datetime | None, empty: str = "—") -> str:
+    """The UK calendar day of a moment: '15 June 2026'."""
+    if moment is None:
+        return empty
+    local = moment.astimezone(UK)
+    return f"{local.day} {local:%B %Y}"
+
+
+def status_badge(status: str) -> tuple[str, str]:
+    return STATUS.get(ConsentStatus(status), ("", "ended"))
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One line of the consent's summary: 'Access stopped' - '15 June 2026, 13:00 BST'."""
+    label: str
+    value: str
+
+
+def end_fact(status: str, expiration: datetime | None, status_updated_at: datetime,
+             ended_by_app: bool, app: str) -> Fact:
+    """When access ends, or when and how it ended."""
+    status = ConsentStatus(status)
+    if status == S.REVOKED:
+        return Fact(f"Stopped by {app}" if ended_by_app else "You stopped access",
+                    uk_time(status_updated_at))
+    if status == S.REJECTED:
+        return Fact("Refused", uk_time(status_updated_at))
+    if status == S.EXPIRED:
+        return Fact("Access ended", uk_time(expiration or status_updated_at))
+    if status == S.CONSUMED:
+        return Fact("Used", uk_time(status_updated_at))
+    return Fact("Access ends", uk_time(expiration, "when you stop it (no end date)"))
+
+
+def history_line(from_status: str | None, to_status: str, actor: str, reason: str | None,
+                 app: str) -> str:
+    """One event of a consent's history, as the customer would say it."""
+    before = ConsentStatus(from_status) if from_status else None
+    after = ConsentStatus(to_status)
+    if before is None:
+        return f"{app} asked to see your account information"
+    if after == S.AUTHORISED:
+        return "You confirmed access again" if reason == REAUTHENTICATED else \
+            "You approved access"
+    if after == S.REJECTED:
+        return "You refused the request" if actor == Actor.PSU else \
+            "The request was not completed, so it was cancelled"
+    if after == S.REVOKED:
+        if actor == Actor.PSU:
+            return "You stopped access"
+        if reason == DELETED_BY_TPP and before == S.AWAITING_AUTHORISATION:
+            return f"{app} withdrew its request"
+        return f"{app} ended its access"
+    if after == S.EXPIRED:
+        return "The request expired before it was answered" \
+            if before in (S.AWAITING_AUTHORISATION, S.AWAITING_UPLOAD) else \
+            "Access ended on its end date"
+    if after == S.CONSUMED:
+        return "The payment was made"
+    if after == S.AWAITING_AUTHORISATION:
+        return f"{app} sent the payment file"
+    return "The request changed"
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    when: str
+    text: str
+
+
+def history(events, *, status: str, expiration: datetime | None, app: str
+            ) -> list[HistoryLine]:
+    """The consent's history, oldest first; an expiry that has passed but is not recorded
+    yet (nobody touched the consent since) is shown too."""
+    lines = [HistoryLine(uk_time(e.at), history_line(e.from_status, e.to_status, e.actor,
+                                                     e.reason, app)) for e in events]
+    recorded_expiry = any(e.to_status == S.EXPIRED or e.reason == EXPIRY_PASSED for e in events)
+    if ConsentStatus(status) == S.EXPIRED and not recorded_expiry and events:
+        lines.append(HistoryLine(uk_time(expiration), history_line(
+            events[-1].to_status, S.EXPIRED, Actor.SYSTEM, EXPIRY_PASSED, app)))
+    return lines
