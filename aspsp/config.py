@@ -82,10 +82,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LOGIN_RATE_LIMIT_PER_ADDRESS", "10 per minute; 30 per hour", str,
             "Login and one-time-code posts allowed per source address (flask-limiter syntax); "
             "more get 429 with Retry-After before any password is checked."),
-    Setting("LOGIN_RATE_LIMIT_GLOBAL", "1 per second; 30 per minute", str,
-            "Login and one-time-code posts allowed from all addresses together: keeps the web "
-            "tier responsive under a password-guessing flood (each password check is ~0.3 s of "
-            "argon2; sized for 2 cores, raise it with the web tier's cores)."),
+    Setting("LOGIN_RATE_LIMIT_GLOBAL", "2 per second; 60 per minute", str,
+            "Password posts allowed from all addresses together: keeps the web tier responsive "
+            "under a password-guessing flood (each check is ~0.3 s of argon2; sized for 2 "
+            "cores, raise it with the web tier's cores)."),
     Setting("AIS_UNATTENDED_DAILY_LIMIT", 4, int,
             "AIS requests per consent, endpoint and UTC day without x-fapi-customer-ip-address "
             "(the customer is not present: PSD2 RTS 36(5)(b)); further ones get 429."),

@@ -13,8 +13,8 @@ Dashboard (`/psu/consents`): its own login (`/psu/login`, then `/psu/login/code`
 every consent the customer decided, grouped by third party, with a Revoke button for those in
 force. Sign-out (`/psu/logout`) deletes the session.
 
-Login and code posts are rate limited per address and overall before the view runs
-(aspsp.identity.login_limits): over the limit, a 429 page with Retry-After.
+Login and code posts are rate limited per address, password posts also overall, before the
+view runs (aspsp.identity.login_limits): over the limit, a 429 page with Retry-After.
 
 Sessions: the cookie is a random id, rotated at every login step (password and code, on both
 journeys); the session ends after PSU_SESSION_IDLE_TIMEOUT (15 minutes) without a request and
@@ -71,7 +71,7 @@ def authorize(reference: str):
 
 
 @bp.post("/authorize/<reference>/login")
-@login_limits.login_post_limits
+@login_limits.password_post_limits
 def authorize_login(reference: str):
     p = platform.current()
     now = p.clock.now()
@@ -99,7 +99,7 @@ def authorize_login(reference: str):
 
 
 @bp.post("/authorize/<reference>/code")
-@login_limits.login_post_limits
+@login_limits.code_post_limits
 def authorize_code(reference: str):
     p = platform.current()
     now = p.clock.now()
@@ -229,7 +229,7 @@ def _consent_page(uow, pending, psu, *, error: str | None = None, status: int = 
 # --- dashboard ------------------------------------------------------------------------------
 
 @bp.route("/login", methods=["GET", "POST"])
-@login_limits.login_post_limits
+@login_limits.password_post_limits
 def login():
     p = platform.current()
     now = p.clock.now()
@@ -254,7 +254,7 @@ def login():
 
 
 @bp.route("/login/code", methods=["GET", "POST"])
-@login_limits.login_post_limits
+@login_limits.code_post_limits
 def login_code():
     p = platform.current()
     now = p.clock.now()

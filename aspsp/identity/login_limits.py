@@ -1,13 +1,14 @@
 """Rate limits on the customer's login and one-time-code posts (flask-limiter).
 
-Every post of a password or a code (the approval journey's and the dashboard's) counts against
-two shared limits, checked in a before_request hook, so a refused post never reaches the view
+The limits are checked in a before_request hook, so a refused post never reaches the view
 and no password hash is computed for it:
-- per source address, LOGIN_RATE_LIMIT_PER_ADDRESS (default 10 a minute, 30 an hour): one
-  address cannot guess quickly, nor fill the lockout tables;
-- for all addresses together, LOGIN_RATE_LIMIT_GLOBAL (default 1 a second, 30 a minute):
-  password checks are deliberately slow (argon2), and a flood of them from many addresses
-  would otherwise take the CPU from every other request of the web tier.
+- per source address, LOGIN_RATE_LIMIT_PER_ADDRESS (default 10 a minute, 30 an hour), on
+  every password and code post of both journeys (approval and dashboard): one address cannot
+  guess quickly, nor fill the lockout tables;
+- for all addresses together, LOGIN_RATE_LIMIT_GLOBAL (default 2 a second, 60 a minute), on
+  the password posts: password checks are deliberately slow (argon2, ~0.3 s of CPU here), and
+  a flood of them from many addresses would otherwise take the CPU from every other request
+  of the web tier (bench/login_flood.py measures it). Code posts cost a TOTP check only.
 A refused post is answered 429 with Retry-After, on a page in the bank's look (consent.web).
 The counts live in Redis when REDIS_URL is set (shared by every worker process), in memory in
 the embedded mode (one process). The lockout policy (aspsp.identity.services) still applies
@@ -41,9 +42,14 @@ everyone = limiter.shared_limit(_everyone, scope="psu-login-all", methods=["POST
                                 key_func=lambda: "everyone")
 
 
-def login_post_limits(view):
-    """Both limits on a view's POSTs."""
+def password_post_limits(view):
+    """Both limits on the POSTs of a view that checks passwords."""
     return per_address(everyone(view))
+
+
+def code_post_limits(view):
+    """The per-address limit on the POSTs of a view that checks one-time codes."""
+    return per_address(view)
 
 
 def retry_after_seconds() -> int:

@@ -74,7 +74,7 @@ def test_the_global_limit_counts_posts_from_every_address(limited):
     assert answers == [401] * 5 + [429]
 
 
-def test_code_posts_and_the_approval_journey_count_too(limited, clock):
+def test_code_posts_and_the_approval_journey_count_against_the_address(limited, clock):
     app, platform = limited
     world = build_world(platform, clock)
     browser = browser_at(app, "198.51.100.9")
@@ -84,6 +84,17 @@ def test_code_posts_and_the_approval_journey_count_too(limited, clock):
     answers = [browser.submit(f"{world.url}/code", {"code": "000000"}).status_code
                for _ in range(3)]
     assert answers[:2] == [401, 401] and answers[2] == 429   # the password post was the first
+
+
+def test_code_posts_do_not_use_up_the_overall_password_limit(limited, clock):
+    app, platform = limited
+    world = build_world(platform, clock)
+    for n in range(3):                                     # 3 password + 3 code posts
+        browser = browser_at(app, f"198.51.100.{20 + n}")
+        browser.get("/psu/login")
+        browser.submit("/psu/login", {"username": world.username, "password": world.password})
+        assert browser.submit("/psu/login/code", {"code": "000000"}).status_code == 401
+    assert wrong_password(browser_at(app, "198.51.100.30")).status_code == 401   # 4th of 5
 
 
 def test_viewing_the_login_page_is_not_limited(limited):
