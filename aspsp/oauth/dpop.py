@@ -50,6 +50,35 @@ def normalise_htu(url: str) -> str:
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, "", ""))
 
 
+PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
+RSA_BITS = (2048, 8192)
+
+
+def public_key(raw_jwk) -> jwk.JWK:
+    """The proof's public key (RFC 9449 §4.3: asymmetric, no private part), of a kind and
+    size this server verifies: EC P-256 on the curve, or RSA of 2048 to 8192 bits. Any
+    other value is an InvalidDPoPProof, never an unexpected error."""
+    if not isinstance(raw_jwk, dict):
+        raise InvalidDPoPProof("DPoP proof header must carry the public jwk")
+    if any(name in raw_jwk for name in PRIVATE_MEMBERS):
+        raise InvalidDPoPProof("DPoP proof jwk must not contain a private key")
+    kty = raw_jwk.get("kty")
+    if kty not in ("EC", "RSA"):
+        raise InvalidDPoPProof("DPoP proof jwk kty must be EC or RSA")
+    if kty == "EC" and raw_jwk.get("crv") != "P-256":
+        raise InvalidDPoPProof("DPoP proof EC key must be on P-256 (RSA 2048+ or EC P-256)")
+    try:
+        key = jwk.JWK(**raw_jwk)
+        verifier = key.get_op_key("verify")      # builds the key: checks the EC point
+    except (JWException, ValueError, TypeError, KeyError, OverflowError) as exc:
+        raise InvalidDPoPProof(f"DPoP proof jwk is invalid: {str(exc)[:120]}") from None
+    if kty == "RSA" and verifier.key_size < RSA_BITS[0]:
+        raise InvalidDPoPProof("DPoP proof key is too weak (RSA 2048+ or EC P-256)")
+    if kty == "RSA" and verifier.key_size > RSA_BITS[1]:
+        raise InvalidDPoPProof(f"DPoP proof RSA key is larger than {RSA_BITS[1]} bits")
+    return key
+
+
 def verify_proof(proof: str | None, *, method: str, url: str, now: datetime,
                  replay: ReplayCache, access_token: str | None = None) -> DPoPProof:
     if not proof:
@@ -66,18 +95,7 @@ def verify_proof(proof: str | None, *, method: str, url: str, now: datetime,
         raise InvalidDPoPProof("DPoP proof typ must be dpop+jwt")
     if header.get("alg") not in ALGORITHMS:
         raise InvalidDPoPProof(f"DPoP proof alg must be one of {', '.join(ALGORITHMS)}")
-    raw_jwk = header.get("jwk")
-    if not isinstance(raw_jwk, dict):
-        raise InvalidDPoPProof("DPoP proof header must carry the public jwk")
-    try:
-        key = jwk.JWK(**raw_jwk)
-    except (JWException, ValueError, TypeError) as exc:
-        raise InvalidDPoPProof(f"DPoP proof jwk is invalid: {exc}") from None
-    if key.has_private:
-        raise InvalidDPoPProof("DPoP proof jwk must not contain a private key")
-    from .trust import strong_enough
-    if not strong_enough(key):
-        raise InvalidDPoPProof("DPoP proof key is too weak (RSA 2048+ or EC P-256)")
+    key = public_key(header.get("jwk"))
     try:
         token.verify(key, alg=header["alg"])
         claims = json.loads(token.payload)
@@ -90,7 +108,14 @@ def verify_proof(proof: str | None, *, method: str, url: str, now: datetime,
             raise InvalidDPoPProof(f"DPoP proof lacks {claim}")
     if claims["htm"] != method:
         raise InvalidDPoPProof("DPoP proof htm does not match the request method")
-    if normalise_htu(str(claims["htu"])) != normalise_htu(url):
+    if not isinstance(claims["jti"], str) or not claims["jti"] or len(claims["jti"]) > 256:
+        raise InvalidDPoPProof("DPoP proof jti must be a string of 1 to 256 characters")
+    try:
+        same_url = isinstance(claims["htu"], str) \
+            and normalise_htu(claims["htu"]) == normalise_htu(url)
+    except ValueError:          # not a URL at all (an unclosed IPv6 bracket, say)
+        same_url = False
+    if not same_url:
         raise InvalidDPoPProof("DPoP proof htu does not match the request URL")
     if not isinstance(claims["iat"], (int, float)) or isinstance(claims["iat"], bool) \
             or not math.isfinite(claims["iat"]):
