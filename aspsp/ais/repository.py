@@ -5,11 +5,11 @@ Read-only; the services own the unit of work. Transaction lists are keyset-pagin
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Iterable
 
-from sqlalchemy import and_, false, func, or_, select
+from sqlalchemy import and_, false, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from aspsp.identity.models import PsuUser
@@ -29,6 +29,10 @@ class TransactionScope:
     credits: bool
     debits: bool
     booked_only: bool = False
+
+    def conditions_allow_rows(self) -> bool:
+        return bool(self.account_pks) and (self.credits or self.debits) \
+            and not self.window.is_empty
 
     def conditions(self) -> list:
         if not self.account_pks or not (self.credits or self.debits) or self.window.is_empty:
@@ -147,16 +151,58 @@ class AccountInformationRepository:
 
     def transaction_summary(self, scope: TransactionScope, listed: Window
                             ) -> tuple[int, datetime | None, datetime | None]:
-        """(rows in `listed`, first and last booking time in the whole scope)."""
-        in_listed = [false()] if listed.is_empty else \
-            [c for c in (P.booking_datetime >= listed.start if listed.start else None,
-                         P.booking_datetime <= listed.end if listed.end else None)
-             if c is not None]
-        counted = func.count(P.id).filter(*in_listed) if in_listed else func.count(P.id)
-        row = self.session.execute(select(counted, func.min(P.booking_datetime),
-                                          func.max(P.booking_datetime))
-                                   .where(*scope.conditions())).one()
-        return int(row[0] or 0), row[1], row[2]
+        """(rows in `listed`, first and last booking time in the whole scope), in one
+        statement whose cost does not grow with the accounts' history: the count adds the
+        kept day counts of the days `listed` covers whole (ledger.models.PostingDayCount) to
+        the rows of its two edge days, counted through the index; first and last are one
+        index probe per account at each end."""
+        parts = [self._count_in(scope, listed)]
+        for pk in scope.account_pks:
+            one = replace(scope, account_pks=(pk,))
+            parts.append(select(func.min(P.booking_datetime)).where(*one.conditions())
+                         .scalar_subquery())
+            parts.append(select(func.max(P.booking_datetime)).where(*one.conditions())
+                         .scalar_subquery())
+        row = self.session.execute(select(*parts)).one()
+        firsts = [t for t in row[1::2] if t is not None]
+        lasts = [t for t in row[2::2] if t is not None]
+        return (int(row[0] or 0), min(firsts, default=None), max(lasts, default=None))
+
+    def _count_in(self, scope: TransactionScope, listed: Window):
+        """The number of the scope's rows booked in `listed`, as a scalar expression."""
+        if listed.is_empty or not scope.conditions_allow_rows():
+            return literal(0)
+
+        def rows_between(start: datetime | None, end: datetime | None, end_open: bool):
+            where = replace(scope, window=Window()).conditions()
+            if start is not None:
+                where.append(P.booking_datetime >= start)
+            if end is not None:
+                where.append(P.booking_datetime < end if end_open else P.booking_datetime <= end)
+            return select(func.count()).select_from(P).where(*where).scalar_subquery()
+
+        start, end = listed.start, listed.end
+        first_whole = None if start is None else (
+            start.date() if start == _midnight(start.date()) else start.date() + timedelta(1))
+        after_whole = None if end is None else end.date()   # the end's own day is an edge
+        if scope.booked_only or (first_whole is not None and after_whole is not None
+                                 and first_whole >= after_whole):
+            return rows_between(start, end, False)          # a day or two: count them
+        d = models.PostingDayCount
+        kept = [c for c, allowed in ((d.credits, scope.credits), (d.debits, scope.debits))
+                if allowed]
+        days = [d.account_pk.in_(scope.account_pks)]
+        if first_whole is not None:
+            days.append(d.day >= first_whole)
+        if after_whole is not None:
+            days.append(d.day < after_whole)
+        total = select(func.coalesce(func.sum(sum(kept[1:], kept[0])), 0)).where(*days) \
+            .scalar_subquery()
+        if first_whole is not None and start != _midnight(first_whole):
+            total = total + rows_between(start, _midnight(first_whole), True)
+        if after_whole is not None:
+            total = total + rows_between(_midnight(after_whole), end, False)
+        return total
 
     def transactions(self, scope: TransactionScope, *, limit: int, older_than: Key | None = None,
                      newer_than: Key | None = None) -> list[models.Posting]:
@@ -182,11 +228,16 @@ class AccountInformationRepository:
         return self.session.scalar(select(P.id).where(*scope.conditions(), _before(key))
                                    .limit(1)) is not None
 
-    def transaction_at(self, scope: TransactionScope, offset: int) -> str | None:
-        """The TransactionId of the row at `offset` in newest-first order."""
+    def transaction_from_oldest(self, scope: TransactionScope, offset: int) -> str | None:
+        """The TransactionId of the row at `offset` in oldest-first order (the Last link's
+        key: `offset` is at most a page, so this reads at most a page of the index)."""
         return self.session.scalar(select(P.transaction_id).where(*scope.conditions())
-                                   .order_by(P.booking_datetime.desc(), P.id.desc())
+                                   .order_by(P.booking_datetime.asc(), P.id.asc())
                                    .offset(offset).limit(1))
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=timezone.utc)
 
 
 def _before(key: Key):

@@ -258,7 +258,10 @@ def _page(repo: AccountInformationRepository, scope: TransactionScope,
         rows = rows[-size:]
         older = bool(rows) and repo.any_older(listed, _key(rows[-1]))
     pages = total_pages(count, size)
-    last_id = repo.transaction_at(listed, (pages - 1) * size - 1) if pages > 1 else None
+    # The Last page holds the oldest `count - (pages - 1) * size` rows; its key is the row
+    # just newer than them, found from the oldest end (at most a page into the index).
+    last_id = repo.transaction_from_oldest(listed, count - (pages - 1) * size) \
+        if pages > 1 else None
     return Page(
         items=[shaping.transaction(row, ids[row.account_pk], view) for row in rows],
         total_pages=pages, current=cursor[0] if cursor else None,

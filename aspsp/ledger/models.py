@@ -141,6 +141,19 @@ class Posting(Base):
     )
 
 
+class PostingDayCount(Base):
+    """How many credit and debit postings a customer account has, per UTC day of their
+    booking time: kept in the posting transaction (aspsp.ledger.services), proven against the
+    postings by `reconcile_balances`. It lets a transaction list count its rows over any
+    window from at most one row per day plus the two edge days (aspsp.ais.repository), instead
+    of reading the account's whole history on every page."""
+    __tablename__ = "posting_day_counts"
+    account_pk: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    credits: Mapped[int] = mapped_column(BigInteger, default=0)
+    debits: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class Payment(Base):
     __tablename__ = "payments"
     id: Mapped[int] = mapped_column(BigPK, primary_key=True)

@@ -1,15 +1,19 @@
 """Queries and row locks of the ledger. Repositories never commit: the unit of work does."""
 from __future__ import annotations
 
-from datetime import datetime
+from collections import defaultdict
+from datetime import date, datetime
 from typing import Iterable
 
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, case, func, insert, null, or_, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 
 from . import models
 from .domain import AccountKind, PostingStatus
 from .errors import AccountNotFound, EntryNotFound
+
+_JSON_COLUMNS = ("counterparty", "card_instrument")   # SQL NULL, as the ORM leaves them
 
 
 class LedgerRepository:
@@ -69,6 +73,56 @@ class LedgerRepository:
                 .execution_options(populate_existing=True)).all()
             by_id.update({a.account_id: a for a in locked})
         return by_id
+
+    def lock_customer_accounts(self, account_ids: Iterable[str]) -> dict:
+        """The named customer accounts as rows of what posting needs (rules, cached balances,
+        names), row-locked in id order in the same statement; the ORM objects of them that
+        the session holds are expired, so that nothing reads balances from before."""
+        a = models.Account.__table__
+        self.session.flush()        # a change the session holds (a status, say) counts
+        rows = self.session.execute(
+            select(a.c.id, a.c.account_id, a.c.kind, a.c.status, a.c.currency, a.c.name,
+                   a.c.sort_code, a.c.account_number, a.c.credit_limit_minor, a.c.booked_minor,
+                   a.c.pending_debits_minor, a.c.pending_credits_minor)
+            .where(a.c.account_id.in_(sorted(set(account_ids))),
+                   a.c.kind == AccountKind.CUSTOMER)
+            .order_by(a.c.id).with_for_update()).all()
+        return {row.account_id: row for row in rows}
+
+    def store_balances(self, balances: dict[int, tuple[int, int, int]]) -> None:
+        """Set (booked, pending debits, pending credits) of locked accounts, in one UPDATE."""
+        a = models.Account.__table__
+        if not balances:
+            return
+        def column(i):
+            return case({pk: values[i] for pk, values in balances.items()}, value=a.c.id)
+        self.session.execute(update(a).where(a.c.id.in_(list(balances))).values(
+            booked_minor=column(0), pending_debits_minor=column(1),
+            pending_credits_minor=column(2)))
+        for pk in balances:
+            held = self.session.identity_map.get(identity_key(models.Account, pk))
+            if held is not None:
+                self.session.expire(held)
+
+    def insert_entry(self, entry: dict, postings: list[dict]) -> int:
+        """A journal entry and its postings in two INSERTs; the entry's row id."""
+        entry_pk = self.session.execute(insert(models.JournalEntry.__table__).values(entry)
+                                        .returning(models.JournalEntry.__table__.c.id)).scalar_one()
+        self.session.execute(insert(models.Posting.__table__).values(
+            [{**{k: null() if v is None and k in _JSON_COLUMNS else v
+                 for k, v in posting.items()}, "entry_pk": entry_pk} for posting in postings]))
+        return entry_pk
+
+    def insert_payment(self, payment: models.Payment) -> models.Payment:
+        """A new (transient) payment in one INSERT ... RETURNING, then held by the session
+        as a loaded object without reading it back."""
+        table = models.Payment.__table__
+        values = {c.key: getattr(payment, c.key) for c in table.columns if c.key != "id"}
+        payment.id = self.session.execute(insert(table).values(values)
+                                          .returning(table.c.id)).scalar_one()
+        make_transient_to_detached(payment)
+        self.session.add(payment)
+        return payment
 
     # journal ----------------------------------------------------------------------------
     def entry(self, entry_id: str, lock: bool = False) -> models.JournalEntry:
@@ -148,6 +202,51 @@ class LedgerRepository:
                                     and_(p.booking_datetime == at, p.id < pk)))
         query = query.order_by(p.booking_datetime.desc(), p.id.desc()).limit(limit)
         return list(self.session.scalars(query))
+
+    # posting day counts -----------------------------------------------------------------
+    def count_postings(self, changes: Iterable[tuple[int, date, int, int]]) -> None:
+        """Add (account_pk, day, credits, debits) to the day counts, in one statement: the
+        changes of one (account, day) are summed first (an upsert may touch a row once)."""
+        totals: dict[tuple[int, date], list[int]] = defaultdict(lambda: [0, 0])
+        for account_pk, day, credits, debits in changes:
+            totals[(account_pk, day)][0] += credits
+            totals[(account_pk, day)][1] += debits
+        rows = [{"account_pk": pk, "day": day, "credits": c, "debits": d}
+                for (pk, day), (c, d) in sorted(totals.items()) if c or d]
+        if not rows:
+            return
+        dialect = self.session.get_bind().dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        table = models.PostingDayCount.__table__
+        statement = insert(table).values(rows)
+        self.session.execute(statement.on_conflict_do_update(
+            index_elements=[table.c.account_pk, table.c.day],
+            set_={"credits": table.c.credits + statement.excluded.credits,
+                  "debits": table.c.debits + statement.excluded.debits}))
+
+    def day_count_mismatches(self) -> list[tuple[str, date, tuple[int, int], tuple[int, int]]]:
+        """(AccountId, day, kept (credits, debits), counted from the postings) wherever the
+        day counts of customer accounts differ from the postings."""
+        p, a, d = models.Posting, models.Account, models.PostingDayCount
+        counted: dict[tuple[int, date], list[int]] = defaultdict(lambda: [0, 0])
+        rows = self.session.execute(select(p.account_pk, p.booking_datetime, p.amount_minor)
+                                    .join(a, a.id == p.account_pk)
+                                    .where(a.kind == AccountKind.CUSTOMER))
+        for account_pk, booked_at, amount in rows:
+            counted[(account_pk, booked_at.date())][0 if amount > 0 else 1] += 1
+        kept = {(pk, day): (c, dd) for pk, day, c, dd in
+                self.session.execute(select(d.account_pk, d.day, d.credits, d.debits))}
+        names = dict(self.session.execute(select(a.id, a.account_id)
+                                          .where(a.kind == AccountKind.CUSTOMER)).all())
+        problems = []
+        for key in sorted(set(counted) | set(kept)):
+            have, want = tuple(kept.get(key, (0, 0))), tuple(counted.get(key, (0, 0)))
+            if have != want:
+                problems.append((names.get(key[0], str(key[0])), key[1], have, want))
+        return problems
 
     # payments ---------------------------------------------------------------------------
     def payment(self, payment_id: str, lock: bool = False) -> models.Payment | None:

@@ -183,7 +183,16 @@ def post_entry(uow: UnitOfWork, lines: list[PostingLine], *, kind: str, now: dat
         entry.postings.append(posting)
     repo.add(entry)
     repo.flush()
+    repo.count_postings(_count_changes(entry.postings, accounts.values()))
     return entry
+
+
+def _count_changes(postings, accounts, sign: int = 1) -> list[tuple[int, date, int, int]]:
+    """The day-count changes of `postings` on the customer accounts among `accounts`."""
+    customers = {a.id for a in accounts if a.kind == AccountKind.CUSTOMER}
+    return [(p.account_pk, p.booking_datetime.astimezone(timezone.utc).date(),
+             sign * (p.amount_minor > 0),
+             sign * (p.amount_minor < 0)) for p in postings if p.account_pk in customers]
 
 
 def book_pending(uow: UnitOfWork, entry: models.JournalEntry, *, now: datetime) -> None:
@@ -193,6 +202,7 @@ def book_pending(uow: UnitOfWork, entry: models.JournalEntry, *, now: datetime) 
     accounts = repo.accounts_for_posting(repo.account_by_pk(p.account_pk).account_id
                                          for p in pending)
     by_pk = {a.id: a for a in accounts.values()}
+    moved = _count_changes(pending, by_pk.values(), sign=-1)   # off their pending day...
     for posting in pending:
         account = by_pk[posting.account_pk]
         posting.status = PostingStatus.BOOKED
@@ -202,6 +212,7 @@ def book_pending(uow: UnitOfWork, entry: models.JournalEntry, *, now: datetime) 
             _store_snapshot(account, snapshot_of(account).book_pending(amount))
             posting.balance_after_minor = account.booked_minor
     repo.flush()
+    repo.count_postings(moved + _count_changes(pending, by_pk.values()))  # ...onto today
 
 
 def lines_of(entry: models.JournalEntry) -> list[PostingLine]:
@@ -347,7 +358,71 @@ def transfer(uow: UnitOfWork, *, debtor_account_id: str, creditor_account_id: st
              amount: Money, now: datetime, reference: str | None = None,
              end_to_end_identification: str | None = None, creditor: Creditor | None = None,
              rng: random.Random | None = None) -> models.Payment:
-    """Move money between two of our customers' accounts: one entry, booked at once."""
+    """Move money between two of our customers' accounts: one entry, booked at once.
+
+    Six statements: the two accounts read and row-locked in id order in one SELECT ... FOR
+    UPDATE, the entry INSERT ... RETURNING, its two postings in one INSERT, both cached
+    balances in one UPDATE, the day counts in one upsert, the payment INSERT ... RETURNING.
+    The rules are post_entry's (both accounts open and in the amount's currency, the debtor
+    able to pay within its limit, the entry balanced); anything else (an unknown or internal
+    account, the same account twice) goes through post_entry itself, which says what is
+    wrong exactly as before."""
+    repo = LedgerRepository(uow.session)
+    locked = repo.lock_customer_accounts([debtor_account_id, creditor_account_id])
+    if debtor_account_id == creditor_account_id or len(locked) != 2:
+        return _transfer_through_entry(uow, debtor_account_id=debtor_account_id,
+                                       creditor_account_id=creditor_account_id, amount=amount,
+                                       now=now, reference=reference,
+                                       end_to_end_identification=end_to_end_identification,
+                                       creditor=creditor, rng=rng)
+    debtor, credit_account = locked[debtor_account_id], locked[creditor_account_id]
+    creditor = creditor or Creditor(credit_account.name, "UK.OBIE.SortCodeAccountNumber",
+                                    f"{credit_account.sort_code}{credit_account.account_number}")
+    lines = transfer_lines(debtor_account_id, creditor_account_id, amount,
+                           _payment_details(debtor, creditor, reference, True),
+                           _payment_details(debtor, creditor, reference, False))
+    for account in sorted(locked.values(), key=lambda a: a.id):
+        rules = rules_of(account)
+        rules.ensure_can_post()
+        rules.ensure_currency(amount)
+    rules_of(debtor).ensure_affordable(snapshot_of(debtor).interim_available, amount)
+
+    entry_id = new_id(rng)
+    balances: dict[int, tuple[int, int, int]] = {}
+    postings = []
+    for line in lines:
+        account = locked[line.account_id]
+        snapshot = snapshot_of(account).apply(line.amount.amount, PostingStatus.BOOKED)
+        scale = minor_units(account.currency)
+        balances[account.id] = (int(snapshot.booked.scaleb(scale)),
+                                int(snapshot.pending_debits.scaleb(scale)),
+                                int(snapshot.pending_credits.scaleb(scale)))
+        postings.append({**dict.fromkeys(_DETAIL_FIELDS), **dict(line.details),
+                         "transaction_id": new_id(rng), "account_pk": account.id,
+                         "amount_minor": to_minor(line.amount), "currency": amount.currency,
+                         "status": PostingStatus.BOOKED, "booking_datetime": now,
+                         "value_datetime": now, "balance_after_minor": balances[account.id][0]})
+    entry_pk = repo.insert_entry({"entry_id": entry_id, "kind": "internal-transfer",
+                                  "description": f"Transfer to {creditor.name}",
+                                  "created_at": now, "reverses_pk": None}, postings)
+    repo.store_balances(balances)
+    day = now.astimezone(timezone.utc).date()
+    repo.count_postings((p["account_pk"], day, int(p["amount_minor"] > 0),
+                         int(p["amount_minor"] < 0)) for p in postings)
+    payment = _new_payment("internal", debtor, amount, creditor, reference,
+                           end_to_end_identification, now, rng)
+    payment.creditor_account_pk = credit_account.id
+    payment.entry_pk = entry_pk
+    _record_status(payment, PaymentStatus.ACCEPTED_SETTLEMENT_IN_PROCESS, now)
+    _record_status(payment, PaymentStatus.ACCEPTED_SETTLEMENT_COMPLETED, now)
+    return repo.insert_payment(payment)
+
+
+def _transfer_through_entry(uow: UnitOfWork, *, debtor_account_id: str,
+                            creditor_account_id: str, amount: Money, now: datetime,
+                            reference: str | None, end_to_end_identification: str | None,
+                            creditor: Creditor | None,
+                            rng: random.Random | None) -> models.Payment:
     repo = LedgerRepository(uow.session)
     debtor = repo.account(debtor_account_id)
     credit_account = repo.account(creditor_account_id)
@@ -453,8 +528,9 @@ class Problem:
 
 
 def reconcile_balances(uow: UnitOfWork) -> list[Problem]:
-    """Every problem in the ledger, as values: cached balances that differ from their postings,
-    entries that do not balance or have fewer than two postings, accounts below their limit."""
+    """Every problem in the ledger, as values: cached balances and day counts that differ from
+    their postings, entries that do not balance or have fewer than two postings, accounts
+    below their limit."""
     repo = LedgerRepository(uow.session)
     problems: list[Problem] = []
     for (account_id, booked, pdebits, pcredits, limit,
@@ -467,6 +543,10 @@ def reconcile_balances(uow: UnitOfWork) -> list[Problem]:
         if derived[0] + derived[1] < -limit:
             problems.append(Problem("below-limit", account_id,
                                     f"available {derived[0] + derived[1]} below -{limit}"))
+    for account_id, day, kept, counted in repo.day_count_mismatches():
+        problems.append(Problem("cached-count-mismatch", account_id,
+                                f"{day}: kept (credits, debits) {kept} but postings give "
+                                f"{counted}"))
     for entry_id, currency, total in repo.unbalanced_entries():
         problems.append(Problem("unbalanced-entry", entry_id, f"{currency} sums to {total}"))
     for entry_id, count in repo.entries_with_fewer_than_two_postings():
