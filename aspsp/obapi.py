@@ -14,8 +14,10 @@
   x-fapi-customer-ip-address validated; Content-Type 415 and Accept 406; a `Date` header;
   x-idempotency-key validation for the POSTs that need it.
 
-OBIE has no error code for authorisation failures (403): those use codes in the bank's own
-namespace, as the namespaced-enumerations rules allow ("UK.<ASPSP>.<Code>").
+Error codes are OBIE's (v3.1.11 namespaced enumerations) wherever OBIE has one; where it has
+none (scope, grant, role, permission and account refusals, unknown endpoints and methods) the
+code is in the bank's own namespace, as those rules allow ("UK.<ASPSP>.<Code>"), and README.md
+lists each with when it is used.
 """
 from __future__ import annotations
 
@@ -81,13 +83,15 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_LOCAL_INSTRUMENT = "UK.OBIE.Unsupported.LocalInstrument"
     UNSUPPORTED_SCHEME = "UK.OBIE.Unsupported.Scheme"
     UNEXPECTED_ERROR = "UK.OBIE.UnexpectedError"
-    # Ours: authorisation failures (403) and protocol errors OBIE does not name.
+    # The token's consent does not match the resource or the caller: OBIE's ConsentMismatch
+    # (aliases, so each refusal still says in code which mismatch it is).
+    CONSENT_OF_ANOTHER_CLIENT = "UK.OBIE.Resource.ConsentMismatch"
+    CONSENT_TYPE_MISMATCH = "UK.OBIE.Resource.ConsentMismatch"
+    CONSENT_OF_ANOTHER_CUSTOMER = "UK.OBIE.Resource.ConsentMismatch"
+    # Ours, where OBIE has no code (listed in README.md, "The bank's own error codes").
     INSUFFICIENT_SCOPE = f"{ASPSP_NAMESPACE}.Token.InsufficientScope"
     WRONG_GRANT = f"{ASPSP_NAMESPACE}.Token.WrongGrantType"
     ROLE_MISSING = f"{ASPSP_NAMESPACE}.Client.RoleMissing"
-    CONSENT_OF_ANOTHER_CLIENT = f"{ASPSP_NAMESPACE}.Consent.OfAnotherClient"
-    CONSENT_TYPE_MISMATCH = f"{ASPSP_NAMESPACE}.Consent.WrongType"
-    CONSENT_OF_ANOTHER_CUSTOMER = f"{ASPSP_NAMESPACE}.Consent.OfAnotherCustomer"
     PERMISSION_MISSING = f"{ASPSP_NAMESPACE}.Consent.PermissionMissing"
     ACCOUNT_NOT_PERMITTED = f"{ASPSP_NAMESPACE}.Consent.AccountNotPermitted"
     ENDPOINT_NOT_FOUND = f"{ASPSP_NAMESPACE}.Endpoint.NotFound"
@@ -165,8 +169,9 @@ def render(error: OBError) -> Response:
     log.info("ob error", extra={"fields": {
         "status": error.status, "error_id": error_id,
         "codes": [e.code for e in error.errors], "path": request.path if request else None}})
-    if not error.body:
+    if not error.body:      # nothing to describe: no Content-Type (Flask would say text/html)
         response = current_app.response_class(status=error.status)
+        del response.headers["Content-Type"]
     else:
         body = {"Code": f"{error.status} {HTTPStatus(error.status).phrase}"[:40],
                 "Id": error_id,
@@ -308,25 +313,64 @@ def _check_accept() -> None:
                                      "responses are encoded in UTF-8", "Accept-Charset"))
 
 
+def _view():
+    return current_app.view_functions.get(request.endpoint or "")
+
+
 def _check_body() -> None:
+    """The media type here (a header: no body is read). The JSON itself is read only once the
+    caller is authenticated: by the consent gate for a gated view (`AUTHENTICATES`), here for
+    any other view."""
     if request.method not in ("POST", "PUT", "PATCH"):
         return
-    view = current_app.view_functions.get(request.endpoint or "")
-    allowed = getattr(view, "ob_content_types", (JSON,))
+    allowed = getattr(_view(), "ob_content_types", (JSON,))
     charset = request.mimetype_params.get("charset", "utf-8").lower()
     if request.mimetype not in allowed or charset not in ("utf-8", "utf8"):
         raise OBError(415, ErrorItem(ErrorCode.HEADER_INVALID,
                                      f"Content-Type must be {' or '.join(allowed)}",
                                      "Content-Type"))
-    if request.mimetype != JSON:
+    if not getattr(_view(), AUTHENTICATES, False):
+        check_json_body()
+
+
+AUTHENTICATES = "ob_authenticates"   # set on a view whose decorator authenticates first
+MAX_JSON_DEPTH = 32                  # OB payloads nest about 8 deep
+
+
+def check_json_body() -> None:
+    """A JSON request body must be a JSON object nested at most MAX_JSON_DEPTH deep (a deeper
+    one is refused with a 400, never parsed by recursion into a 500)."""
+    if request.method not in ("POST", "PUT", "PATCH") or request.mimetype != JSON:
         return
     try:
         body = json.loads(request.get_data(cache=True) or b"")
+    except RecursionError:
+        body = None
+        too_deep = True
     except ValueError:
         raise bad_request(ErrorCode.INVALID_FORMAT, "the request body is not valid JSON") \
             from None
+    else:
+        too_deep = json_depth(body) > MAX_JSON_DEPTH
+    if too_deep:
+        raise bad_request(ErrorCode.INVALID_FORMAT, f"the request body nests deeper than "
+                          f"{MAX_JSON_DEPTH} levels")
     if not isinstance(body, dict):
         raise bad_request(ErrorCode.INVALID_FORMAT, "the request body must be a JSON object")
+
+
+def json_depth(value) -> int:
+    """How deep objects and arrays nest in a parsed JSON value (a scalar is 0), iteratively."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node \
+            if isinstance(node, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _after_request(response: Response) -> Response:

@@ -3,8 +3,9 @@
 Token (lookup, expiry, revocation, sender constraint: aspsp.oauth.tokens) -> grant type ->
 scope -> the client's PSD2 role -> the token's consent -> owning client -> status and
 expiry -> customer -> permission -> account. The view then gets a `ConsentContext` of plain
-values, never a raw token. Failures are OB errors: 401 without a body (with a WWW-Authenticate challenge) when
-the token is missing, invalid or its consent has expired; 403 otherwise.
+values, never a raw token. Failures are OB errors: 401 without a body (with a WWW-Authenticate
+challenge) when the token is missing, invalid, of a client-credentials grant where the
+customer's authorisation is needed, or its consent has expired; 403 otherwise.
 
 The consent resources themselves (POST/GET/DELETE .../consents) take client-credentials
 tokens (`requires_client`); the resources behind a consent take the customer's
@@ -27,7 +28,7 @@ from aspsp.identity.models import PsuUser
 from aspsp.ledger.models import Account, AccountParty
 from aspsp.oauth import tokens
 from aspsp.oauth.models import OAuthClient
-from aspsp.obapi import ErrorCode, forbidden, unauthorized
+from aspsp.obapi import AUTHENTICATES, ErrorCode, check_json_body, forbidden, unauthorized
 
 from . import permissions as perms
 from .domain import ConsentStatus, ConsentType, effective_status
@@ -180,7 +181,9 @@ def requires_consent(scope: str, permission: str | Iterable[str] | None = None, 
                 g.consent_context = authorise_request(
                     uow, request, scope=scope, now=p.clock.now(), permission=permission,
                     grant=grant, account_id=kwargs.get(account_arg), statuses=statuses)
+            check_json_body()       # the body is read only once the caller is known
             return view(*args, **kwargs)
+        setattr(gated, AUTHENTICATES, True)
         return gated
     return decorate
 
@@ -199,7 +202,9 @@ def requires_client(scope: str, *, grant: str = CLIENT_CREDENTIALS) -> Callable:
             with p.uow() as uow:
                 g.client_context = authenticate_client(uow, request, scope=scope,
                                                        now=p.clock.now(), grant=grant)
+            check_json_body()
             return view(*args, **kwargs)
+        setattr(gated, AUTHENTICATES, True)
         return gated
     return decorate
 
@@ -219,15 +224,19 @@ def _token(uow: UnitOfWork, req, now: datetime) -> tokens.TokenContext:
 
 
 def _check_grant(token: tokens.TokenContext, grant: str) -> None:
+    """A customer's resource called with a client-credentials token is 401 (the OBIE
+    functional conformance suite asserts it for every account resource: the token is not
+    valid here, and the customer's authorisation would make a valid one). A consent resource
+    called with a customer's token stays 403: re-authenticating the customer cannot help."""
     if grant == CLIENT_CREDENTIALS:
-        ok = token.grant_type == CLIENT_CREDENTIALS
-    else:
-        ok = token.grant_type in PSU_GRANTS and token.consent_pk is not None \
-            and token.psu_pk is not None
-    if not ok:
-        needed = "a client-credentials" if grant == CLIENT_CREDENTIALS else \
-            "an authorization-code"
-        raise forbidden(ErrorCode.WRONG_GRANT, f"this resource needs {needed} token")
+        if token.grant_type != CLIENT_CREDENTIALS:
+            raise forbidden(ErrorCode.WRONG_GRANT,
+                            "this resource needs a client-credentials token")
+        return
+    if token.grant_type not in PSU_GRANTS or token.consent_pk is None or token.psu_pk is None:
+        raise unauthorized(tokens.TokenError(
+            "invalid_token", "this resource needs a token of the customer's authorisation "
+            "(authorization_code grant)", scheme=token.token.token_type).www_authenticate)
 
 
 def _check_scope(token: tokens.TokenContext, scope: str) -> None:

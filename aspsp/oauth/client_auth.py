@@ -1,6 +1,12 @@
 """Client authentication at the token, PAR, introspection and revocation endpoints:
-private_key_jwt (PS256/ES256, audience the issuer or the endpoint, single-use jti) and
-tls_client_auth (subject DN of the certificate forwarded by a trusted proxy).
+private_key_jwt (PS256/ES256, single-use jti) and tls_client_auth (subject DN of the
+certificate forwarded by a trusted proxy).
+
+The assertion's audience: for a FAPI 2.0 client exactly the issuer identifier, as a single
+string (FAPI 2.0 Security Profile §5.3.2.1-8: an array, or an endpoint URL, is refused, so
+that an assertion minted for another server cannot be replayed here); for a FAPI 1.0 Advanced
+client the RFC 7523 audiences (the issuer, the token endpoint or this endpoint, alone or in an
+array).
 No shared-secret methods: FAPI clients never have one."""
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from .. import platform
 from .clients import (JWS_ALGORITHMS, audience_ok, check_time_claims,
                       client_jwks)
 from .mtls import client_certificate, dn_matches
+from .tokens import header_safe
 from .trust import InvalidSignature, unverified_claims, verify_jws
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -19,11 +26,17 @@ MAX_ASSERTION_LIFETIME = 3600  # common client libraries (authlib) sign for one 
 
 
 def _fail(description: str):
-    raise InvalidClientError(status_code=401, description=description)
+    raise InvalidClientError(status_code=401, description=header_safe(description))
+
+
+def issuer_identifier() -> str:
+    """The issuer as discovery publishes it."""
+    return platform.current().config["ISSUER"].rstrip("/")
 
 
 def accepted_audiences(endpoint_url: str) -> set[str]:
-    issuer = platform.current().config["ISSUER"].rstrip("/")
+    """RFC 7523 audiences (FAPI 1.0 Advanced clients)."""
+    issuer = issuer_identifier()
     return {issuer, issuer + "/", f"{issuer}/token", endpoint_url}
 
 
@@ -54,7 +67,11 @@ def authenticate_private_key_jwt(query_client, request):
     claims = verified.claims
     if claims.get("iss") != client.get_client_id() or claims.get("sub") != client.get_client_id():
         _fail("client assertion iss and sub must both be the client_id")
-    if not audience_ok(claims.get("aud"), accepted_audiences(platform.public_url())):
+    if client.is_fapi2:
+        if claims.get("aud") != issuer_identifier():
+            _fail(f"client assertion aud must be the issuer identifier {issuer_identifier()} "
+                  "as a single string")
+    elif not audience_ok(claims.get("aud"), accepted_audiences(platform.public_url())):
         _fail("client assertion aud must be the issuer or this endpoint")
     now = p.clock.now()
     problem = check_time_claims(claims, now, max_lifetime=MAX_ASSERTION_LIFETIME)

@@ -43,6 +43,9 @@ def _still_authorised(consent: Consent | None, now: datetime) -> bool:
 class InvalidDPoPProofError(OAuth2Error):
     error = "invalid_dpop_proof"
 
+    def __init__(self, description: str):
+        super().__init__(description=tokens.header_safe(description))
+
 
 @dataclass
 class Binding:
@@ -51,28 +54,43 @@ class Binding:
 
 
 def request_binding(url: str) -> Binding:
-    """The key this request proves possession of: a DPoP proof, else a trusted client cert."""
+    """The keys this request proves possession of: a DPoP proof's and a trusted client
+    certificate's (either may be absent)."""
     p = platform.current()
     proof_header = flask_request.headers.get("DPoP")
+    jkt = None
     if proof_header is not None:
         try:
             proof = verify_proof(proof_header, method=flask_request.method, url=url,
                                  now=p.clock.now(), replay=p.replay)
         except InvalidDPoPProof as exc:
             raise InvalidDPoPProofError(exc.description) from None
-        return Binding(jkt=proof.jkt)
+        jkt = proof.jkt
     cert = client_certificate(flask_request, p.config)
-    return Binding(x5t=cert.x5t_s256 if cert else None)
+    return Binding(jkt=jkt, x5t=cert.x5t_s256 if cert else None)
 
 
 def _binding_for(client: Client) -> Binding:
+    """The one key a new token is bound to. A client registered with
+    tls_client_certificate_bound_access_tokens gets certificate-bound tokens only (RFC 8705
+    §3.4; FAPI 1.0 Advanced); one registered with dpop_bound_access_tokens, DPoP-bound only
+    (RFC 9449 §5.2); any other client, its DPoP key if it sent a proof, else its certificate."""
     binding: Binding = g.oauth_binding
-    if binding.jkt is None and binding.x5t is None:
-        raise InvalidRequestError("sender-constrained tokens only: send a DPoP proof or "
-                                  "connect with the client's TLS certificate")
-    if client.metadata.get("dpop_bound_access_tokens") and binding.jkt is None:
-        raise InvalidDPoPProofError("this client must send a DPoP proof")
-    return binding
+    if client.metadata.get("tls_client_certificate_bound_access_tokens"):
+        if binding.x5t is None:
+            raise InvalidRequestError("this client's tokens are bound to its TLS client "
+                                      "certificate: connect with it")
+        return Binding(x5t=binding.x5t)
+    if client.metadata.get("dpop_bound_access_tokens"):
+        if binding.jkt is None:
+            raise InvalidDPoPProofError("this client must send a DPoP proof")
+        return Binding(jkt=binding.jkt)
+    if binding.jkt is not None:
+        return Binding(jkt=binding.jkt)
+    if binding.x5t is not None:
+        return Binding(x5t=binding.x5t)
+    raise InvalidRequestError("sender-constrained tokens only: send a DPoP proof or "
+                              "connect with the client's TLS certificate")
 
 
 def _token_response(issued: tokens.IssuedToken, id_token: str | None = None) -> dict:
@@ -138,8 +156,8 @@ class FapiAuthorizationCodeGrant(AuthorizationCodeGrant):
         if self.request.form.get("redirect_uri") != row.redirect_uri:
             raise InvalidGrantError("redirect_uri does not match the authorization request")
         verifier = self.request.form.get("code_verifier")
-        if not verifier:
-            raise InvalidRequestError("code_verifier is missing (PKCE is required)")
+        if not verifier:   # RFC 7636 §4.6: the code cannot be redeemed without it
+            raise InvalidGrantError("code_verifier is missing (PKCE is required)")
         if row.code_challenge_method != "S256" or \
                 create_s256_code_challenge(verifier) != row.code_challenge:
             raise InvalidGrantError("code_verifier does not match the code_challenge")
@@ -290,6 +308,13 @@ class FapiRevocationEndpoint(RevocationEndpoint):
 
     def query_token(self, token_string, token_type_hint):
         return _query_token(token_string, token_type_hint)
+
+    def authenticate_token(self, request, client):
+        """Another client's token is answered exactly as an unknown one (RFC 7009 §2.2:
+        200, nothing revoked), so the endpoint reveals nothing about it."""
+        self.check_params(request, client)
+        token = self.query_token(request.form["token"], request.form.get("token_type_hint"))
+        return token if token is not None and token.check_client(client) else None
 
     def revoke_token(self, token: TokenView, request):
         token.row.revoked_at = platform.current().clock.now()

@@ -83,12 +83,28 @@ def revoke_for_client(uow: UnitOfWork, client_pk: int, *, now: datetime) -> None
                         .values(revoked_at=now))
 
 
-class TokenError(Exception):
-    """A resource request without a usable token: 401 with a WWW-Authenticate challenge."""
+DPOP_ALGS = "PS256 ES256"
+# What an RFC 6750 §3 / RFC 9449 §7.1 quoted parameter may hold (no quote, no backslash).
+_HEADER_SAFE = {chr(c) for c in range(0x20, 0x7F)} - {'"', "\\"}
 
-    def __init__(self, error: str, description: str, status: int = 401, scheme: str = "Bearer"):
+
+def header_safe(value: str) -> str:
+    """`value` as an RFC 6749/6750 error_description may carry it (ASCII, no quote or
+    backslash): authlib refuses any other, and a header could be split by it."""
+    return "".join(c for c in str(value) if c in _HEADER_SAFE)[:300]
+
+
+class TokenError(Exception):
+    """A resource request without a usable token: 401 with a WWW-Authenticate challenge for
+    the scheme the token needs (DPoP with the accepted algs, RFC 9449 §7.1; Bearer for a
+    certificate-bound token, RFC 6750 §3). `credentials=False` (no token at all): both
+    challenges, without an error code (RFC 6750 §3.1)."""
+
+    def __init__(self, error: str, description: str, status: int = 401, scheme: str = "Bearer",
+                 *, credentials: bool = True):
         super().__init__(description)
         self.error, self.description, self.status, self.scheme = error, description, status, scheme
+        self.credentials = credentials
 
     def response(self):
         """The RFC 6750 answer: a JSON error body and the WWW-Authenticate challenge."""
@@ -100,8 +116,12 @@ class TokenError(Exception):
 
     @property
     def www_authenticate(self) -> str:
-        algs = ' algs="PS256 ES256"' if self.scheme == "DPoP" else ""
-        return f'{self.scheme} error="{self.error}", error_description="{self.description}"{algs}'
+        if not self.credentials:
+            return f'DPoP algs="{DPOP_ALGS}", Bearer'
+        params = [f'error="{self.error}"', f'error_description="{header_safe(self.description)}"']
+        if self.scheme == "DPoP":
+            params.append(f'algs="{DPOP_ALGS}"')
+        return f"{self.scheme} " + ", ".join(params)
 
 
 @dataclass(frozen=True)
@@ -131,14 +151,17 @@ def authenticate_resource_request(uow: UnitOfWork, request: Request, *, now: dat
     scheme, _, value = header.partition(" ")
     value = value.strip()
     if scheme not in ("Bearer", "DPoP") or not value:
-        raise TokenError("invalid_request", "an access token is required in the Authorization header")
+        raise TokenError("invalid_request",
+                         "an access token is required in the Authorization header",
+                         credentials=False)
     token = find_by_access_token(uow, value)
     if token is None or token.revoked_at is not None or token.expires_at <= now:
         raise TokenError("invalid_token", "the access token is unknown, expired or revoked",
                          scheme=scheme)
     client = uow.session.get(OAuthClient, token.client_pk)
     if client is None or client.deleted_at is not None:
-        raise TokenError("invalid_token", "the client of this token is no longer registered")
+        raise TokenError("invalid_token", "the client of this token is no longer registered",
+                         scheme=token.token_type)
     if token.cnf_jkt:
         if scheme != "DPoP":
             raise TokenError("invalid_token", "this token is DPoP-bound: use the DPoP scheme",

@@ -133,12 +133,21 @@ def test_another_method_is_405(alice_access):
     assert response.headers["Allow"] == "GET"
 
 
-def test_a_client_credentials_token_is_refused(aisp, alice_access):
+@pytest.mark.parametrize("path", ["/accounts", "/accounts/{account}", "/balances",
+                                  "/accounts/{account}/balances", "/party",
+                                  "/accounts/{account}/transactions", "/beneficiaries",
+                                  "/direct-debits", "/standing-orders", "/offers",
+                                  "/scheduled-payments", "/products"])
+def test_a_client_credentials_token_on_a_customer_resource_is_401(aisp, alice_access, path):
+    """The OBIE functional conformance suite asserts 401 for every account resource called
+    with a client-credentials token (OB-301-BAL-101700, -BEN-102203, -PAR-103102, ...)."""
     alice, _ = alice_access
-    response = aisp.call("GET", f"{AISP}/accounts/{alice.account_ids[0]}",
+    response = aisp.call("GET", AISP + path.format(account=alice.account_ids[0]),
                          token=aisp.token())
-    assert response.status_code == 403
-    assert codes(response) == ["UK.InvisibleBank.Token.WrongGrantType"]
+    assert response.status_code == 401 and response.data == b""
+    assert "Content-Type" not in response.headers
+    assert response.headers["WWW-Authenticate"].startswith('DPoP error="invalid_token"')
+    assert 'algs="PS256 ES256"' in response.headers["WWW-Authenticate"]
 
 
 def test_a_payments_scope_token_is_refused(make_tpp, demo, grant):
@@ -169,16 +178,18 @@ def test_another_tpps_token_for_the_consent_is_refused(aisp, other_aisp, demo, g
                               psu=alice.psu)
     response = other_aisp.call("GET", AISP + "/accounts", token=stolen)
     assert response.status_code == 403
-    assert codes(response) == ["UK.InvisibleBank.Consent.OfAnotherClient"]
+    assert codes(response) == ["UK.OBIE.Resource.ConsentMismatch"]
 
 
 def test_no_token_or_no_dpop_proof_is_401_without_a_body(alice_access):
     alice, access = alice_access
     bare = access.tpp.http.get(AISP + "/accounts")
     assert bare.status_code == 401 and bare.data == b""
-    assert bare.headers["WWW-Authenticate"]
+    assert "Content-Type" not in bare.headers
+    assert bare.headers["WWW-Authenticate"] == 'DPoP algs="PS256 ES256", Bearer'
     unproven = access.tpp.call("GET", AISP + "/accounts", token=access.token, proof=False)
     assert unproven.status_code == 401 and unproven.data == b""
+    assert unproven.headers["WWW-Authenticate"].startswith('DPoP error="invalid_dpop_proof"')
 
 
 # --- the consent's state ------------------------------------------------------------------

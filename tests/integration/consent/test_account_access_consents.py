@@ -222,7 +222,9 @@ def test_accept_with_wildcards_or_charset_is_fine(aisp):
 def test_no_token_is_401_without_a_body(aisp):
     response = aisp.call("POST", CONSENTS, json=body())
     assert response.status_code == 401 and response.data == b""
-    assert response.headers["WWW-Authenticate"].startswith('Bearer error="invalid_request"')
+    # RFC 6750 §3.1 / RFC 9449 §7.1: no credentials, so no error code; both schemes offered
+    assert response.headers["WWW-Authenticate"] == 'DPoP algs="PS256 ES256", Bearer'
+    assert "Content-Type" not in response.headers
     assert response.headers["x-fapi-interaction-id"]
 
 

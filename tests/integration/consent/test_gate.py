@@ -98,11 +98,14 @@ def test_a_permission_the_consent_lacks_is_403(aisp, customer, authorised):
     assert codes(response) == ["UK.InvisibleBank.Consent.PermissionMissing"]
 
 
-def test_a_client_credentials_token_is_refused_where_the_customer_must_have_authorised(
+def test_a_client_credentials_token_where_the_customer_must_have_authorised_is_401(
         aisp, authorised):
+    """OBIE FCS (OB-301-*-client grant scripts): 401, the token is not valid here."""
     response = aisp.call("GET", f"{BASE}/accounts", token=aisp.token())
-    assert response.status_code == 403
-    assert codes(response) == ["UK.InvisibleBank.Token.WrongGrantType"]
+    assert response.status_code == 401 and response.data == b""
+    assert response.headers["WWW-Authenticate"].startswith(
+        'DPoP error="invalid_token", error_description="this resource needs a token of the '
+        "customer's authorisation")
 
 
 def test_a_token_without_its_dpop_proof_is_401(aisp, authorised):
@@ -200,7 +203,7 @@ def test_another_clients_consent_is_refused(aisp, other_aisp, authorised, custom
                              psu=customer.psu)
     response = other_aisp.call("GET", f"{BASE}/accounts", token=token)
     assert response.status_code == 403
-    assert codes(response) == ["UK.InvisibleBank.Consent.OfAnotherClient"]
+    assert codes(response) == ["UK.OBIE.Resource.ConsentMismatch"]
 
 
 def test_a_token_of_another_customer_is_refused(aisp, authorised, make_customer):
@@ -210,7 +213,7 @@ def test_a_token_of_another_customer_is_refused(aisp, authorised, make_customer)
                        psu=stranger.psu)
     response = aisp.call("GET", f"{BASE}/accounts", token=token)
     assert response.status_code == 403
-    assert codes(response) == ["UK.InvisibleBank.Consent.OfAnotherCustomer"]
+    assert codes(response) == ["UK.OBIE.Resource.ConsentMismatch"]
 
 
 def test_a_token_without_the_scope_is_403(aisp, authorised, customer):
@@ -230,7 +233,7 @@ def test_an_account_consent_cannot_open_another_api(make_tpp, customer, decide, 
                       consent_id=consent_id, psu=customer.psu)
     response = tpp.call("GET", f"{BASE}/funds", token=token)
     assert response.status_code == 403
-    assert codes(response) == ["UK.InvisibleBank.Consent.WrongType"]
+    assert codes(response) == ["UK.OBIE.Resource.ConsentMismatch"]
 
 
 def test_a_client_that_lost_its_aisp_role_is_refused(aisp, authorised, platform):

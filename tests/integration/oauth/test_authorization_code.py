@@ -130,10 +130,12 @@ def test_wrong_code_verifier(flow, tpp):
     assert response.json["error"] == "invalid_grant"
 
 
-def test_missing_code_verifier(flow, tpp):
+def test_a_code_exchanged_without_code_verifier_is_invalid_grant(flow, tpp):
+    """RFC 7636 §4.6: without the verifier the code cannot be redeemed (invalid_grant)."""
     code, *_ = flow
     response = exchange(tpp, code, None)
-    assert response.json["error"] == "invalid_request"
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid_grant"
 
 
 def test_expired_code(flow, tpp, clock):
@@ -213,8 +215,11 @@ def test_introspection_and_revocation_for_the_owning_client_only(flow, tpp, fapi
     assert own["cnf"] == {"jkt": tpp.client.dpop_key.thumbprint()}
     other = fapi1_tpp.http.post("/introspect", data={**fapi1_tpp.auth_form(), "token": access})
     assert other.json == {"active": False}
-    refused = fapi1_tpp.http.post("/revoke", data={**fapi1_tpp.auth_form(), "token": access})
-    assert refused.status_code == 400
+    # RFC 7009 §2.2: another client's token is answered as an unknown one, and stays valid
+    ignored = fapi1_tpp.http.post("/revoke", data={**fapi1_tpp.auth_form(), "token": access})
+    assert (ignored.status_code, ignored.json) == (200, {})
+    still = tpp.http.post("/introspect", data={**tpp.auth_form(), "token": access}).json
+    assert still["active"] is True
     assert tpp.http.post("/revoke", data={**tpp.auth_form(), "token": access}).status_code == 200
     gone = tpp.http.post("/introspect", data={**tpp.auth_form(), "token": access}).json
     assert gone == {"active": False}
