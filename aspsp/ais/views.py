@@ -20,7 +20,7 @@ from aspsp.obapi import ASPSP_NAMESPACE, ErrorCode, ErrorItem, OBError
 from consent import gate
 from consent import permissions as perms
 
-from . import paging, services
+from . import encoding, paging, services
 from .access_limit import UnattendedLimit, counter_from_config
 from .errors import AisError, InvalidPageCursor, OutsideTransactionPeriod, ResourceNotFound
 from .filters import naive_text
@@ -113,8 +113,14 @@ def _body(key: str, items, *, filters: dict[str, str] | None = None) -> dict:
             "Meta": {"TotalPages": 1}}
 
 
-def _paged(page: paging.Page) -> dict:
-    return {"Data": {"Transaction": page.items}, "Links": paging.links(_base_url(), page),
+def _paged(page: paging.Page):
+    """A page of transactions, encoded directly (aspsp.ais.encoding): what the response
+    schema would dump, without dumping hundreds of nested objects through it."""
+    return encoding.json_response(paged_body(page, _base_url()))
+
+
+def paged_body(page: paging.Page, base_url: str) -> dict:
+    return {"Data": {"Transaction": page.items}, "Links": paging.links(base_url, page),
             "Meta": paging.meta(page)}
 
 
