@@ -1,7 +1,7 @@
 """Protections shared by the HTML pages (the customer's pages, later the developer portal):
 CSRF tokens, security headers, the session cookie, and the app-wide error pages.
 
-CSRF uses Flask-WTF's CSRFProtect (a token tied to the signed session, with an expiry), but
+CSRF uses Flask-WTF's CSRFProtect (a token tied to the session, with an expiry), but
 only where a blueprint asks for it: WTF_CSRF_CHECK_DEFAULT is False, so the Open Banking and
 OAuth APIs, which authenticate every call with tokens and never with cookies, are never
 checked. `protect_pages(bp)` turns the check on for every POST of one blueprint.
