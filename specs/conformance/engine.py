@@ -217,14 +217,22 @@ class Progress:
 
 
 def select(checks: list[Check], only: str | None) -> list[Check]:
-    """The checks whose id or plan/id matches the glob `only` (all when None); comma-separated
-    patterns are alternatives."""
+    """The checks whose id or plan/id matches the glob `only` (all when None), with the checks
+    they need, in plan order; comma-separated patterns are alternatives."""
     if not only:
         return list(checks)
     patterns = [p.strip() for p in only.split(",") if p.strip()]
-    return [c for c in checks
-            if any(fnmatch.fnmatchcase(c.id, p) or fnmatch.fnmatchcase(f"{c.plan}/{c.id}", p)
-                   or p in c.id for p in patterns)]
+    chosen = {c.id for c in checks
+              if any(fnmatch.fnmatchcase(c.id, p) or fnmatch.fnmatchcase(f"{c.plan}/{c.id}", p)
+                     or p in c.id for p in patterns)}
+    by_id = {c.id: c for c in checks}
+    pending = list(chosen)
+    while pending:
+        for need in by_id[pending.pop()].needs:
+            if need in by_id and need not in chosen:
+                chosen.add(need)
+                pending.append(need)
+    return [c for c in checks if c.id in chosen]
 
 
 def run_check(check: Check, ctx: Context, outcomes: dict[str, str]) -> Result:
