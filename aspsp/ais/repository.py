@@ -205,10 +205,11 @@ class AccountInformationRepository:
         return total
 
     def transactions(self, scope: TransactionScope, *, limit: int, older_than: Key | None = None,
-                     newer_than: Key | None = None) -> list[models.Posting]:
-        """Newest first. With `newer_than`, the `limit` rows just newer than the key (still
-        returned newest first)."""
-        query = select(P).where(*scope.conditions())
+                     newer_than: Key | None = None) -> list:
+        """Newest first, as plain rows of the posting columns (read-only: no ORM objects to
+        build and track for a page of up to 1,000). With `newer_than`, the `limit` rows just
+        newer than the key (still returned newest first)."""
+        query = select(*P.__table__.columns).where(*scope.conditions())
         if older_than is not None:
             query = query.where(_before(older_than)).order_by(P.booking_datetime.desc(),
                                                               P.id.desc())
@@ -217,7 +218,7 @@ class AccountInformationRepository:
                                                              P.id.asc())
         else:
             query = query.order_by(P.booking_datetime.desc(), P.id.desc())
-        rows = list(self.session.scalars(query.limit(limit)))
+        rows = self.session.execute(query.limit(limit)).all()
         return rows[::-1] if newer_than is not None else rows
 
     def any_newer(self, scope: TransactionScope, key: Key) -> bool:

@@ -19,7 +19,6 @@ import functools
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
-from decimal import Decimal
 from typing import Any, Iterable
 
 from aspsp.ledger.money import minor_units
@@ -75,7 +74,8 @@ def amount(minor: int, currency: str) -> dict[str, str]:
     `from_minor(minor, currency).to_ob()`, without building a Money for each of a page's
     hundreds of amounts (the currency's minor unit is looked up once per currency)."""
     places = _places(currency)
-    return {"Amount": f"{Decimal(abs(int(minor))).scaleb(-places):.{places}f}",
+    whole, part = divmod(abs(int(minor)), 10 ** places)
+    return {"Amount": f"{whole}.{part:0{places}d}" if places else str(whole),
             "Currency": currency}
 
 
