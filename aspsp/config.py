@@ -35,7 +35,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CELERY_ALWAYS_EAGER", False, _bool,
             "Run background tasks inline in the calling process (tests, one-off scripts)."),
     Setting("SECRET_KEY", None, str,
-            "Signs web sessions and CSRF tokens. Unset: a random key made once and kept in instance/."),
+            "Signs CSRF tokens (customer web sessions are server-side records). Unset: a random key "
+            "made once and kept in instance/."),
     Setting("KEY_ENCRYPTION_KEY", None, str,
             "Encrypts TOTP secrets and private signing keys at rest (AES-256-GCM; never "
             "SECRET_KEY): `v2:BASE64KEY,v1:BASE64KEY`, 32 random bytes each, the first seals, all "
