@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 # the PostgreSQL server of the four benchmarks in bench/
 BENCH_PG_URL ?= postgresql://postgres@127.0.0.1:5432
 
-.PHONY: run test venv venv-dev migrate seed worker beat bench config-table clean help
+.PHONY: run test venv venv-dev migrate seed worker beat bench config-table conformance clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -27,6 +27,7 @@ help:
 	@echo "make beat          Celery beat (the schedules)"
 	@echo "make bench         the four benchmarks of bench/README.md, each with its baseline (PostgreSQL at BENCH_PG_URL)"
 	@echo "make config-table  print README.md's configuration table from aspsp/config.py"
+	@echo "make conformance   the conformance suite against CONFORMANCE_ISSUER with CONFORMANCE_CONFIG (specs/conformance/README.md)"
 	@echo "make clean         remove instance/ (local database, keys), caches and bench results"
 
 $(PY):
@@ -74,6 +75,13 @@ bench: venv-dev
 	$(PY) bench/transactions_listing.py --server $(BENCH_PG_URL)
 	$(PY) bench/ais_transactions.py --server $(BENCH_PG_URL)
 	$(PY) bench/token_endpoint.py --pg $(BENCH_PG_URL)
+
+# The conformance suite (specs/conformance/README.md): every plan against a running deployment,
+# reports in instance/conformance-report/; exits 1 when a check fails.
+CONFORMANCE_ISSUER ?= http://127.0.0.1:$(PORT)
+CONFORMANCE_CONFIG ?= conformance.json
+conformance: venv
+	$(PY) -m specs.conformance --issuer $(CONFORMANCE_ISSUER) --config $(CONFORMANCE_CONFIG) --report-dir instance/conformance-report
 
 # README.md's configuration table, from aspsp/config.py SETTINGS.
 config-table: venv

@@ -281,13 +281,14 @@ class TPP:
     def one_time_code(self, psu: dict) -> str:
         """The customer's second factor: a fixed code when the configuration gives one (a
         sandbox's test code), else the TOTP of the secret. A TOTP code is single-use (RFC 6238,
-        5.2), so a second approval in the same time step waits for the next one."""
+        5.2): the first approval of a run waits for a fresh time step (an earlier run may have
+        used the current code), a later one for the step after the last it used."""
         if psu.get("one_time_code"):
             return str(psu["one_time_code"])
         totp = pyotp.TOTP(psu["totp_secret"])
         used = self.ctx.state.setdefault("totp_used", {})
         step = int(time.time()) // totp.interval
-        if used.get(psu["username"], -1) >= step:
+        if used.get(psu["username"], step) >= step:
             time.sleep((step + 1) * totp.interval - time.time() + 0.2)
             step = int(time.time()) // totp.interval
         used[psu["username"]] = step
