@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import pyotp
 from jwcrypto import jwk, jws, jwt
 
-from .engine import Context, expect, skip
+from .engine import Context, expect, redact, skip
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
@@ -155,6 +155,10 @@ class TPP:
     def post_registration(self, body: str, *, url: str | None = None, method: str = "POST",
                           token: Client | None = None, access_token: str | None = None):
         url = url or self.discovery()["registration_endpoint"]
+        try:  # what was asked for, readable in the evidence (the SSA itself stays redacted)
+            self.ctx.note(f"registration request claims: {redact(unverified_claims(body))}")
+        except (ValueError, IndexError):
+            pass
         headers = {"Content-Type": "application/jwt"}
         if access_token:
             headers.update(self.auth_headers(token, method, url, access_token))

@@ -29,14 +29,23 @@ REDIRECT_URI = "https://conformance-tpp.example/callback"
 class Weakening:
     """WSGI middleware: the platform as it is, unless a weakness is switched on.
     - "discovery-plain-pkce-rs256": the discovery document advertises plain PKCE and RS256;
-    - "no-iss": the authorization response redirect loses its iss parameter."""
+    - "no-iss": the authorization response redirect loses its iss parameter;
+    - "dpop-replay-cache": a response cache in front of the resources, keyed by the request's
+      method, path and headers, answers a replayed DPoP proof from the cache instead of letting
+      the platform refuse it."""
 
     def __init__(self, app):
-        self.app, self.weaknesses = app, set()
+        self.app, self.weaknesses, self.cache = app, set(), {}
 
     def __call__(self, environ, start_response):
         if not self.weaknesses:
             return self.app(environ, start_response)
+        key = (environ["REQUEST_METHOD"], environ["PATH_INFO"], environ.get("HTTP_DPOP"))
+        if "dpop-replay-cache" in self.weaknesses and environ.get("HTTP_DPOP") \
+                and key in self.cache:
+            status, headers, body = self.cache[key]
+            start_response(status, headers)
+            return [body]
         captured = {}
 
         def capture(status, headers, exc_info=None):
@@ -56,6 +65,9 @@ class Weakening:
                        for k, v in headers]
         headers = [(k, str(len(body)) if k.lower() == "content-length" else v)
                    for k, v in headers]
+        if "dpop-replay-cache" in self.weaknesses and environ.get("HTTP_DPOP") \
+                and environ["PATH_INFO"].startswith("/open-banking/"):
+            self.cache[key] = (captured["status"], headers, body)
         start_response(captured["status"], headers)
         return [body]
 
@@ -131,7 +143,8 @@ def test_every_check_of_discovery_dcr_and_fapi2_passes_against_the_platform(plat
     assert {"CheckDiscEndpointCodeChallengeMethodsSupported", "DCR-002", "DCR-003", "DCR-011",
             "fapi2-security-profile-final-happy-flow",
             "fapi2-security-profile-final-par-attempt-reuse-request_uri",
-            "fapi2-security-profile-final-ensure-authorization-code-is-bound-to-client"} \
+            "fapi2-security-profile-final-ensure-authorization-code-is-bound-to-client",
+            "fapi2-security-profile-final-par-attempt-to-use-request_uri-for-different-client"} \
         <= set(results)
     html = (tmp_path / "report.html").read_text()
     assert "Conformance report: PASSED" in html
@@ -158,14 +171,20 @@ def test_calibration_weakened_discovery_fails_the_pkce_and_algorithm_checks(plat
     assert "plain" in results["CheckDiscEndpointCodeChallengeMethodsSupported"]["message"]
 
 
+def with_sandbox_code(config_path, tmp_path):
+    """The configuration with the sandbox's fixed one-time code for the demo customer: no wait
+    for a fresh TOTP step."""
+    config = json.loads(config_path.read_text())
+    config["psu"] = {**config["psu"], "one_time_code": "123456"}
+    path = tmp_path / "sandbox-code.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
 def test_calibration_authorization_response_without_iss_fails_the_happy_flow(platform_server,
                                                                             tmp_path):
     base, config_path, weakening = platform_server
-    # The sandbox's fixed one-time code for the demo customer: no wait for a fresh TOTP step.
-    config = json.loads(config_path.read_text())
-    config["psu"] = {**config["psu"], "one_time_code": "123456"}
-    config_path = tmp_path / "sandbox-code.json"
-    config_path.write_text(json.dumps(config))
+    config_path = with_sandbox_code(config_path, tmp_path)
     weakening.weaknesses = {"no-iss"}
     try:
         status, results, _ = run_suite(base, config_path, tmp_path, "--plan", "fapi2",
@@ -175,3 +194,19 @@ def test_calibration_authorization_response_without_iss_fails_the_happy_flow(pla
     assert status == 1
     happy = results["fapi2-security-profile-final-happy-flow"]
     assert happy["status"] == "fail" and "iss" in happy["message"]
+
+
+def test_calibration_a_cache_answering_replayed_dpop_proofs_fails_the_replay_check(
+        platform_server, tmp_path):
+    base, config_path, weakening = platform_server
+    config_path = with_sandbox_code(config_path, tmp_path)
+    weakening.weaknesses = {"dpop-replay-cache"}
+    try:
+        status, results, _ = run_suite(base, config_path, tmp_path, "--plan", "fapi2",
+                                       "--only", "*replay-at-resource")
+    finally:
+        weakening.weaknesses, weakening.cache = set(), {}
+    assert status == 1
+    assert results["fapi2-security-profile-final-happy-flow"]["status"] == "pass"
+    replay = results["fapi2-security-profile-final-dpop-negative-tests-replay-at-resource"]
+    assert replay["status"] == "fail" and "replayed proof answered 200" in replay["message"]

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 from jwcrypto import jwk, jwt
 
 from ..engine import Check, Context, expect
-from ..tpp import TPP, new_verifier
+from ..tpp import ASSERTION_TYPE, TPP, dpop_proof, new_verifier, sign
 
 PLAN = "fapi2"
 PREFIX = "fapi2-security-profile-final-"
@@ -97,7 +97,7 @@ def happy_flow(ctx: Context) -> None:
     ctx.state["happy"] = {"client": client, "auth": auth, "tokens": tokens}
 
 
-@check("ensure-dpop-proof-replay-refused-at-resource",
+@check("dpop-negative-tests-replay-at-resource",
        "A DPoP proof used once is refused when replayed at the resource",
        "RFC 9449, 11.1 (replay), 7.1 (resource server checks); "
        f"{SP} 5.3.3 (DPoP proofs)", needs=(HAPPY,))
@@ -115,7 +115,7 @@ def dpop_replay(ctx: Context) -> None:
            "the 401 has no DPoP WWW-Authenticate challenge (RFC 9449, 7.1)")
 
 
-@check("ensure-dpop-proof-wrong-key-refused-at-resource",
+@check("dpop-negative-tests-wrong-key-at-resource",
        "A DPoP proof signed by another key than the token's is refused at the resource",
        "RFC 9449, 7.1 and 4.3 (the proof's key must match the token's cnf.jkt); "
        f"{SP} 5.3.3", needs=(HAPPY,))
@@ -167,13 +167,15 @@ def reuse_request_uri(ctx: Context) -> None:
            f"{response.status_code} to {location[:120]!r}")
 
 
-def _refused_authorisation(ctx: Context, params: dict, what: str) -> None:
-    """PAR must refuse the request (400 invalid_request), or /authorize must not start it."""
+def _refused_authorisation(ctx: Context, params: dict, what: str,
+                           errors: tuple[str, ...] = ("invalid_request",)) -> None:
+    """PAR must refuse the request (400 with one of `errors`), or /authorize must not start
+    it."""
     tpp = TPP(ctx)
     client = tpp.client()
     pushed = tpp.push(client, params)
     if pushed.status_code == 400:
-        oauth_error(pushed, 400, "invalid_request")
+        oauth_error(pushed, 400, *errors)
         return
     expect(pushed.status_code == 201, f"PAR answered {pushed.status_code}")
     browser = tpp.new_browser()
@@ -216,7 +218,7 @@ def wrong_aud(ctx: Context) -> None:
     oauth_error(response, 401, "invalid_client")
 
 
-@check("ensure-client-assertion-with-token-endpoint-aud-fails",
+@check("ensure-client-assertion-with-wrong-aud-fails-token-endpoint-url",
        "A FAPI 2.0 client assertion with the token endpoint URL as aud is refused",
        f"{SP} 5.3.2.1-8 (aud shall be the issuer identifier, as a single string)")
 def token_endpoint_aud(ctx: Context) -> None:
@@ -225,6 +227,131 @@ def token_endpoint_aud(ctx: Context) -> None:
                                                 "scope": "accounts"},
                                  aud=tpp.discovery()["token_endpoint"])
     oauth_error(response, 401, "invalid_client")
+
+
+def _assertion_refused(ctx: Context, claims_change: dict, *, alg: str | None = None,
+                       key=None) -> None:
+    """A client-credentials request whose client assertion is changed as given: 401
+    invalid_client (RFC 6749 5.2)."""
+    tpp = TPP(ctx)
+    client = tpp.client()
+    now = int(time.time())
+    claims = {"iss": client.client_id, "sub": client.client_id,
+              "aud": tpp.discovery()["issuer"], "jti": uuid.uuid4().hex, "iat": now,
+              "exp": now + 60, **claims_change}
+    claims = {k: v for k, v in claims.items() if v is not None}
+    url = tpp.discovery()["token_endpoint"]
+    response = ctx.http.post(url, data={
+        "grant_type": "client_credentials", "scope": "accounts", "client_id": client.client_id,
+        "client_assertion_type": ASSERTION_TYPE,
+        "client_assertion": sign(key or client.key, claims, alg=alg or client.alg)},
+        headers={"DPoP": dpop_proof(client.dpop_key, "POST", url)})
+    ctx.note(f"client assertion claims sent: {claims}")
+    oauth_error(response, 401, "invalid_client")
+
+
+@check("ensure-signed-client-assertion-with-RS256-fails",
+       "A client assertion signed with RS256 is refused",
+       f"{SP} 5.4.1 (PS256, ES256 or EdDSA only); RFC 7523, 3")
+def assertion_rs256(ctx: Context) -> None:
+    _assertion_refused(ctx, {}, alg="RS256",
+                       key=jwk.JWK.generate(kty="RSA", size=2048, kid=uuid.uuid4().hex))
+
+
+@check("ensure-client-assertion-with-exp-is-5-minutes-in-past-fails",
+       "A client assertion that expired five minutes ago is refused",
+       "RFC 7523, 3 (exp); RFC 7521, 5.2")
+def assertion_expired(ctx: Context) -> None:
+    now = int(time.time())
+    _assertion_refused(ctx, {"iat": now - 360, "exp": now - 300})
+
+
+@check("ensure-client-assertion-with-no-sub-fails", "A client assertion without sub is refused",
+       "RFC 7523, 3 (sub is the client_id)")
+def assertion_no_sub(ctx: Context) -> None:
+    _assertion_refused(ctx, {"sub": None})
+
+
+@check("ensure-holder-of-key-required",
+       "A token request with neither a DPoP proof nor a TLS client certificate gets no token",
+       f"{SP} 5.3.2.1 (only sender-constrained access tokens); RFC 9449, 5")
+def holder_of_key(ctx: Context) -> None:
+    tpp = TPP(ctx)
+    client = tpp.client()
+    response = ctx.http.post(tpp.discovery()["token_endpoint"], data={
+        "grant_type": "client_credentials", "scope": "accounts", **tpp.assertion(client)})
+    expect(response.status_code in (400, 401), f"the token request without a proof of "
+           f"possession answered {response.status_code}")
+    expect("access_token" not in response.text, "an access token was issued without a proof "
+           "of possession")
+
+
+@check("par-attempt-invalid-http-method", "GET on the PAR endpoint is refused",
+       "RFC 9126, 2.1 (the PAR endpoint takes POST)")
+def par_get(ctx: Context) -> None:
+    tpp = TPP(ctx)
+    response = ctx.http.get(tpp.discovery()["pushed_authorization_request_endpoint"])
+    expect(response.status_code in (400, 405), f"GET /par answered {response.status_code}")
+
+
+@check("ensure-response-type-token-fails", "A pushed request for response_type token is refused",
+       f"{SP} 5.3.2.2-2 (response type code only); RFC 6749, 4.1.2.1")
+def response_type_token(ctx: Context) -> None:
+    tpp = TPP(ctx)
+    client = tpp.client()
+    _refused_authorisation(ctx, tpp.par_params(client, tpp.create_consent(client), new_verifier(),
+                                               response_type="token"), "for a token",
+                           ("invalid_request", "unsupported_response_type"))
+
+
+@check("ensure-unsigned-authorization-request-without-using-par-fails",
+       "An authorization request sent to /authorize without PAR does not start",
+       f"{SP} 5.3.2.2-1 (PAR required)")
+def without_par(ctx: Context) -> None:
+    tpp = TPP(ctx)
+    client = tpp.client()
+    params = tpp.par_params(client, tpp.create_consent(client), new_verifier())
+    response = tpp.new_browser().get(tpp.discovery()["authorization_endpoint"], params=params,
+                                     allow_redirects=False)
+    location = response.headers.get("Location", "")
+    expect(not (response.status_code in (302, 303) and "error=" not in location),
+           f"a request without PAR began the authorisation ({response.status_code})")
+
+
+@check("par-attempt-to-use-request_uri-for-different-client",
+       "A request_uri pushed by one client cannot be used with another client_id",
+       "RFC 9126, 4 (the request_uri is bound to its client)")
+def request_uri_other_client(ctx: Context) -> None:
+    tpp = TPP(ctx)
+    client, other = tpp.client(), tpp.client("second_client")
+    pushed = tpp.push(client, tpp.par_params(client, tpp.create_consent(client), new_verifier()))
+    expect(pushed.status_code == 201, f"PAR answered {pushed.status_code}")
+    response = tpp.new_browser().get(tpp.discovery()["authorization_endpoint"], params={
+        "client_id": other.client_id, "request_uri": pushed.json()["request_uri"]},
+        allow_redirects=False)
+    location = response.headers.get("Location", "")
+    expect(not (response.status_code in (302, 303) and "error=" not in location),
+           f"another client's request_uri began the authorisation ({response.status_code})")
+
+
+@check("par-ensure-reused-request-uri-prior-to-auth-completion-succeeds",
+       "The same browser may open a pushed request_uri again before the customer decides",
+       "RFC 9126, 7.3 (one-time use is the authorisation, not the page load); OpenID "
+       "conformance suite's expectation for reloads")
+def request_uri_reload(ctx: Context) -> None:
+    tpp = TPP(ctx)
+    client = tpp.client()
+    pushed = tpp.push(client, tpp.par_params(client, tpp.create_consent(client), new_verifier()))
+    expect(pushed.status_code == 201, f"PAR answered {pushed.status_code}")
+    browser = tpp.new_browser()
+    params = {"client_id": client.client_id, "request_uri": pushed.json()["request_uri"]}
+    for attempt in ("first", "second"):
+        response = browser.get(tpp.discovery()["authorization_endpoint"], params=params,
+                               allow_redirects=False)
+        location = response.headers.get("Location", "")
+        expect(response.status_code in (302, 303) and "error=" not in location,
+               f"the {attempt} load of the request_uri did not begin the authorisation "
+               f"({response.status_code})")
 
 
 @check("incorrect-pkce-code-verifier-rejected",
