@@ -84,7 +84,7 @@ def platform_server(tmp_path_factory):
         url = create_pg_database("aspsp_conformance")
     except Exception as error:
         service_missing("PostgreSQL at 127.0.0.1:5432", error)
-    # The suite logs the customer in three times a plan run (and once more for the
+    # The suite logs the customer in four times a plan run (and once more for each
     # calibration): the test raises the login rate limits, which are not under test here.
     app = create_app({"DATABASE_URL": url, "CELERY_ALWAYS_EAGER": True, "SECRET_KEY": "conf",
                       "INSTANCE_PATH": str(tmp_path_factory.mktemp("conformance")),
@@ -144,7 +144,8 @@ def test_every_check_of_discovery_dcr_and_fapi2_passes_against_the_platform(plat
             "fapi2-security-profile-final-happy-flow",
             "fapi2-security-profile-final-par-attempt-reuse-request_uri",
             "fapi2-security-profile-final-ensure-authorization-code-is-bound-to-client",
-            "fapi2-security-profile-final-par-attempt-to-use-request_uri-for-different-client"} \
+            "fapi2-security-profile-final-par-attempt-to-use-request_uri-for-different-client",
+            "fapi2-security-profile-final-ensure-pkce-code-verifier-required"} \
         <= set(results)
     html = (tmp_path / "report.html").read_text()
     assert "Conformance report: PASSED" in html

@@ -5,7 +5,7 @@ an account-information call. Each check is named after the module it mirrors
 (fapi2-security-profile-final-...) and cites the clause it tests.
 
 The modules need the customer's approval several times (one authorisation each for the happy
-flow, the wrong PKCE verifier and the code bound to its client): the suite logs the configured
+flow, the missing and the wrong PKCE verifier, and the code bound to its client): the suite logs the configured
 customer in on the bank's own pages, so the bank's login rate limits apply (a 429 is waited out
 once, Retry-After at most 65 s)."""
 from __future__ import annotations
@@ -363,6 +363,17 @@ def wrong_verifier(ctx: Context) -> None:
     auth = tpp.authorise(client)
     expect(auth.get("code"), "the authorisation gave no code")
     oauth_error(tpp.exchange(client, auth["code"], new_verifier()), 400, "invalid_grant")
+
+
+@check("ensure-pkce-code-verifier-required",
+       "A code exchanged without a code_verifier is refused",
+       f"{SP} 5.3.2.2-5; RFC 7636, 4.6 (invalid_grant)")
+def verifier_required(ctx: Context) -> None:
+    tpp = TPP(ctx)
+    client = tpp.client()
+    auth = tpp.authorise(client)
+    expect(auth.get("code"), "the authorisation gave no code")
+    oauth_error(tpp.exchange(client, auth["code"], None), 400, "invalid_grant")
 
 
 @check("ensure-authorization-code-is-bound-to-client",
