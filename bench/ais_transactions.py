@@ -1,28 +1,32 @@
 """Requests per second and p50/p99 latency of GET /accounts/{AccountId}/transactions (a page
-of 100, DPoP-bound token, the customer present) under gunicorn on PostgreSQL, with 16
-concurrent clients, against a route that answers with a static JSON body of the same size,
-under the same server in the same run.
+of 100, DPoP-bound token, the customer present) under gunicorn on PostgreSQL, against two
+references serving the very same bytes in the same run: a Flask route of the same app and a
+bare WSGI callable in front of it (the ceiling of the server itself); optionally against the
+same endpoint of an older checkout of the code (`--before-tree`), also in the same run.
 
     .venv/bin/python bench/ais_transactions.py [--server postgresql://postgres@127.0.0.1:5432]
         [--clients 16] [--workers 5] [--rounds 3] [--duration 15] [--warmup 3]
         [--history 2000] [--redis redis://127.0.0.1:6379/14] [--keep]
+        [--before-tree /tmp/before]      # git worktree add --detach /tmp/before <commit>
 
 What it sets up: a fresh database from the migrations; one customer with one account and
 `--history` postings spread over a year, posted through the ledger (card payments with
 merchants, transfers with counterparties: the Detail payload); a TPP registered as an AISP
 with a DPoP key; an Authorised account-access consent with every permission; an
 authorization-code access token bound to the DPoP key. Then gunicorn (sync workers,
-`--workers`) serves bench/ais_transactions_app.py: the product app plus /bench/static, whose
-body is the first page exactly as the real endpoint served it a moment before.
+`--workers`) serves bench/ais_transactions_app.py: the product app plus /bench/static (a
+Flask route) and /bench/bare (a bare WSGI callable), whose body is the first page exactly as
+the real endpoint served it a moment before. With `--before-tree`, a second gunicorn serves
+the older checkout's app on the same database (its .venv may be a symlink to this one).
 
 What a client does: one process per client (so the Python GIL of the load generator is not
 the bottleneck); each makes its DPoP proofs (ES256, unique jti, ath of the token) before the
 clock starts, then loops: connect, GET, read the whole body, close (gunicorn's sync workers
-close each connection). The static side gets the very same request headers. Latency is
+close each connection). The references get the very same request headers. Latency is
 measured per request in the client; requests/s is completed 200 responses over the window.
-The two sides alternate for `--rounds` rounds of `--duration` seconds, each after a
-`--warmup`, so that the rest of the machine falls on both alike. Any non-200 is counted and
-reported.
+The sides alternate for `--rounds` rounds of `--duration` seconds, each after a `--warmup`,
+in reversed order every other round, so that the rest of the machine falls on all alike;
+ratios are taken within each round, then their median. Any non-200 is counted and reported.
 """
 from __future__ import annotations
 
@@ -65,6 +69,9 @@ def parse_args() -> argparse.Namespace:
                         help="REDIS_URL of the app (replay cache); '' for in-process")
     parser.add_argument("--port", type=int, default=0, help="0: a free port")
     parser.add_argument("--keep", action="store_true", help="keep the database")
+    parser.add_argument("--before-tree", default="",
+                        help="a checkout of the code before a change (git worktree add ...): "
+                             "its gunicorn is measured in the same run, sides alternating")
     return parser.parse_args()
 
 
@@ -167,14 +174,18 @@ def build(url: str, issuer: str, history: int) -> dict:
 
 
 # --- the server --------------------------------------------------------------------------
-def start_gunicorn(args, url: str, port: int, static_body: Path) -> subprocess.Popen:
+def start_gunicorn(args, url: str, port: int, static_body: Path, tree: Path = ROOT,
+                   target: str = "bench.ais_transactions_app:application") -> subprocess.Popen:
+    """gunicorn serving `target` from the source tree `tree` (ROOT, or --before-tree: the
+    code before a change, so that both are measured in one run)."""
     env = {**os.environ, "BENCH_DATABASE_URL": url, "BENCH_ISSUER": f"http://127.0.0.1:{port}",
            "BENCH_REDIS_URL": args.redis, "BENCH_STATIC_BODY": str(static_body),
-           "BENCH_PAGE_SIZE": "100", "LOG_LEVEL": "WARNING"}
+           "BENCH_PAGE_SIZE": "100", "LOG_LEVEL": "WARNING",
+           "BENCH_INSTANCE": f"/tmp/aspsp-bench-ais-{port}"}
     process = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "gunicorn"), "--chdir", str(ROOT), "--workers",
+        [str(ROOT / ".venv" / "bin" / "gunicorn"), "--chdir", str(tree), "--workers",
          str(args.workers), "--bind", f"127.0.0.1:{port}", "--backlog", "2048",
-         "--log-level", "warning", "bench.ais_transactions_app:app"],
+         "--log-level", "warning", target],
         env=env, start_new_session=True)
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -299,74 +310,108 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def fetch_page(port: int, path: str, bank: dict) -> bytes:
+    real_url = f"http://127.0.0.1:{port}{path}"
+    make = _proof_maker(bank["dpop_key"])
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    connection.request("GET", path, headers={
+        "Authorization": f"DPoP {bank['token']}", "DPoP": make(real_url, bank["token"]),
+        "x-fapi-customer-ip-address": "198.51.100.7"})
+    response = connection.getresponse()
+    body = response.read()
+    assert response.status == 200, body[:500]
+    assert len(json.loads(body)["Data"]["Transaction"]) == 100
+    return body
+
+
 def main() -> int:
     args = parse_args()
+    # One key-encryption key for the builder and every worker (production refuses to start
+    # without one; the bank's signing keys are sealed with it when the schema is made).
+    from aspsp.keyring import new_key_setting
+    os.environ.setdefault("KEY_ENCRYPTION_KEY", new_key_setting("bench"))
     port = args.port or free_port()
     issuer = f"http://127.0.0.1:{port}"
     url = create_database(args.server, "bench_ais")
     static_body = Path(tempfile.mkdtemp(prefix="bench-ais-")) / "page.json"
-    server = None
+    servers: dict[str, tuple[subprocess.Popen, int]] = {}
     try:
         print(f"building the bank ({args.history} postings)...", flush=True)
         bank = build(url, issuer, args.history)
         path = f"{AISP}/accounts/{bank['account_id']}/transactions"
-        real_url = issuer + path
         static_body.write_bytes(b"")
-        server = start_gunicorn(args, url, port, static_body)
-        make = _proof_maker(bank["dpop_key"])
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        connection.request("GET", path, headers={
-            "Authorization": f"DPoP {bank['token']}", "DPoP": make(real_url, bank["token"]),
-            "x-fapi-customer-ip-address": "198.51.100.7"})
-        response = connection.getresponse()
-        body = response.read()
-        assert response.status == 200, body[:500]
-        page = json.loads(body)
-        assert len(page["Data"]["Transaction"]) == 100, len(page["Data"]["Transaction"])
+        servers["after"] = (start_gunicorn(args, url, port, static_body), port)
+        if args.before_tree:
+            before_port = free_port()
+            servers["before"] = (start_gunicorn(args, url, before_port, static_body,
+                                                tree=Path(args.before_tree),
+                                                target="bench.ais_transactions_app:app"),
+                                 before_port)
+        body = fetch_page(port, path, bank)
         static_body.write_bytes(body)
+        if args.before_tree:
+            before_body = fetch_page(servers["before"][1], path, bank)
+            before_page, after_page = json.loads(before_body), json.loads(body)
+            same = {k: v for k, v in before_page.items() if k != "Links"} == \
+                {k: v for k, v in after_page.items() if k != "Links"}
+            print(f"before and after pages: {len(before_body)} and {len(body)} bytes, Data "
+                  f"and Meta {'the same' if same else 'DIFFERENT'} (Links name each "
+                  f"server's own port)", flush=True)
+        sides = [("transactions", "after", path), ("flask_static", "after", "/bench/static"),
+                 ("bare_wsgi", "after", "/bench/bare")]
+        if args.before_tree:
+            sides.append(("transactions_before", "before", path))
         print(f"a page is {len(body)} bytes; {args.rounds} rounds of {args.duration:.0f} s per "
-              f"side, {args.clients} clients, {args.workers} gunicorn workers", flush=True)
+              f"side ({', '.join(s[0] for s in sides)}), {args.clients} clients, "
+              f"{args.workers} gunicorn workers per server; load average "
+              f"{Path('/proc/loadavg').read_text().split()[:3]}", flush=True)
         rounds = []
         for number in range(args.rounds):
-            real = run_side(args, port, path, real_url, bank["token"], bank["dpop_key"],
-                            server.pid)
-            static = run_side(args, port, "/bench/static", real_url, bank["token"],
-                              bank["dpop_key"], server.pid)
-            rounds.append({"transactions": real, "static": static})
-            print(f"round {number + 1}: transactions {real['per_s']:.1f}/s "
-                  f"p50 {real['p50_ms']:.1f} ms p99 {real['p99_ms']:.1f} ms "
-                  f"(worker CPU {real['server_cpu_ms_per_request']:.1f} ms/request); static "
-                  f"{static['per_s']:.1f}/s p50 {static['p50_ms']:.1f} ms p99 "
-                  f"{static['p99_ms']:.1f} ms ({static['server_cpu_ms_per_request']:.2f} ms); "
-                  f"errors {real['errors']}/{static['errors']}", flush=True)
+            measured = {}
+            order = sides if number % 2 == 0 else sides[::-1]     # alternate the order too
+            for name, server, side_path in order:
+                process, side_port = servers[server]
+                real_url = f"http://127.0.0.1:{side_port}{path}"
+                measured[name] = run_side(args, side_port, side_path, real_url, bank["token"],
+                                          bank["dpop_key"], process.pid)
+            measured["load_average"] = Path("/proc/loadavg").read_text().split()[:3]
+            rounds.append(measured)
+            print(f"round {number + 1}: " + "; ".join(
+                f"{name} {measured[name]['per_s']:.1f}/s p50 {measured[name]['p50_ms']:.1f} ms "
+                f"CPU {measured[name]['server_cpu_ms_per_request']:.2f} ms/req "
+                f"errors {measured[name]['errors']}" for name, _, _ in sides)
+                + f"; load {measured['load_average']}", flush=True)
         version = server_version(url)
     finally:
-        if server is not None:
-            stop(server)
+        for process, _ in servers.values():
+            stop(process)
         if not args.keep:
             drop_database(url)
+
+    names = [name for name, _, _ in sides]
 
     def median(side, key):
         return statistics.median(r[side][key] for r in rounds)
 
     summary = {side: {key: round(median(side, key), 2)
                       for key in ("per_s", "p50_ms", "p99_ms", "server_cpu_ms_per_request")}
-               for side in ("transactions", "static")}
-    summary["ratio_per_s"] = round(summary["transactions"]["per_s"]
-                                   / summary["static"]["per_s"], 3)
-    summary["ratio_p50"] = round(summary["transactions"]["p50_ms"]
-                                 / summary["static"]["p50_ms"], 2)
-    summary["ratio_per_s_by_round"] = [
-        round(r["transactions"]["per_s"] / r["static"]["per_s"], 3) for r in rounds]
-    summary["ratio_server_cpu"] = round(
-        summary["transactions"]["server_cpu_ms_per_request"]
-        / summary["static"]["server_cpu_ms_per_request"], 1)
+               for side in names}
+
+    def ratio(a, b):
+        """Median over rounds of a/b, each round's sides compared with each other."""
+        return round(statistics.median(r[a]["per_s"] / r[b]["per_s"] for r in rounds), 3)
+
+    for side in [n for n in names if n.startswith("transactions")]:
+        summary[f"{side}_vs_bare_wsgi"] = ratio(side, "bare_wsgi")
+        summary[f"{side}_vs_flask_static"] = ratio(side, "flask_static")
+    if "transactions_before" in names:
+        summary["after_vs_before"] = ratio("transactions", "transactions_before")
     result = {"benchmark": "ais_transactions", "page_bytes": len(body),
               "load_average_after": Path("/proc/loadavg").read_text().split()[:3],
               "clients": args.clients, "workers": args.workers, "rounds": rounds,
               "duration_s": args.duration, "history": args.history,
-              "redis": bool(args.redis), "median": summary, "postgresql": version,
-              "machine": machine()}
+              "before_tree": args.before_tree, "redis": bool(args.redis), "median": summary,
+              "postgresql": version, "machine": machine()}
     print(json.dumps(summary, indent=2))
     print(f"saved {save('ais_transactions', result)}")
     return 0

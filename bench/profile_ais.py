@@ -1,0 +1,67 @@
+"""Where a page of transactions spends its time, in-process: cProfile of N requests through
+the Flask test client against a bank built as bench/ais_transactions.py builds it.
+
+    .venv/bin/python bench/profile_ais.py [--server postgresql://postgres@127.0.0.1:5432]
+        [--requests 200] [--history 2000] [--top 25]
+"""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.ais_transactions import AISP, _proof_maker, build  # noqa: E402
+from bench.common import DEFAULT_SERVER, create_database, drop_database  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--server", default=DEFAULT_SERVER)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--history", type=int, default=2000)
+    parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/14")
+    args = parser.parse_args()
+    from aspsp.keyring import new_key_setting
+    os.environ.setdefault("KEY_ENCRYPTION_KEY", new_key_setting("bench"))
+    from aspsp import create_app
+    issuer = "http://localhost"
+    url = create_database(args.server, "bench_ais_profile")
+    try:
+        bank = build(url, issuer, args.history)
+        app = create_app({"DATABASE_URL": url, "ISSUER": issuer, "SECRET_KEY": "bench",
+                          "REDIS_URL": args.redis or None, "SANDBOX_ENABLED": False,
+                          "INSTANCE_PATH": "/tmp/aspsp-bench-profile", "LOG_LEVEL": "WARNING"})
+        client = app.test_client()
+        path = f"{AISP}/accounts/{bank['account_id']}/transactions"
+        make = _proof_maker(bank["dpop_key"])
+        proofs = [make(issuer + path, bank["token"]) for _ in range(args.requests + 20)]
+
+        def get(proof):
+            response = client.get(path, headers={
+                "Authorization": f"DPoP {bank['token']}", "DPoP": proof,
+                "x-fapi-customer-ip-address": "198.51.100.7"})
+            assert response.status_code == 200, response.get_data()[:300]
+
+        for proof in proofs[:20]:
+            get(proof)
+        profile = cProfile.Profile()
+        profile.enable()
+        for proof in proofs[20:]:
+            get(proof)
+        profile.disable()
+        stats = pstats.Stats(profile).sort_stats("cumulative")
+        stats.print_stats(args.top)
+        app.extensions["aspsp"].db.engine.dispose()
+    finally:
+        drop_database(url)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
