@@ -36,6 +36,12 @@ NOW = datetime(2026, 6, 15, 12, 0, tzinfo=timezone.utc)
 # The issuer of test apps: the Flask test client sends requests to http://localhost, and the
 # platform checks DPoP htu and JWT audiences against ISSUER + path.
 TEST_ISSUER = "http://localhost"
+# The login rate limits count real seconds (flask-limiter), not the test clock: a test that
+# posts five wrong passwords in a row to check the lockout must not meet the limit of two
+# password posts a second meanwhile. tests/integration/psu_web/test_login_rate_limits.py
+# tests the limits, with apps of its own.
+UNLIMITED_LOGINS = {"LOGIN_RATE_LIMIT_PER_ADDRESS": "100000 per second",
+                    "LOGIN_RATE_LIMIT_GLOBAL": "100000 per second"}
 # One key-encryption key for the whole run, as every process of one deployment shares one: the
 # migrated databases (their signing keys are made at `upgrade`) and every test app open the
 # same sealed secrets.
@@ -131,7 +137,8 @@ def clock() -> Clock:
 def app(database, clock, tmp_path):
     return create_app({"DATABASE_URL": database.url, "DATABASE": database, "CLOCK": clock,
                        "CELERY_ALWAYS_EAGER": True, "INSTANCE_PATH": str(tmp_path),
-                       "SECRET_KEY": "test-secret", "TESTING": True, "ISSUER": TEST_ISSUER})
+                       "SECRET_KEY": "test-secret", "TESTING": True, "ISSUER": TEST_ISSUER,
+                       **UNLIMITED_LOGINS})
 
 
 @pytest.fixture
