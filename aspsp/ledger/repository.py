@@ -1,11 +1,12 @@
 """Queries and row locks of the ledger. Repositories never commit: the unit of work does."""
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from datetime import date, datetime
 from typing import Iterable
 
-from sqlalchemy import and_, case, func, insert, null, or_, select, update
+from sqlalchemy import JSON, and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
 
@@ -13,7 +14,32 @@ from . import models
 from .domain import AccountKind, PostingStatus
 from .errors import AccountNotFound, EntryNotFound
 
-_JSON_COLUMNS = ("counterparty", "card_instrument")   # SQL NULL, as the ORM leaves them
+_JSON_COLUMNS = ("counterparty", "card_instrument")
+
+
+@functools.lru_cache(maxsize=None)
+def _posting_insert():
+    """INSERT of postings for a list of parameters (psycopg2 sends them as one multi-row
+    INSERT: SQLAlchemy's insertmanyvalues), of a fixed shape so its compiled form is cached;
+    a None JSON value is SQL NULL, as the ORM leaves an unset column."""
+    table = models.Posting.__table__
+    return insert(table).values({name: bindparam(name, type_=JSON(none_as_null=True))
+                                 for name in _JSON_COLUMNS})
+
+
+@functools.lru_cache(maxsize=None)
+def _count_upsert(dialect: str):
+    """Add to the day counts: INSERT ... ON CONFLICT DO UPDATE, for a list of parameters."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    table = models.PostingDayCount.__table__
+    statement = dialect_insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.account_pk, table.c.day],
+        set_={"credits": table.c.credits + statement.excluded.credits,
+              "debits": table.c.debits + statement.excluded.debits})
 
 
 class LedgerRepository:
@@ -108,9 +134,8 @@ class LedgerRepository:
         """A journal entry and its postings in two INSERTs; the entry's row id."""
         entry_pk = self.session.execute(insert(models.JournalEntry.__table__).values(entry)
                                         .returning(models.JournalEntry.__table__.c.id)).scalar_one()
-        self.session.execute(insert(models.Posting.__table__).values(
-            [{**{k: null() if v is None and k in _JSON_COLUMNS else v
-                 for k, v in posting.items()}, "entry_pk": entry_pk} for posting in postings]))
+        self.session.execute(_posting_insert(), [{**posting, "entry_pk": entry_pk}
+                                                 for posting in postings])
         return entry_pk
 
     def insert_payment(self, payment: models.Payment) -> models.Payment:
@@ -213,19 +238,8 @@ class LedgerRepository:
             totals[(account_pk, day)][1] += debits
         rows = [{"account_pk": pk, "day": day, "credits": c, "debits": d}
                 for (pk, day), (c, d) in sorted(totals.items()) if c or d]
-        if not rows:
-            return
-        dialect = self.session.get_bind().dialect.name
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        table = models.PostingDayCount.__table__
-        statement = insert(table).values(rows)
-        self.session.execute(statement.on_conflict_do_update(
-            index_elements=[table.c.account_pk, table.c.day],
-            set_={"credits": table.c.credits + statement.excluded.credits,
-                  "debits": table.c.debits + statement.excluded.debits}))
+        if rows:       # a list of parameters: one statement of a fixed shape (cached)
+            self.session.execute(_count_upsert(self.session.get_bind().dialect.name), rows)
 
     def day_count_mismatches(self) -> list[tuple[str, date, tuple[int, int], tuple[int, int]]]:
         """(AccountId, day, kept (credits, debits), counted from the postings) wherever the
