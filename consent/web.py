@@ -13,8 +13,9 @@ Dashboard (`/psu/consents`): its own login (`/psu/login`, then `/psu/login/code`
 every consent the customer decided, grouped by third party, with a Revoke button for those in
 force. Sign-out (`/psu/logout`) deletes the session.
 
-Login and code posts are rate limited per address, password posts also overall, before the
-view runs (aspsp.identity.login_limits): over the limit, a 429 page with Retry-After.
+Login and code posts are rate limited per address, password posts also overall (only those
+the per-address limit lets through count there), before the view's body runs
+(aspsp.identity.login_limits): over the limit, a 429 page with Retry-After.
 
 Sessions: the cookie is a random id, rotated at every login step (password and code, on both
 journeys); the session ends after PSU_SESSION_IDLE_TIMEOUT (15 minutes) without a request and

@@ -118,3 +118,21 @@ def test_the_limits_are_shared_by_every_process_through_redis(database, clock, t
     make_app(database, clock, tmp_path / "memory", LOGIN_RATE_LIMIT_PER_ADDRESS="3 per minute")
     second = make_app(database, clock, tmp_path / "two", **settings)
     assert wrong_password(browser_at(second, address)).status_code == 429
+
+
+def test_posts_refused_per_address_do_not_use_up_the_overall_limit(limited):
+    app, _ = limited                                       # 3 per address, 5 overall
+    flooder = browser_at(app, "198.51.100.1")
+    assert [wrong_password(flooder).status_code for _ in range(10)] == [401] * 3 + [429] * 7
+    answers = [wrong_password(browser_at(app, f"198.51.100.{n}")).status_code
+               for n in (2, 3, 4)]
+    assert answers == [401, 401, 429]                      # the flooder's 3 + these 2 = 5
+
+
+def test_each_app_keeps_its_own_limits_and_counts(database, clock, tmp_path):
+    first = make_app(database, clock, tmp_path / "one", LOGIN_RATE_LIMIT_PER_ADDRESS="3 per minute",
+                     LOGIN_RATE_LIMIT_GLOBAL="1000 per second")
+    for _ in range(3):
+        assert wrong_password(browser_at(first, "198.51.100.1")).status_code == 401
+    make_app(database, clock, tmp_path / "two")            # another app in the same process
+    assert wrong_password(browser_at(first, "198.51.100.1")).status_code == 429
