@@ -9,8 +9,13 @@ par-attempt-reuse-request_uri modules assert):
   that journey and to the browser that brought it (the session's browser key);
 - until the customer decides, the same browser presenting it again (a reload, a link
   pre-fetcher followed by the real visit) resumes the same pending authorization;
-- any other browser is refused (invalid_request_uri), and so is everyone once the decision is
-  made or the journey ended (completed, expired, consent no longer awaiting authorisation);
+- until someone has signed in on that journey, another browser may present it too (a mail or
+  chat link scanner with its own cookie jar opened the link first, then the customer's own
+  browser): it resumes the same journey and the binding moves to it. Once a customer has
+  signed in, the journey belongs to the browser that did (the bank's pages refuse any other,
+  consent.web), and every other browser is refused (invalid_request_uri);
+- everyone is refused once the decision is made or the journey ended (completed, expired,
+  consent no longer awaiting authorisation);
 - it is honoured only within its own lifetime (PAR_TTL): after that /authorize refuses it even
   from its own browser. A journey already started is not cut short: the bank's pages go on
   until the pending authorization's own expiry (PENDING_TTL, 10 minutes); only presenting the
@@ -236,11 +241,16 @@ def _pushed_request(uow: UnitOfWork, client: Client, request_uri: str,
 def _resume(uow: UnitOfWork, par: PushedAuthorizationRequest, browser_hash: str,
             now: datetime) -> PendingAuthorization:
     pending = uow.session.get(PendingAuthorization, par.pending_pk) if par.pending_pk else None
+    if pending is None or pending.completed_at is not None or pending.expires_at <= now \
+            or not _awaiting(uow, pending):
+        raise AuthorizationRequestError("invalid_request_uri", "request_uri was already used")
     same_browser = par.browser_hash is not None and secrets.compare_digest(
         par.browser_hash, browser_hash or "")
-    if not same_browser or pending is None or pending.completed_at is not None \
-            or pending.expires_at <= now or not _awaiting(uow, pending):
-        raise AuthorizationRequestError("invalid_request_uri", "request_uri was already used")
+    if not same_browser:
+        if pending.psu_pk is not None:       # someone signed in: the journey is theirs
+            raise AuthorizationRequestError("invalid_request_uri",
+                                            "request_uri was already used")
+        par.browser_hash = browser_hash      # nobody signed in yet: it follows the link
     return pending
 
 

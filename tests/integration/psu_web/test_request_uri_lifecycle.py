@@ -86,12 +86,42 @@ def test_the_request_uri_is_refused_after_the_decision(browser, tpp, journey, cl
     assert "already used" in reused.get_data(as_text=True)
 
 
-def test_another_browser_gets_nothing_from_a_started_request_uri(browser, other_browser, tpp,
-                                                                journey):
-    visit(browser, tpp, journey.request_uri)
+def test_another_browser_gets_nothing_once_the_customer_has_signed_in(
+        browser, other_browser, tpp, journey, clock):
+    pages = visit(browser, tpp, journey.request_uri).headers["Location"]
+    log_in(browser, pages, journey, clock)
     stolen = visit(other_browser, tpp, journey.request_uri)
     assert stolen.status_code == 400 and "Location" not in stolen.headers
     assert "invalid_request_uri" in stolen.get_data(as_text=True)
+
+
+def test_a_link_scanner_opening_the_link_first_does_not_burn_it_for_the_customer(
+        browser, other_browser, tpp, journey, clock):
+    scanned = visit(other_browser, tpp, journey.request_uri)    # its own cookie jar
+    assert scanned.status_code == 303
+    other_browser.get(scanned.headers["Location"])
+    mine = visit(browser, tpp, journey.request_uri)             # the customer's browser
+    assert mine.status_code == 303
+    pages = mine.headers["Location"]
+    log_in(browser, pages, journey, clock)
+    decision = browser.submit(f"{pages}/decision", {"decision": "approve",
+                                                    "account": [journey.current]})
+    assert redirect_params(decision.headers["Location"])["code"]
+    assert visit(other_browser, tpp, journey.request_uri).status_code == 400
+
+
+def test_after_the_customer_signed_in_the_scanners_copy_of_the_pages_gets_nothing(
+        browser, other_browser, tpp, journey, clock):
+    scanned = visit(other_browser, tpp, journey.request_uri).headers["Location"]
+    pages = visit(browser, tpp, journey.request_uri).headers["Location"]
+    assert scanned == pages                                     # one journey, not two
+    log_in(browser, pages, journey, clock)
+    other_browser.get(pages)
+    assert "would like to see your account information" not in other_browser.html
+    decided = other_browser.http.post(f"{pages}/decision", data={"decision": "deny"})
+    assert "Location" not in decided.headers or "code" not in decided.headers["Location"]
+    browser.get(pages)                                          # still the customer's
+    assert "would like to see your account information" in browser.html
 
 
 def test_after_par_ttl_the_request_uri_is_refused_but_the_started_journey_goes_on(
