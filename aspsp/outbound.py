@@ -183,13 +183,15 @@ def _resolve(host: str, port: int, deadline: float) -> list[str]:
 def _exchange(parts, address: str, port: int, target: str, headers: Mapping[str, str],
               policy: Policy, deadline: float) -> Response:
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # `current` is whichever object owns the connection now: the plain socket, then (https)
+    # the SSLSocket, since wrapping detaches the plain one and leaves it empty.
+    current = [socket.socket(family, socket.SOCK_STREAM)]
     expired = threading.Event()
 
     def cut_off():                          # the one deadline, whatever the socket is doing
         expired.set()
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
+        try:                                # the plain socket's shutdown, also on an SSLSocket:
+            socket.socket.shutdown(current[0], socket.SHUT_RDWR)  # ends a blocked read/write
         except OSError:
             pass
 
@@ -197,11 +199,18 @@ def _exchange(parts, address: str, port: int, target: str, headers: Mapping[str,
     timer.daemon = True
     timer.start()
     try:
+        sock = current[0]
         sock.settimeout(_remaining(deadline))
         sock.connect((address, port))
         stream = sock
         if parts.scheme == "https":
-            stream = _tls_context().wrap_socket(sock, server_hostname=parts.hostname)
+            stream = _tls_context().wrap_socket(sock, server_hostname=parts.hostname,
+                                                do_handshake_on_connect=False)
+            current[0] = stream
+            if expired.is_set():            # the timer fired while the socket changed hands
+                raise DeadlineExceeded("the deadline passed")
+            stream.settimeout(_remaining(deadline))
+            stream.do_handshake()           # inside the deadline: a dripped handshake is cut
         connection = _Connection(parts.hostname, port, stream)
         host_header = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
         if parts.port:
@@ -239,7 +248,7 @@ def _exchange(parts, address: str, port: int, target: str, headers: Mapping[str,
                                f"({type(exc).__name__})") from None
     finally:
         timer.cancel()
-        sock.close()
+        current[0].close()
 
 
 class _Connection(http.client.HTTPConnection):
