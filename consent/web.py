@@ -19,7 +19,10 @@ the per-address limit lets through count there), before the view's body runs
 
 Sessions: the cookie is a random id, rotated at every login step (password and code, on both
 journeys); the session ends after PSU_SESSION_IDLE_TIMEOUT (15 minutes) without a request and
-PSU_SESSION_LIFETIME (an hour) after its last login step, however active.
+PSU_SESSION_LIFETIME (an hour) after it began, however active and whatever login steps happen
+meanwhile; a dashboard login also ends PSU_SESSION_LIFETIME after its password step. A
+customer's password step in a browser drops whatever another customer had reached in it
+(dashboard login, approvals in progress).
 """
 from __future__ import annotations
 
@@ -94,8 +97,9 @@ def authorize_login(reference: str):
                                username=request.form.get("username", ""))
         screens.record_password_step(pending, psu, now)
         uow.commit()
+    _forget_other_customers(psu.psu_id)
     _bind(reference, psu.psu_id, "password", now)
-    session.rotate()
+    session.rotate(psu.id)
     return redirect(url_for(".authorize", reference=reference), 303)
 
 
@@ -127,7 +131,7 @@ def authorize_code(reference: str):
         screens.record_sca_step(pending, now)
         uow.commit()
     _bind(reference, psu.psu_id, "sca", now)
-    session.rotate()
+    session.rotate(psu.id)
     return redirect(url_for(".authorize", reference=reference), 303)
 
 
@@ -248,9 +252,10 @@ def login():
             return render_template("psu/login.html", requester=None, action=url_for(".login"),
                                    error=error.message, username=username[:64]), 401
         uow.commit()
-    session.pop("psu_login", None)
-    session["psu_login"] = {"psu": psu.psu_id, "stage": "password", "t": int(now.timestamp())}
-    session.rotate()
+    _forget_other_customers(psu.psu_id)
+    at = int(now.timestamp())
+    session["psu_login"] = {"psu": psu.psu_id, "stage": "password", "t": at, "since": at}
+    session.rotate(psu.id)
     return redirect(url_for(".login_code"), 303)
 
 
@@ -277,8 +282,10 @@ def login_code():
             uow.commit()
             return _code_page(psu, url_for(".login_code"), error=error.message, status=401)
         uow.commit()
-    session["psu_login"] = {"psu": psu.psu_id, "stage": "sca", "t": int(now.timestamp())}
-    session.rotate()
+    since = (session.get("psu_login") or {}).get("since", 0)
+    session["psu_login"] = {"psu": psu.psu_id, "stage": "sca", "t": int(now.timestamp()),
+                            "since": since}
+    session.rotate(psu.id)
     return redirect(url_for(".consents"), 303)
 
 
@@ -342,12 +349,14 @@ def _dashboard_psu(uow, now: datetime, *, stage: str = "sca",
                    within: timedelta | None = None):
     """The customer logged in to the dashboard in this browser (up to `stage`, reached at
     most `within` ago); None when nobody is. The session's own idle timeout and lifetime
-    (aspsp.identity.sessions) end a login that went quiet or lasted too long."""
+    (aspsp.identity.sessions) end a login that went quiet or lasted too long; the login itself
+    ends PSU_SESSION_LIFETIME after its password step ("since")."""
     state = session.get("psu_login") or {}
     if state.get("stage") != stage:
         return None
-    if within is not None and \
-            now - datetime.fromtimestamp(state.get("t", 0), now.tzinfo) > within:
+    lifetime = timedelta(seconds=platform.current().config["PSU_SESSION_LIFETIME"])
+    if now - _moment(state.get("since", 0), now) > lifetime or (
+            within is not None and now - _moment(state.get("t", 0), now) > within):
         session.pop("psu_login", None)
         return None
     psu = identity.find_by_psu_id(uow, state.get("psu", ""))
@@ -355,6 +364,21 @@ def _dashboard_psu(uow, now: datetime, *, stage: str = "sca",
         session.pop("psu_login", None)
         return None
     return psu
+
+
+def _moment(timestamp, now: datetime) -> datetime:
+    return datetime.fromtimestamp(timestamp if isinstance(timestamp, int) else 0, now.tzinfo)
+
+
+def _forget_other_customers(psu_id: str) -> None:
+    """A customer passed the password step in this browser: what any other customer reached
+    in it (a dashboard login, approvals in progress) goes."""
+    if (session.get("psu_login") or {}).get("psu") != psu_id:
+        session.pop("psu_login", None)
+    bound = session.get("authz") or {}
+    mine = {ref: b for ref, b in bound.items() if b.get("psu") == psu_id}
+    if mine != bound:
+        session["authz"] = mine
 
 
 # --- shared ---------------------------------------------------------------------------------

@@ -42,13 +42,15 @@ class LoginEvent(Base):
 class WebSession(Base):
     """A browser's session on the customer's pages. The cookie holds only a random id; this
     row holds its SHA-256 and the session's data (the login's progress, the CSRF token).
-    `browser_key` stays the same when the id is rotated: it names the browser, not the login."""
+    `browser_key` stays the same when the id is rotated: it names the browser, not the login.
+    `psu_pk`: the customer of its last login step (None before any)."""
     __tablename__ = "psu_web_sessions"
     id: Mapped[int] = mapped_column(BigPK, primary_key=True)
     id_hash: Mapped[str] = mapped_column(String(64), unique=True)
     browser_key: Mapped[str] = mapped_column(String(64))
+    psu_pk: Mapped[int | None] = mapped_column(ForeignKey("psu_users.id"), index=True)
     data: Mapped[dict] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 

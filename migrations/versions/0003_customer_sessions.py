@@ -22,14 +22,18 @@ def upgrade() -> None:
     sa.Column('id', PK, nullable=False),
     sa.Column('id_hash', sa.String(length=64), nullable=False),
     sa.Column('browser_key', sa.String(length=64), nullable=False),
+    sa.Column('psu_pk', PK, nullable=True),
     sa.Column('data', sa.JSON(), nullable=False),
     sa.Column('created_at', aspsp.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('last_seen_at', aspsp.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['psu_pk'], ['psu_users.id'], name=op.f('fk_psu_web_sessions_psu_pk_psu_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_psu_web_sessions')),
     sa.UniqueConstraint('id_hash', name=op.f('uq_psu_web_sessions_id_hash'))
     )
     with op.batch_alter_table('psu_web_sessions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_psu_web_sessions_last_seen_at'), ['last_seen_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_psu_web_sessions_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_psu_web_sessions_psu_pk'), ['psu_pk'], unique=False)
 
     op.create_table('psu_login_throttles',
     sa.Column('id', PK, nullable=False),
@@ -64,5 +68,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_psu_login_throttles_updated_at'))
     op.drop_table('psu_login_throttles')
     with op.batch_alter_table('psu_web_sessions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_psu_web_sessions_psu_pk'))
+        batch_op.drop_index(batch_op.f('ix_psu_web_sessions_created_at'))
         batch_op.drop_index(batch_op.f('ix_psu_web_sessions_last_seen_at'))
     op.drop_table('psu_web_sessions')

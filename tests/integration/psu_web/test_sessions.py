@@ -6,12 +6,14 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 
+from flask import request
 from sqlalchemy import func, select
 
 from aspsp import create_app
 from aspsp.identity.models import WebSession
-from aspsp.identity.sessions import COOKIE_NAME, SECURE_COOKIE_NAME
-from tests.integration.psu_web.conftest import Browser
+from aspsp.identity.sessions import COOKIE_NAME, SECURE_COOKIE_NAME, end_customer_sessions
+from tests.integration.psu_web.conftest import Browser, build_world
+from tests.psu_factories import consent, pending_authorization
 
 def session_id(browser) -> str | None:
     cookie = browser.http.get_cookie(COOKIE_NAME)
@@ -142,3 +144,96 @@ def test_the_cookie_is_httponly_lax_and_host_prefixed_and_secure_on_https(databa
     for attribute in ("Secure", "HttpOnly", "SameSite=Lax", "Path=/"):
         assert attribute in cookie
     assert "Domain" not in cookie
+
+
+def test_later_login_steps_do_not_extend_the_session_lifetime(browser, world, clock,
+                                                              platform):
+    dashboard_login(browser, world, clock)
+    for _ in range(5):
+        clock.advance(timedelta(minutes=10))
+        assert browser.get("/psu/consents").status_code == 200
+    with platform.uow() as uow:                            # 50 minutes in: a new request...
+        ask = consent(uow, now=clock.now(), client=world.tpp)
+        later = pending_authorization(uow, now=clock.now(), client=world.tpp, consent_row=ask)
+        url = f"/psu/authorize/{later.reference}"
+        uow.commit()
+    browser.get(url)                                       # ...approved in the same browser
+    browser.submit(f"{url}/login", {"username": world.username, "password": world.password})
+    browser.submit(f"{url}/code", {"code": world.totp.at(clock.now())})
+    assert "would like to see your account information" in browser.html
+    clock.advance(timedelta(minutes=10, seconds=1))
+    response = browser.get("/psu/consents")               # an hour after the session began
+    assert response.status_code == 303 and response.headers["Location"] == "/psu/login"
+
+
+def test_another_customers_password_step_drops_the_first_customers_approval(app, browser,
+                                                                            world, clock,
+                                                                            platform):
+    browser.get(world.url)
+    browser.submit(f"{world.url}/login", {"username": world.username,
+                                          "password": world.password})
+    browser.submit(f"{world.url}/code", {"code": world.totp.at(clock.now())})
+    assert "would like to see your account information" in browser.html
+    bob = build_world(platform, clock, username="bob")
+    browser.get("/psu/login")                              # Bob, at the same computer
+    browser.submit("/psu/login", {"username": bob.username, "password": bob.password})
+    browser.get(world.url)
+    assert "would like to see your account information" not in browser.html
+    assert 'name="password"' in browser.html               # the first customer must log in
+
+
+def test_every_session_of_a_customer_can_be_ended(app, browser, other_browser, world, clock,
+                                                  platform):
+    dashboard_login(browser, world, clock)
+    dashboard_login(other_browser, world, clock)
+    with platform.uow() as uow:
+        assert end_customer_sessions(uow, world.psu.id) == 2
+        uow.commit()
+    for each in (browser, other_browser):
+        assert each.get("/psu/consents").headers["Location"] == "/psu/login"
+
+
+def test_the_csrf_secret_is_not_carried_over_a_login_step(browser, world):
+    browser.get("/psu/login")
+    before = browser.html
+    dashboard_password(browser, world)
+    stale = Browser(browser.http, before)                  # a form served before the login
+    assert stale.submit("/psu/login/code", {"code": "000000"}).status_code == 400
+    assert "Please try again" in stale.html
+
+
+def _open_twice(app, sid):
+    """The same session opened by two requests at once (each then answers on its own)."""
+    interface = app.session_interface
+    with app.test_request_context("/psu/consents", headers={"Cookie": f"{COOKIE_NAME}={sid}"}):
+        return interface, interface.open_session(app, request), interface.open_session(app, request)
+
+
+def test_two_rotations_of_one_session_at_once_leave_one_live_session(app, browser, world,
+                                                                     platform):
+    dashboard_password(browser, world)
+    before = session_rows(platform)
+    interface, first, second = _open_twice(app, session_id(browser))
+    answers = []
+    for each in (first, second):
+        each.rotate()
+        with app.test_request_context("/psu/login/code"):
+            answers.append(app.response_class())
+            interface.save_session(app, each, answers[-1])
+    assert session_rows(platform) == before
+    assert "Max-Age=0" in answers[1].headers["Set-Cookie"]   # the second one has ended
+
+
+def test_a_login_step_at_the_time_of_sign_out_does_not_bring_the_session_back(app, browser,
+                                                                              world, platform):
+    dashboard_password(browser, world)
+    before = session_rows(platform)
+    interface, signing_out, logging_in = _open_twice(app, session_id(browser))
+    with app.test_request_context("/psu/logout"):
+        signing_out.end()
+        interface.save_session(app, signing_out, app.response_class())
+        logging_in.rotate()
+        answer = app.response_class()
+        interface.save_session(app, logging_in, answer)
+    assert session_rows(platform) == before - 1
+    assert "Max-Age=0" in answer.headers["Set-Cookie"]
