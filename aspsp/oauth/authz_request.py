@@ -23,7 +23,6 @@ par-attempt-reuse-request_uri modules assert):
 """
 from __future__ import annotations
 
-import json
 import secrets
 from datetime import datetime, timedelta
 
@@ -31,6 +30,7 @@ from sqlalchemy import select
 
 from consent.models import Consent
 
+from .. import jsonsafe
 from ..db import UnitOfWork
 from .clients import (JWS_ALGORITHMS, Client, audience_ok,
                       check_time_claims, client_jwks)
@@ -95,7 +95,7 @@ def _printable(value) -> bool:
 def _intent_id(claims_param) -> str | None:
     if isinstance(claims_param, str):
         try:
-            claims_param = json.loads(claims_param)
+            claims_param = jsonsafe.loads(claims_param)
         except ValueError:
             return None
     if not isinstance(claims_param, dict):

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import math
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from datetime import datetime
 from jwcrypto import jwk, jws
 from jwcrypto.common import JWException
 
+from .. import jsonsafe
 from .replay import ReplayCache
 
 ALGORITHMS = ("PS256", "ES256")
@@ -98,7 +98,7 @@ def verify_proof(proof: str | None, *, method: str, url: str, now: datetime,
     key = public_key(header.get("jwk"))
     try:
         token.verify(key, alg=header["alg"])
-        claims = json.loads(token.payload)
+        claims = jsonsafe.loads(token.payload)
     except (JWException, ValueError):
         raise InvalidDPoPProof("DPoP proof signature is invalid") from None
     if not isinstance(claims, dict):

@@ -13,7 +13,6 @@ those a registered anchor serves in-process, any other over HTTPS with the same 
 """
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -26,7 +25,7 @@ from jwcrypto import jwk, jws
 from flask import Flask, current_app, has_app_context
 from jwcrypto.common import JWException
 
-from .. import outbound
+from .. import jsonsafe, outbound
 from ..db import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -77,7 +76,7 @@ def unverified_claims(token: str) -> dict:
     """The payload of a JWS without checking its signature (only for tokens verified before)."""
     parsed, _ = parse_jws(token)
     try:
-        claims = json.loads(parsed.objects["payload"])
+        claims = jsonsafe.loads(parsed.objects["payload"])
     except (KeyError, ValueError, TypeError):
         return {}
     return claims if isinstance(claims, dict) else {}
@@ -123,7 +122,7 @@ def verify_jws(token: str, jwks: dict, *, algorithms=ALGORITHMS) -> VerifiedJWS:
         except (JWException, ValueError, TypeError):
             continue
         try:
-            claims = json.loads(parsed.payload)
+            claims = jsonsafe.loads(parsed.payload)
         except ValueError:
             raise InvalidSignature("the JWS payload is not JSON") from None
         if not isinstance(claims, dict):
@@ -174,7 +173,7 @@ class JwksFetcher:
         if response.status != 200:
             raise JwksUnavailable(f"{url} answered {response.status}")
         try:
-            jwks = json.loads(response.body)
+            jwks = jsonsafe.loads(response.body)
         except (ValueError, UnicodeDecodeError):
             raise JwksUnavailable(f"{url} did not return JSON") from None
         if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list):
