@@ -101,10 +101,13 @@ def authenticate_password(uow: UnitOfWork, username: str, password: str, ip: str
     """The PSU whose password this is. Raises InvalidCredentials (unknown username and wrong
     password alike) or LoginLocked."""
     username, password = (username or "").strip(), password or ""
-    psu = _locked_row(uow, PsuUser.username == username) if 0 < len(username) <= 64 else None
+    psu = find_by_username(uow, username) if 0 < len(username) <= 64 else None
     # One argon2 verification on every path (known, unknown, locked, oversized), and the same
     # counting and locking for known and unknown usernames, so the answer and its time are the
-    # same whatever it is.
+    # same whatever it is. No lock is held on the customer's row (nor on anything else) while
+    # the password is checked: concurrent checks of a known name would queue behind each
+    # other and those of an unknown one would not, telling them apart by time. The counts are
+    # taken under a lock afterwards (_throttle), the same way for both.
     right = verify_password(psu.password_hash if psu else _dummy_hash(),
                             password[:MAX_PASSWORD_LENGTH]) \
         and psu is not None and len(password) <= MAX_PASSWORD_LENGTH
