@@ -237,3 +237,15 @@ def test_a_login_step_at_the_time_of_sign_out_does_not_bring_the_session_back(ap
         interface.save_session(app, logging_in, answer)
     assert session_rows(platform) == before - 1
     assert "Max-Age=0" in answer.headers["Set-Cookie"]
+
+
+def test_ended_sessions_are_swept_on_the_beat_schedule_without_any_login(app, clock, platform):
+    celery = app.extensions["celery"]
+    scheduled = {entry["task"] for entry in celery.conf.beat_schedule.values()}
+    assert "identity.sweep_sessions" in scheduled
+    for _ in range(3):
+        Browser(app.test_client()).get("/psu/login")       # anonymous visits make sessions
+    assert session_rows(platform) == 3
+    clock.advance(timedelta(minutes=16))
+    celery.tasks["identity.sweep_sessions"].delay()
+    assert session_rows(platform) == 0
