@@ -6,6 +6,9 @@ which of username and password was wrong.
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
+
+UK = ZoneInfo("Europe/London")
 
 
 class IdentityError(Exception):
@@ -35,8 +38,11 @@ class LoginLocked(IdentityError):
     code = "Identity.LoginLocked"
 
     def __init__(self, locked_until: datetime):
+        # A lock lasts up to a day: the day and the UK time, the zone named, as the
+        # customer's pages give times ("15 June 2026, 13:15 BST").
+        local = locked_until.astimezone(UK)
         super().__init__("This login is locked after too many failed attempts. "
-                         f"Try again after {locked_until:%H:%M} UTC.")
+                         f"Try again after {local.day} {local:%B %Y, %H:%M} {local.tzname()}.")
         self.locked_until = locked_until
 
 

@@ -95,3 +95,12 @@ def test_quiet_counts_are_swept_after_a_day(platform, clock, carol):
         assert identity.sweep_login_throttles(uow, clock.now()) == 2   # its address, overall
         uow.commit()
         assert uow.session.scalars(select(LoginThrottle)).all() == []
+
+
+def test_the_lock_message_gives_the_day_and_the_uk_time_with_its_zone(platform, clock, carol):
+    answers = [attempt(platform, clock, "carol", "wrong", ATTACKER) for _ in range(5)]
+    kind, message = answers[-1]                 # 15 June 2026 12:00 UTC, locked 15 minutes
+    assert kind == "LoginLocked"
+    assert "Try again after 15 June 2026, 13:15 BST." in message
+    winter = LoginLocked(clock.now().replace(month=12, day=31, hour=23, minute=50))
+    assert "Try again after 31 December 2026, 23:50 GMT." in winter.message
