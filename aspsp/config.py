@@ -78,13 +78,14 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds without a request after which a customer's web session (approval journey, "
             "dashboard) ends."),
     Setting("PSU_SESSION_LIFETIME", 3600, int,
-            "Seconds after a customer's web session began (or its last login step) after which "
-            "it ends, however active."),
+            "Seconds after a customer's web session began after which it ends, however active "
+            "(login steps do not extend it)."),
     Setting("LOGIN_RATE_LIMIT_PER_ADDRESS", "10 per minute; 30 per hour", str,
-            "Login and one-time-code posts allowed per source address (flask-limiter syntax); "
-            "more get 429 with Retry-After before any password is checked."),
+            "Login and one-time-code posts allowed per source address (`limits` syntax); more "
+            "get 429 with Retry-After before any password is checked."),
     Setting("LOGIN_RATE_LIMIT_GLOBAL", "2 per second; 60 per minute", str,
-            "Password posts allowed from all addresses together: keeps the web tier responsive "
+            "Password posts allowed from all addresses together (only those the per-address "
+            "limit let through count): keeps the web tier responsive "
             "under a password-guessing flood (each check is ~0.3 s of argon2; sized for 2 "
             "cores, raise it with the web tier's cores)."),
     Setting("AIS_UNATTENDED_DAILY_LIMIT", 4, int,
