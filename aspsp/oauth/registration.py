@@ -299,7 +299,11 @@ def registered_metadata(claims: dict, statement: dict, *, sandbox: bool,
                                    statement.get("software_redirect_uris", []), sandbox=sandbox,
                                    needed="authorization_code" in grant_types)
     response_types = _response_types(claims.get("response_types"), grant_types)
-    profile = FAPI2 if response_types == ["code"] else FAPI1_ADVANCED
+    # FAPI 1.0 Advanced only on its explicit signal, the hybrid response type (code id_token,
+    # also when asked for with code). A client with no response types (no authorization_code
+    # grant) only meets the back-channel rules and gets FAPI 2.0's: client assertion aud the
+    # issuer alone, tokens bound by DPoP or MTLS as it registers.
+    profile = FAPI2 if response_types in ([], ["code"]) else FAPI1_ADVANCED
     if profile == FAPI1_ADVANCED and response_types:
         response_types = ["code id_token"]
     scope, roles = _scope(claims.get("scope"), statement.get("software_roles", []))
@@ -316,7 +320,8 @@ def registered_metadata(claims: dict, statement: dict, *, sandbox: bool,
                                               ALGORITHMS, "PS256"),
         "software_id": statement["software_id"],
         "require_pushed_authorization_requests":
-            profile == FAPI2 or _flag(claims, "require_pushed_authorization_requests"),
+            (profile == FAPI2 and bool(response_types))
+            or _flag(claims, "require_pushed_authorization_requests"),
     }
     for name in ("tls_client_certificate_bound_access_tokens", "dpop_bound_access_tokens"):
         if name in claims:
