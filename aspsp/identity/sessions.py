@@ -16,8 +16,9 @@ and the session's data (how far the login got, the CSRF token, flashed messages)
 - `browser_key`, a random value that stays through rotations, names the browser (a pushed
   request_uri is bound to it); it never leaves the server.
 Expired rows (and login counts quiet for a day) are swept at every rotation (every login
-step). The cookie is HttpOnly, SameSite=Lax, and when the issuer is https it is Secure and
-named with the __Host- prefix (no Domain, Path=/): no other host can set or read it.
+step) and every 15 minutes by the beat schedule (aspsp.identity.tasks). The cookie is
+HttpOnly, SameSite=Lax, and when the issuer is https it is Secure and named with the __Host-
+prefix (no Domain, Path=/): no other host can set or read it.
 
 The interface is Flask's SessionInterface, so `flask.session`, `flash()` and Flask-WTF's CSRF
 token work unchanged; each open and save is its own short unit of work on the platform's
