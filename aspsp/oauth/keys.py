@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from datetime import datetime, timedelta, timezone
 
 from cryptography.exceptions import InvalidTag
@@ -44,7 +45,13 @@ FIRST_INSTALL = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 class NoSigningKey(Exception):
-    """No key of that owner and algorithm has been published long enough to sign."""
+    """No key of that owner and algorithm has been published long enough to sign.
+    `retry_after`: seconds until the next such key may sign (JWKS_MAX_AGE_SECONDS when none
+    is waiting: someone has to make one first)."""
+
+    def __init__(self, message: str, retry_after: int = JWKS_MAX_AGE_SECONDS):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 def generate_jwk(alg: str) -> jwk.JWK:
@@ -122,9 +129,22 @@ def signing_key(uow: UnitOfWork, owner: str, *, keyring: Keyring, now: datetime,
     if not rows:
         raise NoSigningKey(
             f"no {alg} key of {owner!r} has been published for {JWKS_MAX_AGE_SECONDS} s yet: "
-            f"run `flask db upgrade` or `flask keys rotate --owner {owner} --alg {alg}`")
+            f"run `flask db upgrade` or `flask keys rotate --owner {owner} --alg {alg}`",
+            retry_after=_seconds_until_a_signer(uow, owner, alg, now))
     row = rows[0]
     return row.kid, jwk.JWK.from_json(keyring.open(row.private_jwk, _purpose(row.kid)))
+
+
+def _seconds_until_a_signer(uow: UnitOfWork, owner: str, alg: str, now: datetime) -> int:
+    """When the first waiting key of that algorithm may sign, in whole seconds from `now`."""
+    waiting = uow.session.scalars(
+        select(SigningKey).where(SigningKey.owner == owner, SigningKey.alg == alg,
+                                 SigningKey.retired_at.is_(None)))
+    ready = [max(k.active_from, k.created_at + JWKS_MAX_AGE) for k in waiting]
+    ready = [at for at in ready if at > now]
+    if not ready:
+        return JWKS_MAX_AGE_SECONDS
+    return max(1, math.ceil((min(ready) - now).total_seconds()))
 
 
 def published_jwks(uow: UnitOfWork, owner: str, *, now: datetime) -> dict:

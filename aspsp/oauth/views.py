@@ -2,6 +2,7 @@
 channel), PAR, token, introspection, revocation, userinfo."""
 from __future__ import annotations
 
+import logging
 from typing import Callable
 
 from authlib.oauth2.rfc6749 import OAuth2Error
@@ -17,6 +18,7 @@ from .clients import find_client
 from .server import build_server, request_binding
 
 bp = Blueprint("oauth", __name__)
+log = logging.getLogger(__name__)
 
 # What a customer sent here by an app reads when /authorize cannot go ahead, in plain words;
 # the OAuth error code goes on a small line for the app's developers. Picked by `_error_case`.
@@ -74,6 +76,15 @@ def _in_unit_of_work(handler: Callable[[], Response], bind_url: str | None = Non
             response = current_app.make_response(handler())
         except OAuth2Error as error:
             response = _server().handle_error_response(None, error)
+        except keys.NoSigningKey as exc:    # the bank's fault, not the client's: nothing of
+            uow.rollback()                  # this exchange is kept, so it can be retried
+            log.error("no signing key for %s: %s", request.path, exc)
+            response = jsonify(error="temporarily_unavailable",
+                               error_description="the server cannot sign tokens yet; retry "
+                                                 "after the time given in Retry-After")
+            response.status_code = 503
+            response.headers["Retry-After"] = str(exc.retry_after)
+            return _no_store(response)
         uow.commit()
     return _no_store(response)
 

@@ -235,3 +235,39 @@ def test_an_expired_consent_gets_no_tokens(flow, tpp, platform, clock):
     response = exchange(tpp, code, verifier)
     assert response.status_code == 400
     assert response.json["error"] == "invalid_grant"
+
+
+def test_no_key_that_may_sign_the_id_token_is_a_503_temporarily_unavailable_with_retry_after(
+        flow, tpp, platform, clock, caplog):
+    """An install that just gained the client's id_token algorithm (its key is published but
+    may not sign for JWKS_MAX_AGE_SECONDS): the token endpoint says when to come back, and
+    keeps nothing of the attempt, so the same code works once the key may sign."""
+    from sqlalchemy import delete
+
+    from aspsp.oauth import keys
+    from aspsp.oauth.models import SigningKey
+    code, verifier, *_ = flow
+    with platform.uow() as uow:
+        uow.session.execute(delete(SigningKey).where(SigningKey.owner == "aspsp",
+                                                     SigningKey.alg == "PS256"))
+        [made] = keys.ensure_keys(uow, "aspsp", keyring=platform.keyring, now=clock.now())
+        uow.commit()
+        made_id = made.id
+    clock.advance(timedelta(seconds=20))
+
+    with caplog.at_level("ERROR", logger="aspsp.oauth.views"):
+        response = exchange(tpp, code, verifier)
+    assert response.status_code == 503
+    assert response.json["error"] == "temporarily_unavailable"
+    assert response.headers["Retry-After"] == str(keys.JWKS_MAX_AGE_SECONDS - 20)
+    assert response.headers["Cache-Control"] == "no-store"
+    assert any("no signing key" in r.getMessage() for r in caplog.records
+               if r.levelname == "ERROR")
+
+    with platform.uow() as uow:       # the key has waited its time (the code has not expired)
+        row = uow.session.get(SigningKey, made_id)
+        row.created_at = row.active_from = clock.now() - keys.JWKS_MAX_AGE
+        uow.commit()
+    retried = exchange(tpp, code, verifier)
+    assert retried.status_code == 200, retried.json
+    assert retried.json["id_token"]
