@@ -176,6 +176,9 @@ def authenticate_resource_request(uow: UnitOfWork, request: Request, *, now: dat
             raise TokenError("invalid_token", "the DPoP proof is signed by another key",
                              scheme="DPoP")
     elif token.cnf_x5t:
+        if scheme != "Bearer":              # RFC 8705 §3: a certificate-bound token is a
+            raise TokenError("invalid_token",   # bearer token presented over MTLS
+                             "this token is certificate-bound: use the Bearer scheme")
         cert = client_certificate(request, config)
         if cert is None or cert.x5t_s256 != token.cnf_x5t:
             raise TokenError("invalid_token",

@@ -132,6 +132,17 @@ def test_mtls_bound_token_with_another_certificate(mtls_tpp, protected):
     assert "certificate" in response.json["error_description"]
 
 
+def test_a_certificate_bound_token_must_use_the_bearer_scheme(mtls_tpp, protected):
+    tpp, cert = mtls_tpp
+    token = _mtls_token(tpp, cert)
+    response = tpp.http.get(PATH, headers={"Authorization": f"DPoP {token}",
+                                           "X-SSL-Client-Cert": cert},
+                            environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert response.status_code == 401
+    assert response.json["error"] == "invalid_token"
+    assert response.headers["WWW-Authenticate"].startswith("Bearer ")
+
+
 def test_certificate_header_from_an_untrusted_address_is_ignored(mtls_tpp, protected):
     tpp, cert = mtls_tpp
     token = _mtls_token(tpp, cert)
