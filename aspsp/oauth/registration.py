@@ -48,6 +48,7 @@ and revokes the token used.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import math
 import random
 import re
@@ -65,6 +66,8 @@ from ..ids import new_id
 from . import tokens, trust
 from .models import OAuthClient
 from .mtls import ClientCertificate, client_certificate
+
+log = logging.getLogger(__name__)
 
 SSA_MAX_AGE = timedelta(hours=2)
 REQUEST_MAX_AGE = timedelta(hours=1)
@@ -236,7 +239,11 @@ def _statement_keys(uow: UnitOfWork, statement: dict, *, config, now: datetime,
     try:
         return trust.software_jwks(uow, uri, config=config, now=now, refresh=refresh)
     except trust.JwksUnavailable as exc:
-        raise _statement_error(f"the software JWKS is unavailable: {exc}") from None
+        # What the fetch met (an address refused, a name unresolved, a port closed, a timeout)
+        # stays in the log: told to the TPP, it would map the bank's network for it.
+        log.warning("software JWKS unavailable", extra={"fields": {"reason": str(exc)}})
+        raise _statement_error("the software statement's software_jwks_endpoint could not "
+                               "be fetched") from None
 
 
 def _verify_request_signature(uow: UnitOfWork, request_jwt: str, statement: dict, *, config,
