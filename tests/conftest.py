@@ -36,7 +36,7 @@ NOW = datetime(2026, 6, 15, 12, 0, tzinfo=timezone.utc)
 # The issuer of test apps: the Flask test client sends requests to http://localhost, and the
 # platform checks DPoP htu and JWT audiences against ISSUER + path.
 TEST_ISSUER = "http://localhost"
-# The login rate limits count real seconds (flask-limiter), not the test clock: a test that
+# The login rate limits count real seconds (the limits library), not the test clock: a test that
 # posts five wrong passwords in a row to check the lockout must not meet the limit of two
 # password posts a second meanwhile. tests/integration/psu_web/test_login_rate_limits.py
 # tests the limits, with apps of its own.
