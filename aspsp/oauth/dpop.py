@@ -98,9 +98,12 @@ def verify_proof(proof: str | None, *, method: str, url: str, now: datetime,
     key = public_key(header.get("jwk"))
     try:
         token.verify(key, alg=header["alg"])
-        claims = jsonsafe.loads(token.payload)
     except (JWException, ValueError):
         raise InvalidDPoPProof("DPoP proof signature is invalid") from None
+    try:
+        claims = jsonsafe.loads(token.payload)
+    except ValueError:
+        raise InvalidDPoPProof("DPoP proof payload must be a JSON object") from None
     if not isinstance(claims, dict):
         raise InvalidDPoPProof("DPoP proof payload must be a JSON object")
     for claim in ("jti", "htm", "htu", "iat"):

@@ -50,6 +50,7 @@ def test_a_deeply_nested_dpop_proof_is_invalid_dpop_proof_not_a_500(client, path
                            headers={"DPoP": _deep_dpop_proof(depth)})
     assert response.status_code == 400
     assert response.json["error"] == "invalid_dpop_proof"
+    assert "payload" in response.json["error_description"]
 
 
 @pytest.mark.parametrize("depth", DEPTHS)
