@@ -35,6 +35,7 @@ from flask_wtf.csrf import CSRFError
 
 from aspsp import platform, web_pages
 from aspsp.identity import errors as identity_errors
+from aspsp.identity import devices
 from aspsp.identity import login_limits
 from aspsp.identity import services as identity
 from . import screens, wording
@@ -88,9 +89,10 @@ def authorize_login(reference: str):
                             "Someone is already signing in to answer this request in another "
                             "browser. Go back to the app you came from and start again.", 409)
         try:
-            psu = identity.authenticate_password(uow, request.form.get("username", ""),
-                                                 request.form.get("password", ""),
-                                                 request.remote_addr, now)
+            username = request.form.get("username", "")
+            psu = identity.authenticate_password(uow, username, request.form.get("password", ""),
+                                                 request.remote_addr, now,
+                                                 known_device=devices.is_known(username))
         except identity_errors.IdentityError as error:
             uow.commit()                      # the failed attempt counts and is recorded
             return _login_page(uow, pending, reference, error=error.message, status=401,
@@ -118,7 +120,8 @@ def authorize_code(reference: str):
         try:
             identity.verify_totp(uow, psu, request.form.get("code", ""), request.remote_addr,
                                  now, replay=p.replay,
-                                 sandbox_code=identity.sandbox_sca_allowed(psu, p.config))
+                                 sandbox_code=identity.sandbox_sca_allowed(psu, p.config),
+                                 known_device=devices.is_known(psu.username))
         except identity_errors.LoginLocked as error:
             uow.commit()
             _unbind(reference)
@@ -132,7 +135,8 @@ def authorize_code(reference: str):
         uow.commit()
     _bind(reference, psu.psu_id, "sca", now)
     session.rotate(psu.id)
-    return redirect(url_for(".authorize", reference=reference), 303)
+    return devices.remember(redirect(url_for(".authorize", reference=reference), 303),
+                            psu.username)
 
 
 @bp.post("/authorize/<reference>/decision")
@@ -246,7 +250,8 @@ def login():
         username = request.form.get("username", "")
         try:
             psu = identity.authenticate_password(uow, username, request.form.get("password", ""),
-                                                 request.remote_addr, now)
+                                                 request.remote_addr, now,
+                                                 known_device=devices.is_known(username))
         except identity_errors.IdentityError as error:
             uow.commit()
             return render_template("psu/login.html", requester=None, action=url_for(".login"),
@@ -273,7 +278,8 @@ def login_code():
         try:
             identity.verify_totp(uow, psu, request.form.get("code", ""), request.remote_addr,
                                  now, replay=p.replay,
-                                 sandbox_code=identity.sandbox_sca_allowed(psu, p.config))
+                                 sandbox_code=identity.sandbox_sca_allowed(psu, p.config),
+                                 known_device=devices.is_known(psu.username))
         except identity_errors.LoginLocked as error:
             uow.commit()
             session.pop("psu_login", None)
@@ -286,7 +292,7 @@ def login_code():
     session["psu_login"] = {"psu": psu.psu_id, "stage": "sca", "t": int(now.timestamp()),
                             "since": since}
     session.rotate(psu.id)
-    return redirect(url_for(".consents"), 303)
+    return devices.remember(redirect(url_for(".consents"), 303), psu.username)
 
 
 @bp.get("/consents")

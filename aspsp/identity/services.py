@@ -13,7 +13,9 @@ and one per username overall):
 - Twenty failures of one username from all addresses together, each within 15 minutes of the
   last, lock it for everyone for 15 minutes: a ceiling against guessing spread over many
   addresses. It is not progressive, so keeping a customer out needs a steady supply of fresh
-  addresses (each is itself locked after five failures, and rate limited, see consent.web).
+  addresses (each is itself locked after five failures, and rate limited, see consent.web),
+  and it never refuses the browser the customer normally signs in with: a post from a browser
+  that completed a login for that username (aspsp.identity.devices) passes it.
 - A locked login is refused (after the same password check, for equal timing). Only a
   complete login (password and code) clears its address's count: a correct password alone
   does not, or someone who knows the password could try codes for ever.
@@ -97,9 +99,11 @@ def find_by_psu_id(uow: UnitOfWork, psu_id: str) -> PsuUser | None:
 
 
 def authenticate_password(uow: UnitOfWork, username: str, password: str, ip: str | None,
-                          now: datetime) -> PsuUser:
+                          now: datetime, *, known_device: bool = False) -> PsuUser:
     """The PSU whose password this is. Raises InvalidCredentials (unknown username and wrong
-    password alike) or LoginLocked."""
+    password alike) or LoginLocked. `known_device`: the post comes from a browser that
+    completed a login for this username (aspsp.identity.devices), which the overall lock
+    does not refuse."""
     username, password = (username or "").strip(), password or ""
     psu = find_by_username(uow, username) if 0 < len(username) <= 64 else None
     # One argon2 verification on every path (known, unknown, locked, oversized), and the same
@@ -112,7 +116,7 @@ def authenticate_password(uow: UnitOfWork, username: str, password: str, ip: str
                             password[:MAX_PASSWORD_LENGTH]) \
         and psu is not None and len(password) <= MAX_PASSWORD_LENGTH
     username = username[:64]
-    _refuse_if_locked(uow, username, psu, "password", ip, now)
+    _refuse_if_locked(uow, username, psu, "password", ip, now, overall=not known_device)
     if not right:
         _count_failure(uow, username, psu, "password", ip, now, InvalidCredentials())
     _record(uow, psu, psu.username, "password", "success", ip, now)
@@ -121,12 +125,12 @@ def authenticate_password(uow: UnitOfWork, username: str, password: str, ip: str
 
 def verify_totp(uow: UnitOfWork, psu: PsuUser, code: str, ip: str | None, now: datetime, *,
                 replay: ReplayCache, sandbox_code: bool = False,
-                keyring: Keyring | None = None) -> PsuUser:
+                keyring: Keyring | None = None, known_device: bool = False) -> PsuUser:
     """Pass the second factor: the PSU's current TOTP (a step either side accepted, each code
     once), or, when `sandbox_code` is allowed, the fixed sandbox code. Raises InvalidCode or
     LoginLocked. Success clears the failure count."""
     psu = _locked_row(uow, PsuUser.id == psu.id)
-    _refuse_if_locked(uow, psu.username, psu, "totp", ip, now)
+    _refuse_if_locked(uow, psu.username, psu, "totp", ip, now, overall=not known_device)
     code = "".join((code or "").split())
     if not (_sandbox_code_ok(code, sandbox_code)
             or _totp_ok(psu, code, now, replay, _keyring(keyring, uow))):
@@ -218,10 +222,12 @@ def _locked_row(uow: UnitOfWork, condition) -> PsuUser | None:
 
 
 def _refuse_if_locked(uow: UnitOfWork, username: str, psu: PsuUser | None, step: str,
-                      ip: str | None, now: datetime) -> None:
+                      ip: str | None, now: datetime, *, overall: bool = True) -> None:
+    """Refuse while this address's lock, or (`overall`) the username's overall lock, holds."""
+    sources = (_source(ip), EVERYWHERE) if overall else (_source(ip),)
     until = max((row.locked_until for row in uow.session.scalars(
         select(LoginThrottle).where(LoginThrottle.username == username,
-                                    LoginThrottle.source.in_((_source(ip), EVERYWHERE))))
+                                    LoginThrottle.source.in_(sources)))
         if row.locked_until is not None and row.locked_until > now), default=None)
     if until is not None:
         _record(uow, psu, username, step, "locked", ip, now)
