@@ -12,12 +12,24 @@ from aspsp import create_app
 from aspsp.identity import services as identity
 from aspsp.identity.errors import InvalidCredentials
 from aspsp.identity.models import PsuUser
-from tests.conftest import TEST_ISSUER
+from tests.conftest import TEST_ISSUER, create_pg_database, drop_pg_database, service_missing
 from tests.psu_factories import psu as make_psu
 
 
-def test_a_password_check_holds_no_lock_on_the_customers_row(postgres_url, clock, tmp_path):
-    app = create_app({"DATABASE_URL": postgres_url, "CLOCK": clock,
+@pytest.fixture
+def own_database():
+    """A migrated PostgreSQL database of its own: the test commits for real (two connections
+    must see the row), which the shared per-run database of the other tests must never hold."""
+    try:
+        url = create_pg_database("aspsp_locks")
+    except Exception as error:
+        service_missing("PostgreSQL at 127.0.0.1:5432", error)
+    yield url
+    drop_pg_database(url)
+
+
+def test_a_password_check_holds_no_lock_on_the_customers_row(own_database, clock, tmp_path):
+    app = create_app({"DATABASE_URL": own_database, "CLOCK": clock,
                       "CELERY_ALWAYS_EAGER": True, "INSTANCE_PATH": str(tmp_path),
                       "SECRET_KEY": "test-secret", "TESTING": True, "ISSUER": TEST_ISSUER})
     platform = app.extensions["aspsp"]
