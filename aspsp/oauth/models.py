@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, event, text
+from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
 from ..db import Base
 from ..types import BigPK, UTCDateTime
@@ -27,6 +27,19 @@ class OAuthClient(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Goes up by one with every change to the row (registration, keys, status, deletion):
+    # what the per-process caches of parsed client keys are keyed by (aspsp.oauth.clients).
+    registration_version: Mapped[int] = mapped_column(Integer, default=1,
+                                                      server_default=text("1"))
+
+
+@event.listens_for(OAuthClient, "before_update")
+def _bump_registration_version(_mapper, _connection, client: OAuthClient) -> None:
+    """Every ORM update of a client bumps its version, in the same UPDATE statement (an SQL
+    increment: two concurrent updates make two versions, never one)."""
+    session = object_session(client)
+    if session is not None and session.is_modified(client, include_collections=False):
+        client.registration_version = OAuthClient.registration_version + 1
 
 
 class SigningKey(Base):
