@@ -1,0 +1,122 @@
+"""The live platform the conformance tests run against, shared by every test file here (one
+server a session: starting it, migrating and seeding takes most of a run's time).
+
+The platform starts on a free port of 127.0.0.1 with the sandbox seeded, as
+tests/e2e/test_tpp_journey.py does, behind a WSGI middleware that can weaken it for the
+calibration runs; the suite itself speaks HTTP only."""
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from datetime import date
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import pytest
+from jwcrypto import jwk
+from werkzeug.serving import make_server
+
+from aspsp import create_app
+from sandbox import directory
+from sandbox.seed import DEMO_USERS, SeedOptions, seed_bank
+from tests.conftest import create_pg_database, drop_pg_database, service_missing
+
+REDIRECT_URI = "https://conformance-tpp.example/callback"
+
+
+class Weakening:
+    """WSGI middleware: the platform as it is, unless a weakness is switched on.
+    - "discovery-plain-pkce-rs256": the discovery document advertises plain PKCE and RS256;
+    - "no-iss": the authorization response redirect loses its iss parameter;
+    - "dpop-replay-cache": a response cache in front of the resources, keyed by the request's
+      method, path and headers, answers a replayed DPoP proof from the cache instead of letting
+      the platform refuse it."""
+
+    def __init__(self, app):
+        self.app, self.weaknesses, self.cache = app, set(), {}
+
+    def __call__(self, environ, start_response):
+        if not self.weaknesses:
+            return self.app(environ, start_response)
+        key = (environ["REQUEST_METHOD"], environ["PATH_INFO"], environ.get("HTTP_DPOP"))
+        if "dpop-replay-cache" in self.weaknesses and environ.get("HTTP_DPOP") \
+                and key in self.cache:
+            status, headers, body = self.cache[key]
+            start_response(status, headers)
+            return [body]
+        captured = {}
+
+        def capture(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+            return lambda data: None
+
+        body = b"".join(self.app(environ, capture))
+        headers = captured["headers"]
+        if "discovery-plain-pkce-rs256" in self.weaknesses and \
+                environ["PATH_INFO"] == "/.well-known/openid-configuration":
+            document = json.loads(body)
+            document["code_challenge_methods_supported"] = ["S256", "plain"]
+            document["request_object_signing_alg_values_supported"] = ["PS256", "RS256"]
+            body = json.dumps(document).encode()
+        if "no-iss" in self.weaknesses:
+            headers = [(k, self._without_iss(v) if k.lower() == "location" else v)
+                       for k, v in headers]
+        headers = [(k, str(len(body)) if k.lower() == "content-length" else v)
+                   for k, v in headers]
+        if "dpop-replay-cache" in self.weaknesses and environ.get("HTTP_DPOP") \
+                and environ["PATH_INFO"].startswith("/open-banking/"):
+            self.cache[key] = (captured["status"], headers, body)
+        start_response(captured["status"], headers)
+        return [body]
+
+    @staticmethod
+    def _without_iss(location: str) -> str:
+        parts = urlsplit(location)
+        query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "iss"]
+        return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+@pytest.fixture(scope="session")
+def platform_server(tmp_path_factory):
+    try:
+        url = create_pg_database("aspsp_conformance")
+    except Exception as error:
+        service_missing("PostgreSQL at 127.0.0.1:5432", error)
+    # The suite logs the customer in four times a plan run (and once more for each
+    # calibration): the test raises the login rate limits, which are not under test here.
+    app = create_app({"DATABASE_URL": url, "CELERY_ALWAYS_EAGER": True, "SECRET_KEY": "conf",
+                      "INSTANCE_PATH": str(tmp_path_factory.mktemp("conformance")),
+                      "LOGIN_RATE_LIMIT_PER_ADDRESS": "1000 per minute",
+                      "LOGIN_RATE_LIMIT_GLOBAL": "1000 per second"})
+    weakening = Weakening(app)
+    http = make_server("127.0.0.1", 0, weakening, threaded=True)
+    base = f"http://127.0.0.1:{http.server_port}"
+    app.config["ISSUER"] = app.extensions["aspsp"].config["ISSUER"] = base
+    p = app.extensions["aspsp"]
+    with app.app_context():
+        seed_bank(p.db, SeedOptions(customers=0, business=0, months=1), today=date.today())
+    software_key = jwk.JWK.generate(kty="EC", crv="P-256", kid=uuid.uuid4().hex)
+    public = {**json.loads(software_key.export_public()), "use": "sig", "alg": "ES256"}
+    with app.app_context(), p.uow() as uow:
+        org = directory.create_organisation(
+            uow, name="Conformance TPP Ltd", competent_authority="GB:FCA",
+            authorisation_id="654321", roles=["AISP", "PISP"], now=p.clock.now())
+        software = directory.create_software(
+            uow, org_id=org.org_id, client_name="Conformance TPP", redirect_uris=[REDIRECT_URI],
+            roles=["AISP", "PISP"], jwks={"keys": [public]}, now=p.clock.now())
+        software_id = software.software_id
+        uow.commit()
+    alice = next(u for u in DEMO_USERS if u.username == "alice")
+    config = {"directory": {"software_id": software_id, "alg": "ES256",
+                            "software_key": json.loads(software_key.export_private())},
+              "redirect_uri": REDIRECT_URI, "allow_http": True,
+              "psu": {"username": alice.username, "password": alice.password,
+                      "totp_secret": alice.totp_secret}}
+    config_path = tmp_path_factory.mktemp("conformance-config") / "config.json"
+    config_path.write_text(json.dumps(config))
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    yield base, config_path, weakening
+    http.shutdown()
+    p.db.engine.dispose()
+    drop_pg_database(url)

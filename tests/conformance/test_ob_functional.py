@@ -1,0 +1,265 @@
+"""The Open Banking functional plans: the manifest interpreter (specs/conformance/fcs.py) read
+with the FCS's semantics, on the official manifests and on canned responses (failing ones
+too: a runner that cannot fail proves nothing), and `--plan ob-ais` / `--plan ob-pis` against
+the live platform (the server of tests/conformance/conftest.py)."""
+from __future__ import annotations
+
+import io
+import json
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from specs.conformance import fcs, openapi
+from specs.conformance.__main__ import main
+from specs.conformance.plans import PLANS, ob_functional
+
+AIS_MANIFEST = "ob_3.1_accounts_transactions_fca.json"
+PIS_MANIFEST = "ob_3.1_payment_fca.json"
+
+
+def script(script_id: str, manifest: str = AIS_MANIFEST) -> dict:
+    return next(s for s in fcs.load_scripts(manifest) if s["id"] == script_id)
+
+
+def response(status: int, body=None, **headers) -> fcs.Response:
+    text = body if isinstance(body, str) else ("" if body is None else json.dumps(body))
+    return fcs.Response(status, {k.replace("_", "-"): v for k, v in headers.items()}, text)
+
+
+# --- the manifests and the plans built from them ---------------------------------------
+def test_every_script_of_both_manifests_is_a_check_named_by_its_id_with_its_reference():
+    for plan, manifest in (("ob-ais", AIS_MANIFEST), ("ob-pis", PIS_MANIFEST)):
+        checks = {c.id: c for c in PLANS[plan]}
+        for s in fcs.load_scripts(manifest):
+            assert checks[s["id"]].title == s["description"]
+            if s["refURI"]:
+                assert s["refURI"] in checks[s["id"]].clause
+    assert len(fcs.load_scripts(AIS_MANIFEST)) == 95 and len(PLANS["ob-ais"]) == 96
+
+
+def test_every_named_assertion_and_data_reference_the_manifests_use_exists():
+    refs = fcs.references()
+    for manifest in (AIS_MANIFEST, PIS_MANIFEST):
+        for s in fcs.load_scripts(manifest):
+            for name in (s.get("asserts") or []) + (s.get("asserts_one_of") or []) + \
+                    (s.get("asserts_last_if_all") or []):
+                assert "expect" in refs[name], (s["id"], name)
+            post = (s.get("parameters") or {}).get("postData")
+            if post:
+                assert fcs.body_data(post[1:]) is not None, (s["id"], post)
+
+
+# --- apiVersion ranges and the endpoint filter --------------------------------------------
+@pytest.mark.parametrize("version,spec,expected", [
+    ("3.1.11", ">=3.1.5", True), ("3.1.4", ">=3.1.5", False), ("3.1.5", ">=3.1.5", True),
+    ("3.1.11", ">=3.1.3 <3.1.6", False), ("3.1.4", ">=3.1.3 <3.1.6", True),
+    ("4.0.0", "<3.1.6 || >=4.0.0", True), ("3.1.2", "", True)])
+def test_api_version_ranges_filter_scripts_as_semver_ranges(version, spec, expected):
+    assert fcs.version_in_range(version, spec) is expected
+
+
+def test_a_script_runs_only_for_an_endpoint_of_the_api_and_foobar_variants_with_theirs():
+    templates = openapi.templates(openapi.load(str(openapi.document_path("ais"))), "get")
+    assert fcs.endpoint_of(script("OB-301-ACC-100000"), templates) == "/accounts/{AccountId}"
+    assert fcs.endpoint_of(script("OB-301-BAL-101701"), templates) == \
+        "/accounts/{AccountId}/balances"                       # .../balances/foobar
+    assert fcs.endpoint_of(script("OB-301-ACC-001000"), templates) == "/foobar"
+    assert fcs.endpoint_of(script("OB-301-PRO-103403"), templates) is None      # "/product"
+    assert fcs.endpoint_of(script("OB-301-BAL-101200"), ["/accounts"]) is None  # not discovered
+
+
+# --- consent grouping ------------------------------------------------------------------
+def test_scripts_share_a_consent_unless_one_excludes_what_the_other_needs():
+    groups = fcs.group_permissions([
+        {"id": "A", "permissions": ["ReadAccountsBasic"]},
+        {"id": "B", "permissions": ["ReadAccountsBasic"], "permissions-excluded": ["ReadAccountsDetail"]},
+        {"id": "C", "permissions": ["ReadAccountsDetail"]},
+        {"id": "D", "permissions": ["ReadBalances"]},
+        {"id": "E", "permissions-excluded": ["ReadAccountsBasic"]}])
+    assert [(g.ids, g.permissions) for g in groups] == [
+        (["A", "B", "D"], ["ReadAccountsBasic", "ReadBalances"]),
+        (["C"], ["ReadAccountsDetail"])]                    # E has no permissions: no token
+
+
+def test_the_ais_manifest_needs_two_consents_and_no_script_gets_a_permission_it_excludes():
+    scripts = [s for s in fcs.load_scripts(AIS_MANIFEST)]
+    groups = fcs.group_permissions(scripts)
+    assert len(groups) == 2
+    by_id = {i: g for g in groups for i in g.ids}
+    for s in scripts:
+        if s.get("permissions"):
+            group = by_id[s["id"]]
+            assert set(s["permissions"]) <= set(group.permissions)
+            assert not set(s.get("permissions-excluded") or []) & set(group.permissions), s["id"]
+    assert "ReadBalances" not in by_id["OB-301-BAL-101400"].permissions
+
+
+# --- parameters, $fn macros, substitution --------------------------------------------------
+def test_parameters_resolve_macros_context_and_data_bodies_and_feed_the_run_context():
+    context = {"instructedAmountCurrency": "GBP", "instructedAmountValue": "1.00",
+               "creditorScheme": "UK.OBIE.SortCodeAccountNumber",
+               "creditorIdentification": "20000319470104", "creditorName": "Creditor"}
+    params = fcs.resolve_parameters(script("OB-301-DOP-100300", PIS_MANIFEST), context)
+    assert re.fullmatch(r"[0-9a-f]{32}", params["instructionIdentification"])
+    assert params["tokenScope"] == "payments"
+    assert params["thisSchemeName"] == "UK.OBIE.SortCodeAccountNumber"
+    body = json.loads(fcs.substitute(params["postData"], {**context, **params}))
+    initiation = body["Data"]["Initiation"]
+    assert initiation["InstructionIdentification"] == params["instructionIdentification"]
+    assert initiation["EndToEndIdentification"] == "e2e-domestic-pay"
+    assert initiation["InstructedAmount"] == {"Amount": "1.00", "Currency": "GBP"}
+    # A later script reads the value this one kept in the run's context.
+    later = fcs.resolve_parameters(script("OB-301-DOP-100600", PIS_MANIFEST), context)
+    assert later["instructionIdentification"] == params["instructionIdentification"]
+    assert later["consentId"] == "$OB-301-DOP-100300-ConsentId"      # resolved when it runs
+
+
+def test_a_variable_nothing_defines_is_an_error_not_a_literal_dollar_in_the_request():
+    with pytest.raises(fcs.Unresolved, match=r"\$OB-301-DOP-100600-DomesticPaymentId"):
+        fcs.substitute("/domestic-payments/$OB-301-DOP-100600-DomesticPaymentId", {})
+    assert fcs.substitute("/accounts/$accountId/balances", {"accountId": "a1"}) == \
+        "/accounts/a1/balances"
+
+
+def test_date_macros_follow_go_reference_layouts_in_utc():
+    tomorrow = (datetime.now(timezone.utc) + timedelta(days=1)).date().isoformat()
+    assert fcs.call_macro("$fn:nextDayDate(2006-01-02T15:04:05-07:00)") == \
+        f"{tomorrow}T00:00:00+00:00"
+    assert fcs.call_macro("$fn:nextDayDate(2006-01-02T15:04:05Z07:00)") == f"{tomorrow}T00:00:00Z"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ",
+                        fcs.call_macro("$fn:currentDateTime(2006-01-02T15:04:05Z07:00)"))
+    with pytest.raises(fcs.ManifestError):
+        fcs.call_macro("$fn:noSuchMacro()")
+
+
+# --- gjson paths and assertions on canned responses --------------------------------------------
+def test_gjson_paths_select_fields_array_queries_and_counts():
+    body = {"Data": {"Account": [{"AccountId": "a1"}, {"AccountId": "a2"}]},
+            "Errors": [{"ErrorCode": "UK.OBIE.Field.Invalid"}, {"ErrorCode": "UK.OBIE.Resource.NotFound"}]}
+    assert fcs.json_get(body, "Data.Account.1.AccountId") == "a2"
+    assert fcs.json_get(body, "Data.Account.#") == 2
+    assert fcs.json_get(body, "Data.Account.#.AccountId") == ["a1", "a2"]
+    assert fcs.json_get(body, 'Errors.#[ErrorCode="UK.OBIE.Resource.NotFound"].ErrorCode') == \
+        "UK.OBIE.Resource.NotFound"
+    assert fcs.json_get(body, 'Errors.#[ErrorCode="UK.OBIE.Signature.Missing"].ErrorCode') is \
+        fcs._MISSING
+    assert fcs.as_string(True) == "true"
+
+
+def test_status_and_fapi_header_assertions_pass_and_fail_on_what_the_bank_sent():
+    s = script("OB-301-ACC-100000")
+    ok = response(200, {"Data": {}}, x_fapi_interaction_id="abc")
+    assert fcs.evaluate(s, ok, {}) == []
+    assert fcs.evaluate(s, response(403, {"Data": {}}, x_fapi_interaction_id="abc"), {}) == \
+        ["status 403, expected 200"]
+    assert fcs.evaluate(s, response(200, {"Data": {}}), {}) == \
+        ["header x-fapi-interaction-id is missing"]
+
+
+def test_interaction_id_playback_must_echo_the_value_sent():
+    s = script("OB-301-ACC-100700")
+    sent = {"x-fapi-interaction-id": s["parameters"]["x-fapi-interaction-id"]}
+    echoed = response(200, {}, x_fapi_interaction_id=sent["x-fapi-interaction-id"])
+    assert fcs.evaluate(s, echoed, sent) == []
+    other = response(200, {}, x_fapi_interaction_id="93bac548-0000-0000-0000-000000000000")
+    assert "expected 'f5a10e5e-0c46-41c5-a7b7-c8f56020520c'" in fcs.evaluate(s, other, sent)[0]
+
+
+def test_asserts_one_of_needs_one_error_shape_and_reports_all_when_none_holds():
+    s = script("OB-301-BEN-102200")            # 400 Field.Invalid | 400 Resource.NotFound | 403
+    not_found = response(400, {"Errors": [{"ErrorCode": "UK.OBIE.Resource.NotFound"}]})
+    assert fcs.evaluate(s, not_found, {}) == []
+    assert fcs.evaluate(s, response(403, {}), {}) == []
+    wrong_code = fcs.evaluate(s, response(400, {"Errors": [{"ErrorCode": "UK.OBIE.Header.Invalid"}]}), {})
+    assert len(wrong_code) == 1 and wrong_code[0].startswith("none of OB3IPAssertResourceFieldInvalid")
+    assert "status 200, expected 403" in fcs.evaluate(s, response(200, {"Data": {}}), {})[0]
+
+
+def test_signature_error_codes_are_checked_alongside_the_status():
+    s = script("OB-316-DOP-100310", PIS_MANIFEST)
+    missing = response(400, {"Errors": [{"ErrorCode": "UK.OBIE.Signature.Missing"}]})
+    assert fcs.evaluate(s, missing, {}) == []
+    malformed = response(400, {"Errors": [{"ErrorCode": "UK.OBIE.Signature.Malformed"}]})
+    assert fcs.evaluate(s, malformed, {}) == [
+        'JSON Errors.#[ErrorCode="UK.OBIE.Signature.Missing"].ErrorCode is not in the body']
+
+
+def test_json_value_assertions_compare_gjson_strings_and_keep_the_consent_id():
+    s = script("OB-301-DOP-100300", PIS_MANIFEST)
+    created = response(201, {"Data": {"ConsentId": "pdc-1", "Status": "AwaitingAuthorisation"}},
+                       x_fapi_interaction_id="i")
+    assert fcs.evaluate(s, created, {}) == []
+    assert fcs.kept_value(s, created) == ("OB-301-DOP-100300-ConsentId", "pdc-1")
+    authorised = response(201, {"Data": {"ConsentId": "pdc-1", "Status": "Authorised"}},
+                          x_fapi_interaction_id="i")
+    assert fcs.evaluate(s, authorised, {}) == \
+        ["JSON Data.Status is 'Authorised', expected 'AwaitingAuthorisation'"]
+    funds = script("OB-301-DOP-100500", PIS_MANIFEST)
+    assert fcs.evaluate(funds, response(200, {"Data": {"FundsAvailableResult": {
+        "FundsAvailable": True}}}), {}) == []
+    assert fcs.evaluate(funds, response(200, {"Data": {"FundsAvailableResult": {
+        "FundsAvailable": False}}}), {}) != []
+
+
+def test_asserts_last_if_all_binds_the_last_only_when_the_others_hold():
+    s = script("OB-301-DOP-1015001", PIS_MANIFEST)   # NumberOfPayments and FinalPaymentDateTime -> 403
+    both = {"Data": {"Initiation": {"NumberOfPayments": "3", "FinalPaymentDateTime": "x"}}}
+    assert fcs.evaluate(s, response(403, both), {}) == []
+    assert "must" in fcs.evaluate(s, response(200, both), {})[0]
+    assert fcs.evaluate(s, response(200, {"Data": {"Initiation": {"NumberOfPayments": "3"}}}), {}) == []
+
+
+def test_schema_check_accepts_a_conforming_body_and_names_what_breaks_the_document():
+    spec = openapi.document_path("ais")
+    good = {"Data": {"Account": [{"AccountId": "a1", "Status": "Enabled", "Currency": "GBP",
+                                  "AccountType": "Personal", "AccountSubType": "CurrentAccount"}]},
+            "Links": {"Self": "https://bank.example/open-banking/v3.1/aisp/accounts"},
+            "Meta": {"TotalPages": 1}}
+    assert openapi.check_response(spec, "/accounts", "GET", 200, json.dumps(good)) == []
+    bad = json.loads(json.dumps(good))
+    bad["Data"]["Account"][0]["Currency"] = "pounds"
+    bad["Links"] = {}
+    problems = openapi.check_response(spec, "/accounts", "GET", 200, json.dumps(bad))
+    assert problems == ["schema: Data/Account/0/Currency: 'pounds' does not match '^[A-Z]{3,3}$'",
+                        "schema: Links: 'Self' is a required property"]
+    assert openapi.check_response(spec, "/accounts", "GET", 418, "{}") == \
+        ["GET /accounts documents no 418 response (200, 400, 401, 403, 405, 406, 429, 500)"]
+
+
+# --- against the live platform --------------------------------------------------------------
+def run_plan(base, config_path, report_dir, *args) -> tuple[int, dict, str]:
+    stream = io.StringIO()
+    status = main(["--issuer", base, "--config", str(config_path), "--report-dir",
+                   str(report_dir), *args], stream=stream)
+    report = json.loads((report_dir / "report.json").read_text())
+    return status, {r["id"]: r for r in report["results"]}, stream.getvalue()
+
+
+def sandbox_config(config_path, tmp_path):
+    config = json.loads(config_path.read_text())
+    config["psu"] = {**config["psu"], "one_time_code": "123456"}  # no wait for a TOTP step
+    path = tmp_path / "ob-config.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+# Scripts of the v3.1 AIS manifest the FCS itself does not run: their URI is no endpoint of
+# the API (a trailing slash; the singular /product).
+NOT_RUN_BY_THE_FCS = {"OB-301-BEN-102204", "OB-301-PRO-103403"}
+
+
+def test_every_ais_script_of_the_fcs_manifest_passes_against_the_platform(platform_server, tmp_path):
+    base, config_path, _ = platform_server
+    status, results, output = run_plan(base, sandbox_config(config_path, tmp_path), tmp_path,
+                                       "--plan", "ob-ais")
+    failed = {i: r["message"] for i, r in results.items() if r["status"] == "fail"}
+    skipped = {i for i, r in results.items() if r["status"] == "skip"}
+    assert failed == {}, output
+    assert skipped == NOT_RUN_BY_THE_FCS
+    assert status == 0
+    assert len(results) == 96
+    account = results["OB-301-ACC-100200"]
+    assert account["clause"].startswith("https://openbanking.atlassian.net/")
+    assert account["evidence"][0]["response"]["status"] == 200
