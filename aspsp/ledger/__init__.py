@@ -5,5 +5,5 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from . import cli, tasks  # noqa: F401  (registers the Celery tasks)
+    from . import cli, schedule_tasks, tasks  # noqa: F401  (registers the Celery tasks)
     cli.init_app(app)

@@ -225,6 +225,19 @@ class StandingOrder(Base):
     creditor_name: Mapped[str] = mapped_column(String(350))
     creditor_scheme: Mapped[str] = mapped_column(String(40))
     creditor_identification: Mapped[str] = mapped_column(String(256))
+    # The schedule engine (aspsp.ledger.schedules). `amount_minor` is the first payment's
+    # amount; the recurring and final ones are theirs when they differ (else NULL). The
+    # next and last payments' amounts are kept with their dates for AIS. `instalments_done`
+    # counts the instalments that fell due, paid or missed (it numbers their executions).
+    recurring_payment_datetime: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    recurring_amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    final_amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    next_amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    last_amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    instalments_done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    __table_args__ = (Index("ix_standing_orders_status_next", "status",
+                            "next_payment_datetime"),)
 
 
 class ScheduledPayment(Base):
@@ -241,6 +254,47 @@ class ScheduledPayment(Base):
     creditor_name: Mapped[str] = mapped_column(String(350))
     creditor_scheme: Mapped[str] = mapped_column(String(40))
     creditor_identification: Mapped[str] = mapped_column(String(256))
+    # The schedule engine (aspsp.ledger.schedules): Scheduled until it falls due, then
+    # Executed (its ledger payment made, whatever the scheme does with it later) or Rejected
+    # (not payable: `rejection_reason`), or Cancelled. `due_datetime` is when it is paid:
+    # `scheduled_payment_datetime` rolled to a working day.
+    status: Mapped[str] = mapped_column(String(16), default="Scheduled",
+                                        server_default="Scheduled")
+    due_datetime: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_to_end_identification: Mapped[str | None] = mapped_column(String(35))
+    rejection_reason: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    __table_args__ = (Index("ix_scheduled_payments_status_due", "status", "due_datetime"),)
+
+
+class ScheduleExecution(Base):
+    """One payment of a schedule that fell due: a scheduled payment's one, or a standing
+    order's instalment `instalment`. Unique per schedule and instalment, so nothing is paid
+    twice even if two runners got past the row lock. `payment_pk` is the ledger payment made
+    (its status is the execution's); a payment refused before it existed (insufficient funds,
+    a disabled account) has none, status Rejected and its reason."""
+    __tablename__ = "schedule_executions"
+    id: Mapped[int] = mapped_column(BigPK, primary_key=True)
+    execution_id: Mapped[str] = mapped_column(String(40), unique=True)
+    standing_order_pk: Mapped[int | None] = mapped_column(ForeignKey("standing_orders.id"))
+    scheduled_payment_pk: Mapped[int | None] = mapped_column(
+        ForeignKey("scheduled_payments.id"))
+    instalment: Mapped[int] = mapped_column(Integer)
+    due_datetime: Mapped[datetime] = mapped_column(UTCDateTime)
+    executed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(40))
+    rejection_reason: Mapped[str | None] = mapped_column(String(500))
+    payment_pk: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), unique=True)
+
+    payment: Mapped[Payment | None] = relationship()
+    __table_args__ = (
+        UniqueConstraint("standing_order_pk", "instalment",
+                         name="uq_schedule_executions_standing_order_instalment"),
+        UniqueConstraint("scheduled_payment_pk", "instalment",
+                         name="uq_schedule_executions_scheduled_payment_instalment"),
+    )
 
 
 class Statement(Base):
