@@ -35,6 +35,10 @@ def celery_init_app(app: Flask) -> Celery:
                 "task": "ledger.reconcile_balances",
                 "schedule": timedelta(hours=1),
             },
+            "run-schedules": {   # scheduled payments and standing orders due (idempotent)
+                "task": "ledger.run_schedules",
+                "schedule": timedelta(minutes=1),
+            },
             "sweep-customer-sessions": {
                 "task": "identity.sweep_sessions",
                 "schedule": timedelta(minutes=15),
