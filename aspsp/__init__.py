@@ -42,7 +42,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                                                     echo=settings["SQL_ECHO"])
     app.extensions["aspsp"] = Platform(config=settings, db=database,
                                        clock=settings.get("CLOCK") or Clock(),
-                                       scheme=scheme_from_config(settings),
+                                       scheme=scheme_from_config(settings, database),
                                        replay=replay, keyring=keyring)
     celery_init_app(app)
     inputs.init_app(app)
@@ -55,6 +55,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from consent import init_app as init_consent
     init_consent(app)
     init_ais(app)
+    from .pis import init_app as init_pis
+    init_pis(app)
     if settings["SANDBOX_ENABLED"]:   # the only place the platform meets the sandbox
         from sandbox import init_app as init_sandbox
         init_sandbox(app)

@@ -34,6 +34,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Celery broker. Unset: REDIS_URL if set, else an SQLite broker file under instance/."),
     Setting("CELERY_ALWAYS_EAGER", False, _bool,
             "Run background tasks inline in the calling process (tests, one-off scripts)."),
+    Setting("CELERY_VISIBILITY_TIMEOUT", 300, int,
+            "Seconds after which the Redis broker hands a task whose worker died (taken, never "
+            "acknowledged) to another worker; longer than any task runs."),
     Setting("SECRET_KEY", None, str,
             "Signs CSRF tokens (customer web sessions are server-side records). Unset: a random key "
             "made once and kept in instance/."),
@@ -50,6 +53,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SQL_ECHO", False, _bool, "Log every SQL statement (development only)."),
     Setting("PAYMENT_SCHEME", "simulated", str,
             "Faster Payments gateway: 'simulated' (sandbox scheme that settles in-process)."),
+    Setting("SANDBOX_SETTLEMENT_PAUSE_FILE", None, str,
+            "Sandbox tests only: once the simulated scheme has recorded a payment, the "
+            "settlement waits while this file exists (a test kills the worker there)."),
     Setting("SANDBOX_ENABLED", True, _bool, "Sandbox mode: the built-in directory and its endpoints, the demo customers' SCA shortcuts, loopback redirect URIs. On for `make run`; never in production (docker-compose.yml sets it off)."),
     Setting("TRUSTED_PROXIES", "", str,
             "Comma-separated addresses of the TLS proxies whose client-certificate header is believed."),

@@ -5,6 +5,8 @@ from sandbox import models as sandbox_models  # noqa: F401
 from .db import Base  # noqa: F401
 from .identity import models as identity_models  # noqa: F401
 from .ledger import models as ledger_models  # noqa: F401
+from .ledger import scheme as ledger_scheme  # noqa: F401  (the simulated scheme's record)
 from .oauth import models as oauth_models  # noqa: F401
+from .pis import models as pis_models  # noqa: F401
 
 metadata = Base.metadata

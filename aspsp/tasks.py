@@ -25,6 +25,9 @@ def celery_init_app(app: Flask) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
+        # Redis: a task taken by a worker that died comes back after this many seconds
+        # (kombu's default is an hour), then runs again (tasks are idempotent, acks_late).
+        broker_transport_options={"visibility_timeout": config["CELERY_VISIBILITY_TIMEOUT"]},
         timezone="UTC",
         beat_schedule={
             "settle-stuck-payments": {

@@ -70,6 +70,7 @@ DELETED_BY_TPP = "deleted by the TPP"
 REVOKED_BY_PSU = "revoked by the customer"
 REAUTHENTICATED = "re-authenticated by the customer"
 EXPIRY_PASSED = "its ExpirationDateTime passed"
+CONSUMED_BY_PAYMENT = "consumed by the payment order it allowed"
 
 S = ConsentStatus
 TPP, PSU, SYSTEM = Actor.TPP, Actor.PSU, Actor.SYSTEM

@@ -25,14 +25,21 @@ from aspsp.oauth import tokens
 from aspsp.oauth.models import OAuthClient
 
 from . import permissions
-from .domain import (DELETED_BY_TPP, EXPIRY_PASSED, REAUTHENTICATED, REVOKED_BY_PSU, Actor,
-                     ConsentStatus, ConsentType, Transition, effective_status, lifecycle)
+from .domain import (CONSUMED_BY_PAYMENT, DELETED_BY_TPP, EXPIRY_PASSED, REAUTHENTICATED,
+                     REVOKED_BY_PSU, Actor, ConsentStatus, ConsentType, Transition,
+                     effective_status, lifecycle)
 from .errors import (AccountNotSelectable, ConsentNotFound, InvalidConsentRequest,
                      NoAccountSelected, Problem, WrongCustomer)
 from .models import Consent, ConsentAccount, ConsentEvent
 
 CONSENT_ID = re.compile(r"[\x21-\x7e]{1,128}")     # printable ASCII, Max128Text
-ID_PREFIXES = {ConsentType.ACCOUNT_ACCESS: "aac"}
+ID_PREFIXES = {ConsentType.ACCOUNT_ACCESS: "aac", ConsentType.DOMESTIC_PAYMENT: "pdc",
+               ConsentType.DOMESTIC_SCHEDULED_PAYMENT: "psc",
+               ConsentType.DOMESTIC_STANDING_ORDER: "pso",
+               ConsentType.INTERNATIONAL_PAYMENT: "pic",
+               ConsentType.INTERNATIONAL_SCHEDULED_PAYMENT: "pis",
+               ConsentType.INTERNATIONAL_STANDING_ORDER: "pio"}
+PAYMENT_TYPES = frozenset(ID_PREFIXES) - {ConsentType.ACCOUNT_ACCESS}
 
 
 class Client(Protocol):
@@ -83,6 +90,9 @@ class ConsentRecord:
     account_ids: tuple[str, ...]
     deleted_by_tpp: bool
     events: tuple[EventRecord, ...]
+    # The type-specific request as the TPP sent it: for payment consents {"Initiation",
+    # "Risk", and "Authorisation", "SCASupportData", "ReadRefundAccount" when sent}.
+    data: dict = field(default_factory=dict)
 
     @property
     def revocable_by_psu(self) -> bool:
@@ -127,6 +137,46 @@ def delete_consent(uow: UnitOfWork, client: Client, consent_id: str, now: dateti
     _store(uow, consent, lifecycle(consent.consent_type).delete_by_tpp(
         consent.status, actor_id=client.client_id, at=now))
     tokens.revoke_for_consent(uow, consent.id, now=now)
+    return record_of(uow, consent, now)
+
+
+# --- payment consents (the PIS API's side) --------------------------------------------------
+def create_payment_consent(uow: UnitOfWork, client: Client, consent_type: str, data: dict,
+                           now: datetime, *, expiration: datetime | None = None,
+                           api_version: str = "3.1",
+                           rng: random.Random | None = None) -> ConsentRecord:
+    """A payment consent (AwaitingAuthorisation) holding `data` exactly as the TPP sent it
+    ({"Initiation", "Risk", ...}); the API layer has validated it."""
+    consent_type = ConsentType(consent_type)
+    if consent_type not in PAYMENT_TYPES:
+        raise ValueError(f"{consent_type} is not a payment consent type")
+    created = lifecycle(consent_type).created(client.client_id, now)
+    consent = Consent(
+        consent_id=f"{ID_PREFIXES[consent_type]}-{new_id(rng)}", consent_type=consent_type,
+        client_pk=client.id, psu_pk=None, status=created.to_status, status_updated_at=now,
+        created_at=now, expiration_datetime=expiration, permissions=[], data=dict(data),
+        api_version=api_version)
+    uow.session.add(consent)
+    uow.session.flush()
+    _store(uow, consent, created)
+    return record_of(uow, consent, now)
+
+
+def lock_payment_consent(uow: UnitOfWork, client: Client, consent_id: str,
+                         consent_type: str, now: datetime) -> Consent:
+    """The client's payment consent of this type, row-locked until the transaction ends (a
+    second submission against it waits, then sees it Consumed); its expiry recorded."""
+    consent = _tpp_consent(uow, client, consent_id, consent_type)
+    _settle_expiry(uow, consent, now)
+    return consent
+
+
+def consume(uow: UnitOfWork, consent: Consent, now: datetime) -> ConsentRecord:
+    """The payment order the consent allowed is made: Authorised -> Consumed, in the order's
+    transaction (the caller holds the row lock of `lock_payment_consent`)."""
+    _store(uow, consent, lifecycle(consent.consent_type).move(
+        consent.status, ConsentStatus.CONSUMED, actor=Actor.SYSTEM, actor_id=None, at=now,
+        reason=CONSUMED_BY_PAYMENT))
     return record_of(uow, consent, now)
 
 
@@ -224,7 +274,8 @@ def record_of(uow: UnitOfWork, consent: Consent, now: datetime | None = None) ->
         permissions=tuple(consent.permissions or ()), psu_id=psu.psu_id if psu else None,
         account_ids=tuple(account_ids), deleted_by_tpp=_deleted_by_tpp(events),
         events=tuple(EventRecord(e.at, e.from_status, e.to_status, e.actor, e.actor_id,
-                                 e.reason) for e in events))
+                                 e.reason) for e in events),
+        data=dict(consent.data or {}))
 
 
 def _find(uow: UnitOfWork, consent_id: str) -> Consent | None:

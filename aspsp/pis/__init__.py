@@ -1,0 +1,13 @@
+"""Open Banking Payment Initiation API (PIS), v3.1.11: payment consents and the payments
+they allow, executed through the ledger. One flask-smorest blueprint (views), its schemas,
+the rules of a payment order as pure functions (domain), use cases (services) over queries
+(repository), the Celery task that executes an order (tasks), and the lean JSON encoding of
+responses (encoding)."""
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from . import tasks, views  # noqa: F401  (tasks: registers the execution task)
+    views.init_app(app)

@@ -1,0 +1,178 @@
+"""The rules of a payment order, pure: what a TPP may ask the bank to pay, and whether a
+submission is the order its consent allowed.
+
+No Flask, no SQLAlchemy, no OB wording beyond the field names the request carries: each rule
+returns `Problem`s (all of them, not the first), and the API layer gives each kind its OB
+error code. The JSON shapes (Initiation, Risk) are the v3.1 ones, which the consent keeps
+exactly as the TPP sent them.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Mapping
+
+from schwifty import IBAN
+from schwifty.exceptions import SchwiftyException
+
+from ..ledger.errors import InvalidAmount, UnknownCurrency
+from ..ledger.money import Money
+
+SORT_CODE_ACCOUNT_NUMBER = "UK.OBIE.SortCodeAccountNumber"
+IBAN_SCHEME = "UK.OBIE.IBAN"
+SUPPORTED_SCHEMES = (SORT_CODE_ACCOUNT_NUMBER, IBAN_SCHEME)
+# Domestic payments go out through Faster Payments (or stay inside the bank).
+DOMESTIC_LOCAL_INSTRUMENTS = ("UK.OBIE.FPS",)
+DOMESTIC_CURRENCIES = ("GBP",)
+_SCAN = re.compile(r"^[0-9]{14}$")
+
+
+class ProblemKind(StrEnum):
+    INVALID = "invalid"                        # a value this field cannot take
+    INVALID_DATE = "invalid-date"
+    UNSUPPORTED_CURRENCY = "unsupported-currency"
+    UNSUPPORTED_SCHEME = "unsupported-scheme"
+    UNSUPPORTED_LOCAL_INSTRUMENT = "unsupported-local-instrument"
+    MISMATCH = "mismatch"                      # the submission is not what the consent allowed
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: ProblemKind
+    path: str
+    message: str
+
+
+class OrderStatus(StrEnum):
+    """A payment order's status, named as the ledger's payment lifecycle names it."""
+    PENDING = "Pending"
+    ACCEPTED_SETTLEMENT_IN_PROCESS = "AcceptedSettlementInProcess"
+    ACCEPTED_SETTLEMENT_COMPLETED = "AcceptedSettlementCompleted"
+    REJECTED = "Rejected"
+
+
+@dataclass(frozen=True)
+class Payee:
+    """The creditor as the ledger takes it: the identification normalised (no spaces, an
+    IBAN in its compact upper-case form)."""
+    name: str
+    scheme: str
+    identification: str
+
+
+# --- amounts -------------------------------------------------------------------------------
+def amount_problems(amount: Mapping[str, Any], path: str,
+                    currencies: tuple[str, ...] | None = None) -> list[Problem]:
+    """An OB amount {"Amount": "10.50", "Currency": "GBP"}: an ISO 4217 currency (one of
+    `currencies` when given), more than zero, no more decimals than the currency has."""
+    value, currency = amount.get("Amount"), amount.get("Currency")
+    try:
+        money = Money.of(str(value), str(currency))
+    except UnknownCurrency:
+        return [Problem(ProblemKind.INVALID, f"{path}.Currency",
+                        f"{currency!r} is not an ISO 4217 currency code")]
+    except InvalidAmount as error:
+        return [Problem(ProblemKind.INVALID, f"{path}.Amount", error.message)]
+    if not money.is_positive:
+        return [Problem(ProblemKind.INVALID, f"{path}.Amount",
+                        "the amount must be more than zero")]
+    if currencies is not None and money.currency not in currencies:
+        return [Problem(ProblemKind.UNSUPPORTED_CURRENCY, f"{path}.Currency",
+                        f"this payment is made in {' or '.join(currencies)}, "
+                        f"not {money.currency}")]
+    return []
+
+
+def money_of(amount: Mapping[str, Any]) -> Money:
+    return Money.of(str(amount["Amount"]), str(amount["Currency"]))
+
+
+# --- accounts ------------------------------------------------------------------------------
+def account_problems(account: Mapping[str, Any], path: str) -> list[Problem]:
+    """A supported scheme, and an identification that is valid in it: 14 digits of sort code
+    and account number, or an IBAN whose country format and check digits are right."""
+    scheme = account.get("SchemeName")
+    if scheme not in SUPPORTED_SCHEMES:
+        return [Problem(ProblemKind.UNSUPPORTED_SCHEME, f"{path}.SchemeName",
+                        f"the bank pays to {' or '.join(SUPPORTED_SCHEMES)} accounts, "
+                        f"not {scheme!r}")]
+    try:
+        normalised_identification(scheme, str(account.get("Identification", "")))
+    except ValueError as error:
+        return [Problem(ProblemKind.INVALID, f"{path}.Identification", str(error))]
+    return []
+
+
+def normalised_identification(scheme: str, identification: str) -> str:
+    """ValueError saying what is wrong with `identification` in `scheme`."""
+    if scheme == SORT_CODE_ACCOUNT_NUMBER:
+        if not _SCAN.fullmatch(identification):
+            raise ValueError("a sort code and account number is 14 digits (6 then 8), "
+                             "without spaces or dashes")
+        if identification[:6] == "000000" or identification[6:] == "00000000":
+            raise ValueError("the sort code or the account number is all zeros")
+        return identification
+    if scheme == IBAN_SCHEME:
+        try:
+            return IBAN(identification.replace(" ", "")).compact
+        except SchwiftyException as error:
+            raise ValueError(f"not a valid IBAN ({error})") from None
+    raise ValueError(f"unsupported scheme {scheme!r}")
+
+
+def payee_of(initiation: Mapping[str, Any]) -> Payee:
+    creditor = initiation["CreditorAccount"]
+    scheme = creditor["SchemeName"]
+    return Payee(creditor["Name"], scheme,
+                 normalised_identification(scheme, creditor["Identification"]))
+
+
+# --- the requests ----------------------------------------------------------------------------
+def domestic_initiation_problems(initiation: Mapping[str, Any],
+                                 path: str = "Data.Initiation") -> list[Problem]:
+    problems = amount_problems(initiation["InstructedAmount"], f"{path}.InstructedAmount",
+                               DOMESTIC_CURRENCIES)
+    problems += account_problems(initiation["CreditorAccount"], f"{path}.CreditorAccount")
+    if "DebtorAccount" in initiation:
+        problems += account_problems(initiation["DebtorAccount"], f"{path}.DebtorAccount")
+    instrument = initiation.get("LocalInstrument")
+    if instrument is not None and instrument not in DOMESTIC_LOCAL_INSTRUMENTS:
+        problems.append(Problem(ProblemKind.UNSUPPORTED_LOCAL_INSTRUMENT,
+                                f"{path}.LocalInstrument",
+                                f"domestic payments go by {', '.join(DOMESTIC_LOCAL_INSTRUMENTS)}"
+                                f", not {instrument!r}"))
+    return problems
+
+
+def authorisation_problems(data: Mapping[str, Any], now: datetime) -> list[Problem]:
+    """Authorisation.CompletionDateTime, when given, is still to come."""
+    completion = (data.get("Authorisation") or {}).get("CompletionDateTime")
+    if completion is not None and completion <= now:
+        return [Problem(ProblemKind.INVALID_DATE, "Data.Authorisation.CompletionDateTime",
+                        "CompletionDateTime must be in the future")]
+    return []
+
+
+def submission_problems(consent_data: Mapping[str, Any],
+                        submitted: Mapping[str, Any]) -> list[Problem]:
+    """The submission's Initiation and Risk must be the consent's, exactly (the JSON values
+    equal: same fields, same strings)."""
+    problems = []
+    if submitted.get("Data", {}).get("Initiation") != consent_data.get("Initiation"):
+        problems.append(Problem(ProblemKind.MISMATCH, "Data.Initiation",
+                                "the Initiation differs from the consent's"))
+    if submitted.get("Risk") != consent_data.get("Risk"):
+        problems.append(Problem(ProblemKind.MISMATCH, "Risk",
+                                "the Risk differs from the consent's"))
+    return problems
+
+
+def funds_available(available: Money, amount: Money) -> bool:
+    """Whether `available` (balance plus any arranged overdraft still unused) covers
+    `amount` of the same currency; another currency never does."""
+    if available.currency != amount.currency:
+        return False
+    return available.amount - amount.amount >= Decimal(0)

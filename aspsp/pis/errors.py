@@ -1,0 +1,43 @@
+"""Typed errors of the payment initiation resources; the views render them as OB errors."""
+from __future__ import annotations
+
+from .domain import Problem
+
+
+class PisError(Exception):
+    code = "Pis.Error"
+
+    def __init__(self, message: str, path: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.path = path
+
+
+class InvalidPaymentRequest(PisError):
+    """Every problem found in a consent request or a submission (400, one item each)."""
+    code = "Pis.InvalidRequest"
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__("; ".join(p.message for p in problems))
+        self.problems = list(problems)
+
+
+class PaymentOrderNotFound(PisError):
+    """Unknown, or another client's: never told apart (400 UK.OBIE.Resource.NotFound)."""
+    code = "Pis.NotFound"
+
+
+class ConsentNotUsable(PisError):
+    """The consent is not Authorised (any more): consumed by an earlier submission,
+    rejected, expired (403 UK.OBIE.Resource.InvalidConsentStatus, as the gate answers)."""
+    code = "Pis.ConsentNotUsable"
+
+
+class WrongConsent(PisError):
+    """The request names another consent than the token's (403 ConsentMismatch)."""
+    code = "Pis.WrongConsent"
+
+
+class DebtorNotPermitted(PisError):
+    """The debtor account is not one the customer holds and chose (403)."""
+    code = "Pis.DebtorNotPermitted"

@@ -1,0 +1,36 @@
+"""Persistence of the payment initiation resources: one payment order per payment consent.
+
+A payment order is what the TPP's POST /domestic-payments (and later the scheduled, standing
+order and international ones) creates: the OBIE resource with its own opaque id, the consent
+it consumed, the debtor account, and once executed, the ledger payment that moved the money.
+`consent_pk` is unique: a single-use consent makes at most one order, whatever races.
+Amounts and the payee stay in the consent's `data` (the Initiation as the TPP sent it).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..db import Base
+from ..types import BigPK, UTCDateTime
+
+
+class PaymentOrder(Base):
+    __tablename__ = "payment_orders"
+    id: Mapped[int] = mapped_column(BigPK, primary_key=True)
+    payment_order_id: Mapped[str] = mapped_column(String(40), unique=True)   # DomesticPaymentId
+    order_type: Mapped[str] = mapped_column(String(40))        # domestic-payment, ...
+    consent_pk: Mapped[int] = mapped_column(ForeignKey("consents.id"), unique=True)
+    client_pk: Mapped[int] = mapped_column(ForeignKey("oauth_clients.id"), index=True)
+    debtor_account_pk: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    # Pending until executed; then the ledger payment's status (Rejected here when the ledger
+    # refused it before a payment existed: no funds, account disabled).
+    status: Mapped[str] = mapped_column(String(40))
+    status_history: Mapped[list] = mapped_column(JSON, default=list)
+    rejection_reason: Mapped[str | None] = mapped_column(String(500))
+    ledger_payment_pk: Mapped[int | None] = mapped_column(ForeignKey("payments.id"),
+                                                          unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status_updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

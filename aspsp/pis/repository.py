@@ -1,0 +1,61 @@
+"""Queries and row locks of the payment initiation resources. Never commits."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from aspsp.identity.models import PsuUser
+from aspsp.ledger.models import Account, AccountParty, Payment
+from consent.models import Consent, ConsentAccount
+
+from .models import PaymentOrder
+
+
+class PisRepository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, obj) -> None:
+        self.session.add(obj)
+
+    def flush(self) -> None:
+        self.session.flush()
+
+    def order(self, payment_order_id: str, *, lock: bool = False) -> PaymentOrder | None:
+        query = select(PaymentOrder).where(PaymentOrder.payment_order_id == payment_order_id)
+        if lock:
+            query = query.with_for_update().execution_options(populate_existing=True)
+        return self.session.scalars(query).one_or_none()
+
+    def order_of_consent(self, consent_pk: int) -> PaymentOrder | None:
+        return self.session.scalars(select(PaymentOrder).where(
+            PaymentOrder.consent_pk == consent_pk)).one_or_none()
+
+    def consent(self, consent_pk: int) -> Consent:
+        return self.session.get(Consent, consent_pk)
+
+    def account(self, account_pk: int) -> Account:
+        return self.session.get(Account, account_pk)
+
+    def ledger_payment(self, payment_pk: int | None) -> Payment | None:
+        return self.session.get(Payment, payment_pk) if payment_pk else None
+
+    def chosen_accounts(self, consent_pk: int) -> list[Account]:
+        """The accounts chosen at approval, in the order chosen (by id)."""
+        return list(self.session.scalars(
+            select(Account).join(ConsentAccount, ConsentAccount.account_pk == Account.id)
+            .where(ConsentAccount.consent_pk == consent_pk).order_by(Account.id)))
+
+    def customer_account(self, psu_pk: int, *, sort_code: str | None = None,
+                         account_number: str | None = None,
+                         iban: str | None = None) -> Account | None:
+        """An account the customer holds, by sort code and number or by IBAN."""
+        query = (select(Account).join(AccountParty, AccountParty.account_pk == Account.id)
+                 .join(PsuUser, PsuUser.party_pk == AccountParty.party_pk)
+                 .where(PsuUser.id == psu_pk))
+        if iban is not None:
+            query = query.where(Account.iban == iban)
+        else:
+            query = query.where(Account.sort_code == sort_code,
+                                Account.account_number == account_number)
+        return self.session.scalars(query).first()

@@ -1,0 +1,243 @@
+"""Payment Initiation v3.1.11 schemas, named as the OBIE components. The request schemas
+parse and validate (unknown fields refused, lengths, enums, patterns as the official
+document has them); the response schemas document the responses in the generated OpenAPI
+document, which the views build directly (aspsp.pis.encoding) and the contract tests check
+against the official file."""
+from __future__ import annotations
+
+from datetime import timezone
+
+import marshmallow as ma
+from marshmallow import validate as v
+
+from aspsp import obapi
+from aspsp.obapi import OBSchema
+
+_DATETIME = {"default_timezone": timezone.utc}
+AMOUNT_PATTERN = r"^\d{1,13}$|^\d{1,13}\.\d{1,5}$"
+
+
+def text(low: int, high: int, **kw) -> ma.fields.String:
+    return ma.fields.String(validate=v.Length(low, high), **kw)
+
+
+def one_of(*choices: str, **kw) -> ma.fields.String:
+    return ma.fields.String(validate=v.OneOf(choices), metadata={"enum": list(choices)}, **kw)
+
+
+class Strict(OBSchema):
+    class Meta:
+        unknown = ma.RAISE
+
+
+class InstructedAmountSchema(Strict):
+    Amount = ma.fields.String(required=True, validate=v.Regexp(AMOUNT_PATTERN))
+    Currency = ma.fields.String(required=True, validate=v.Regexp(r"^[A-Z]{3,3}$"))
+
+
+class DebtorAccountSchema(Strict):
+    SchemeName = ma.fields.String(required=True, validate=v.Length(1, 40), metadata={
+        "description": "UK.OBIE.SortCodeAccountNumber or UK.OBIE.IBAN"})
+    Identification = text(1, 256, required=True)
+    Name = text(1, 350)
+    SecondaryIdentification = text(1, 34)
+
+
+class CreditorAccountSchema(DebtorAccountSchema):
+    Name = text(1, 350, required=True)
+
+
+class OBPostalAddress6Schema(Strict):
+    AddressType = one_of("Business", "Correspondence", "DeliveryTo", "MailTo", "POBox",
+                         "Postal", "Residential", "Statement")
+    Department = text(1, 70)
+    SubDepartment = text(1, 70)
+    StreetName = text(1, 70)
+    BuildingNumber = text(1, 16)
+    PostCode = text(1, 16)
+    TownName = text(1, 35)
+    CountrySubDivision = text(1, 35)
+    Country = ma.fields.String(validate=v.Regexp(r"^[A-Z]{2,2}$"))
+    AddressLine = ma.fields.List(text(1, 70), validate=v.Length(0, 7))
+
+
+class OBRemittanceInformationSchema(Strict):
+    Unstructured = text(1, 140)
+    Reference = text(1, 35)
+
+
+class OBSupplementaryData1Schema(OBSchema):
+    class Meta:
+        unknown = ma.INCLUDE
+
+
+class OBDomesticInitiationSchema(Strict):
+    InstructionIdentification = text(1, 35, required=True)
+    EndToEndIdentification = text(1, 35, required=True)
+    LocalInstrument = ma.fields.String(validate=v.Length(1, 50))
+    InstructedAmount = ma.fields.Nested(InstructedAmountSchema,
+                                        required=True)
+    DebtorAccount = ma.fields.Nested(DebtorAccountSchema)
+    CreditorAccount = ma.fields.Nested(CreditorAccountSchema, required=True)
+    CreditorPostalAddress = ma.fields.Nested(OBPostalAddress6Schema)
+    RemittanceInformation = ma.fields.Nested(OBRemittanceInformationSchema)
+    SupplementaryData = ma.fields.Nested(OBSupplementaryData1Schema)
+
+
+class OBAuthorisationSchema(Strict):
+    AuthorisationType = one_of("Any", "Single", required=True)
+    CompletionDateTime = ma.fields.AwareDateTime(**_DATETIME)
+
+
+class OBSCASupportData1Schema(Strict):
+    RequestedSCAExemptionType = one_of("BillPayment", "ContactlessTravel", "EcommerceGoods",
+                                       "EcommerceServices", "Kiosk", "Parking", "PartyToParty")
+    AppliedAuthenticationApproach = one_of("CA", "SCA")
+    ReferencePaymentOrderId = text(1, 40)
+
+
+class DeliveryAddressSchema(Strict):
+    AddressLine = ma.fields.List(text(1, 70), validate=v.Length(0, 2))
+    StreetName = text(1, 70)
+    BuildingNumber = text(1, 16)
+    PostCode = text(1, 16)
+    TownName = text(1, 35, required=True)
+    CountrySubDivision = text(1, 35)
+    Country = ma.fields.String(required=True, validate=v.Regexp(r"^[A-Z]{2,2}$"))
+
+
+class StrictBoolean(ma.fields.Boolean):
+    """true or false, the JSON values (not "yes", 1 or "true")."""
+    truthy = {True}
+    falsy = {False}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+class OBRisk1Schema(Strict):
+    PaymentContextCode = one_of(
+        "BillingGoodsAndServicesInAdvance", "BillingGoodsAndServicesInArrears", "PispPayee",
+        "EcommerceMerchantInitiatedPayment", "FaceToFacePointOfSale", "TransferToSelf",
+        "TransferToThirdParty", "BillPayment", "EcommerceGoods", "EcommerceServices", "Other",
+        "PartyToParty")
+    MerchantCategoryCode = text(3, 4)
+    MerchantCustomerIdentification = text(1, 70)
+    ContractPresentInidicator = StrictBoolean()     # sic: the v3.1.11 spelling
+    BeneficiaryPrepopulatedIndicator = StrictBoolean()
+    PaymentPurposeCode = text(3, 4)
+    BeneficiaryAccountType = one_of(
+        "Business", "BusinessSavingsAccount", "Charity", "Collection", "Corporate", "Ewallet",
+        "Government", "Investment", "ISA", "JointPersonal", "Pension", "Personal",
+        "PersonalSavingsAccount", "Premier", "Wealth")
+    DeliveryAddress = ma.fields.Nested(DeliveryAddressSchema)
+
+
+# --- domestic payment consents -------------------------------------------------------------
+class OBWriteDomesticConsentData4Schema(Strict):
+    ReadRefundAccount = one_of("No", "Yes")
+    Initiation = ma.fields.Nested(OBDomesticInitiationSchema, required=True)
+    Authorisation = ma.fields.Nested(OBAuthorisationSchema)
+    SCASupportData = ma.fields.Nested(OBSCASupportData1Schema)
+
+
+class OBWriteDomesticConsent4Schema(Strict):
+    Data = ma.fields.Nested(OBWriteDomesticConsentData4Schema, required=True)
+    Risk = ma.fields.Nested(OBRisk1Schema, required=True)
+
+
+class OBCashAccountDebtor4Schema(OBSchema):
+    SchemeName = ma.fields.String(required=True)
+    Identification = ma.fields.String(required=True)
+    Name = ma.fields.String()
+    SecondaryIdentification = ma.fields.String()
+
+
+class OBWriteDomesticConsentResponseData5Schema(OBSchema):
+    ConsentId = ma.fields.String(required=True)
+    CreationDateTime = ma.fields.AwareDateTime(required=True)
+    Status = one_of("Authorised", "AwaitingAuthorisation", "Consumed", "Rejected",
+                    required=True)
+    StatusUpdateDateTime = ma.fields.AwareDateTime(required=True)
+    ReadRefundAccount = one_of("No", "Yes")
+    Initiation = ma.fields.Nested(OBDomesticInitiationSchema, required=True)
+    Authorisation = ma.fields.Nested(OBAuthorisationSchema)
+    SCASupportData = ma.fields.Nested(OBSCASupportData1Schema)
+    Debtor = ma.fields.Nested(OBCashAccountDebtor4Schema)
+
+
+class OBWriteDomesticConsentResponse5Schema(OBSchema):
+    Data = ma.fields.Nested(OBWriteDomesticConsentResponseData5Schema, required=True)
+    Risk = ma.fields.Nested(OBRisk1Schema, required=True)
+    Links = ma.fields.Nested(obapi.LinksSchema, required=True)
+    Meta = ma.fields.Nested(obapi.MetaSchema, required=True)
+
+
+class FundsAvailableResultSchema(OBSchema):
+    FundsAvailableDateTime = ma.fields.AwareDateTime(required=True)
+    FundsAvailable = ma.fields.Boolean(required=True)
+
+
+class OBWriteFundsConfirmationResponseData1Schema(OBSchema):
+    FundsAvailableResult = ma.fields.Nested(FundsAvailableResultSchema)
+
+
+class OBWriteFundsConfirmationResponse1Schema(OBSchema):
+    Data = ma.fields.Nested(OBWriteFundsConfirmationResponseData1Schema, required=True)
+    Links = ma.fields.Nested(obapi.LinksSchema, required=True)
+    Meta = ma.fields.Nested(obapi.MetaSchema, required=True)
+
+
+# --- domestic payments -----------------------------------------------------------------------
+class OBWriteDomesticData2Schema(Strict):
+    ConsentId = text(1, 128, required=True)
+    Initiation = ma.fields.Nested(OBDomesticInitiationSchema, required=True)
+
+
+class OBWriteDomestic2Schema(Strict):
+    Data = ma.fields.Nested(OBWriteDomesticData2Schema, required=True)
+    Risk = ma.fields.Nested(OBRisk1Schema, required=True)
+
+
+class OBWriteDomesticResponseData5Schema(OBSchema):
+    DomesticPaymentId = ma.fields.String(required=True)
+    ConsentId = ma.fields.String(required=True)
+    CreationDateTime = ma.fields.AwareDateTime(required=True)
+    Status = one_of("AcceptedCreditSettlementCompleted", "AcceptedSettlementCompleted",
+                    "AcceptedSettlementInProcess", "AcceptedWithoutPosting", "Pending",
+                    "Rejected", required=True)
+    StatusUpdateDateTime = ma.fields.AwareDateTime(required=True)
+    Initiation = ma.fields.Nested(OBDomesticInitiationSchema, required=True)
+    Debtor = ma.fields.Nested(OBCashAccountDebtor4Schema)
+
+
+class OBWriteDomesticResponse5Schema(OBSchema):
+    Data = ma.fields.Nested(OBWriteDomesticResponseData5Schema, required=True)
+    Links = ma.fields.Nested(obapi.LinksSchema, required=True)
+    Meta = ma.fields.Nested(obapi.MetaSchema, required=True)
+
+
+class StatusDetailSchema(OBSchema):
+    Status = ma.fields.String(required=True)
+    StatusReason = one_of("Cancelled", "PendingFailingSettlement", "PendingSettlement",
+                          "Proprietary", "ProprietaryRejection", "Suspended", "Unmatched")
+    StatusReasonDescription = ma.fields.String()
+
+
+class PaymentStatusSchema(OBSchema):
+    PaymentTransactionId = ma.fields.String(required=True)
+    Status = ma.fields.String(required=True)
+    StatusUpdateDateTime = ma.fields.AwareDateTime(required=True)
+    StatusDetail = ma.fields.Nested(StatusDetailSchema)
+
+
+class OBWritePaymentDetailsResponseData1Schema(OBSchema):
+    PaymentStatus = ma.fields.List(ma.fields.Nested(PaymentStatusSchema))
+
+
+class OBWritePaymentDetailsResponse1Schema(OBSchema):
+    Data = ma.fields.Nested(OBWritePaymentDetailsResponseData1Schema, required=True)
+    Links = ma.fields.Nested(obapi.LinksSchema, required=True)
+    Meta = ma.fields.Nested(obapi.MetaSchema, required=True)

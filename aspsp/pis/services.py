@@ -1,0 +1,288 @@
+"""Payment initiation use cases. Each takes a unit of work and does one thing; the API views
+commit (the submission) and the execution task commits (the execution).
+
+Submission (`submit_order`): the consent row locked, still Authorised, the submission equal
+to what it allowed, the debtor account the customer's; then the order (Pending) and the
+consent Consumed in one transaction, and the execution task sent after the commit. Execution
+(`execute_order`): the order row locked, the ledger asked to pay (a savepoint: a refusal by
+the ledger rolls back only its own work, and the order is Rejected with the reason); an
+outbound payment then settles through the ledger's own settlement task. An order's status is
+its ledger payment's once one exists, and its history the two joined.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Mapping
+
+from aspsp.db import UnitOfWork
+from aspsp.ids import new_id
+from aspsp.ledger import dispatch
+from aspsp.ledger import services as ledger
+from aspsp.ledger.errors import LedgerError
+from aspsp.ledger.models import Account
+from consent import services as consents
+from consent.domain import ConsentStatus
+from consent.errors import ConsentNotFound
+
+from . import domain
+from .domain import OrderStatus, Problem, ProblemKind
+from .errors import (ConsentNotUsable, DebtorNotPermitted, InvalidPaymentRequest,
+                     PaymentOrderNotFound, WrongConsent)
+from .models import PaymentOrder
+from .repository import PisRepository
+
+EXECUTE_ORDER = "pis.execute_payment_order"
+DOMESTIC_PAYMENT = "domestic-payment"
+
+
+@dataclass(frozen=True)
+class StatusStep:
+    status: str
+    at: datetime
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ConsentView:
+    """A payment consent as the PIS API shows it."""
+    record: consents.ConsentRecord
+    debtor: dict[str, str] | None
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    payment_order_id: str
+    order_type: str
+    consent_id: str
+    status: str
+    status_updated_at: datetime
+    created_at: datetime
+    initiation: dict
+    debtor: dict[str, str] | None
+    history: tuple[StatusStep, ...]
+    transaction_id: str           # the ledger payment's id once executed, else the order's
+
+
+class Client:   # the gate's ClientRef or an OAuthClient row: `id`, `client_id`
+    id: int
+    client_id: str
+
+
+# --- consents --------------------------------------------------------------------------------
+def create_domestic_consent(uow: UnitOfWork, client: Client, body: Mapping[str, Any],
+                            parsed: Mapping[str, Any], now: datetime,
+                            rng: random.Random | None = None) -> ConsentView:
+    """`body` as the TPP sent it (kept), `parsed` the same through the request schema."""
+    problems = domain.domestic_initiation_problems(body["Data"]["Initiation"])
+    problems += domain.authorisation_problems(parsed["Data"], now)
+    if problems:
+        raise InvalidPaymentRequest(problems)
+    record = consents.create_payment_consent(uow, client, DOMESTIC_PAYMENT,
+                                             consent_data(body), now, rng=rng)
+    return ConsentView(record, None)
+
+
+def consent_data(body: Mapping[str, Any]) -> dict:
+    """What the consent keeps: Data's members (Initiation, Authorisation, SCASupportData,
+    ReadRefundAccount...) but the ConsentId, and the Risk, exactly as sent."""
+    data = {k: v for k, v in body["Data"].items() if k != "ConsentId"}
+    return {**data, "Risk": body["Risk"]}
+
+
+def get_consent(uow: UnitOfWork, client: Client, consent_id: str, consent_type: str,
+                now: datetime) -> ConsentView:
+    record = consents.get_consent(uow, client, consent_id, now, consent_type=consent_type)
+    repo = PisRepository(uow.session)
+    chosen = repo.chosen_accounts(_consent_pk(uow, consent_id)) if record.psu_id else []
+    return ConsentView(record, debtor_of(chosen[0]) if chosen else None)
+
+
+def funds_confirmation(uow: UnitOfWork, context, consent_id: str, now: datetime) -> bool:
+    """Whether the debtor account can pay the consent's amount now (balance and unused
+    arranged overdraft). `context` is the gate's ConsentContext of the customer's token."""
+    _check_token_consent(context, consent_id)
+    repo = PisRepository(uow.session)
+    consent = repo.consent(context.consent_pk)
+    debtor = _debtor(repo, consent, context)
+    amount = domain.money_of(consent.data["Initiation"]["InstructedAmount"])
+    snapshot = ledger.snapshot_of(debtor)
+    usable = snapshot.interim_available + ledger.from_minor(debtor.credit_limit_minor,
+                                                            debtor.currency)
+    return domain.funds_available(usable, amount)
+
+
+# --- orders ----------------------------------------------------------------------------------
+def submit_order(uow: UnitOfWork, context, client: Client, body: Mapping[str, Any],
+                 order_type: str, now: datetime,
+                 rng: random.Random | None = None) -> OrderRecord:
+    consent_id = body["Data"]["ConsentId"]
+    _check_token_consent(context, consent_id)
+    try:
+        consent = consents.lock_payment_consent(uow, client, consent_id, order_type, now)
+    except ConsentNotFound:
+        raise WrongConsent("the token's consent is not a consent of this type",
+                           "Data.ConsentId") from None
+    if consent.status != ConsentStatus.AUTHORISED:
+        raise ConsentNotUsable(f"the consent is {consent.status}", "Data.ConsentId")
+    problems = domain.submission_problems(consent.data, body)
+    if problems:
+        raise InvalidPaymentRequest(problems)
+    repo = PisRepository(uow.session)
+    debtor = _debtor(repo, consent, context)
+    order = PaymentOrder(payment_order_id=new_id(rng), order_type=order_type,
+                         consent_pk=consent.id, client_pk=client.id,
+                         debtor_account_pk=debtor.id, status=OrderStatus.PENDING,
+                         status_history=[_step(OrderStatus.PENDING, now)],
+                         created_at=now, status_updated_at=now)
+    repo.add(order)
+    consents.consume(uow, consent, now)
+    repo.flush()
+    dispatch.after_commit(uow, EXECUTE_ORDER, order.payment_order_id)
+    return order_record(repo, order, consent_id=consent_id, initiation=consent.data["Initiation"],
+                        debtor=debtor)
+
+
+def get_order(uow: UnitOfWork, client: Client, payment_order_id: str,
+              order_type: str) -> OrderRecord:
+    repo = PisRepository(uow.session)
+    order = repo.order(payment_order_id) if _plausible_id(payment_order_id) else None
+    if order is None or order.client_pk != client.id or order.order_type != order_type:
+        raise PaymentOrderNotFound("there is no payment with this id")
+    return order_record(repo, order)
+
+
+def execute_order(uow: UnitOfWork, payment_order_id: str, now: datetime) -> str | None:
+    """Pay what the order's consent allowed, once: an order no longer Pending is left as it
+    is (a redelivered task does nothing)."""
+    repo = PisRepository(uow.session)
+    order = repo.order(payment_order_id, lock=True)
+    if order is None or order.status != OrderStatus.PENDING or order.ledger_payment_pk:
+        return order.status if order else None
+    initiation = repo.consent(order.consent_pk).data["Initiation"]
+    payee = domain.payee_of(initiation)
+    debtor = repo.account(order.debtor_account_pk)
+    savepoint = uow.session.begin_nested()
+    try:
+        payment = ledger.pay(
+            uow, debtor_account_id=debtor.account_id,
+            creditor=ledger.Creditor(payee.name, payee.scheme, payee.identification),
+            amount=domain.money_of(initiation["InstructedAmount"]), now=now,
+            reference=(initiation.get("RemittanceInformation") or {}).get("Reference"),
+            end_to_end_identification=initiation["EndToEndIdentification"])
+    except LedgerError as refusal:
+        savepoint.rollback()
+        _move(order, OrderStatus.REJECTED, now, _refusal_reason(refusal))
+        order.rejection_reason = _refusal_reason(refusal)
+        repo.flush()
+        return order.status
+    savepoint.commit()
+    order.ledger_payment_pk = payment.id
+    _move(order, OrderStatus(payment.status), now)
+    repo.flush()
+    return order.status
+
+
+def _refusal_reason(refusal: LedgerError) -> str:
+    names = {"Ledger.InsufficientFunds": "Insufficient funds in the debtor account",
+             "Ledger.AccountNotActive": "The debtor account is not enabled",
+             "Ledger.CurrencyMismatch": "The debtor account is in another currency"}
+    return names.get(refusal.code, refusal.message)[:500]
+
+
+# --- reading ---------------------------------------------------------------------------------
+def order_record(repo: PisRepository, order: PaymentOrder, *, consent_id: str | None = None,
+                 initiation: dict | None = None, debtor: Account | None = None) -> OrderRecord:
+    consent = None
+    if consent_id is None or initiation is None:
+        consent = repo.consent(order.consent_pk)
+    payment = repo.ledger_payment(order.ledger_payment_pk)
+    history = [StatusStep(s["status"], datetime.fromisoformat(s["at"]), s.get("reason"))
+               for s in order.status_history]
+    if payment is not None:
+        # The ledger's own Pending is the order's; its later steps follow the order's.
+        seen = {(s.status) for s in history}
+        for step in payment.status_history:
+            if step["status"] in seen:
+                continue
+            history.append(StatusStep(step["status"], datetime.fromisoformat(step["at"]),
+                                      step.get("reason")))
+            seen.add(step["status"])
+    last = history[-1]
+    return OrderRecord(
+        payment_order_id=order.payment_order_id, order_type=order.order_type,
+        consent_id=consent_id or consent.consent_id,
+        status=payment.status if payment is not None else order.status,
+        status_updated_at=last.at, created_at=order.created_at,
+        initiation=initiation if initiation is not None else consent.data["Initiation"],
+        debtor=debtor_of(debtor or repo.account(order.debtor_account_pk)),
+        history=tuple(history),
+        transaction_id=payment.payment_id if payment is not None else order.payment_order_id)
+
+
+def debtor_of(account: Account) -> dict[str, str]:
+    return {"SchemeName": domain.SORT_CODE_ACCOUNT_NUMBER,
+            "Identification": f"{account.sort_code}{account.account_number}",
+            "Name": account.name}
+
+
+# --- helpers ---------------------------------------------------------------------------------
+def _check_token_consent(context, consent_id: str) -> None:
+    if context.consent_id != consent_id:
+        raise WrongConsent("the ConsentId is not the consent of the access token",
+                           "ConsentId")
+
+
+def _debtor(repo: PisRepository, consent, context) -> Account:
+    """The account the customer chose at approval, or the TPP's DebtorAccount, which must
+    be an account the customer holds (and the one chosen, when one was)."""
+    chosen = [a for a in repo.chosen_accounts(consent.id) if a.id in context.account_pks]
+    named = consent.data["Initiation"].get("DebtorAccount")
+    if named is not None:
+        account = _named_account(repo, consent.psu_pk, named)
+        if account is None or (chosen and account.id not in {a.id for a in chosen}):
+            raise DebtorNotPermitted("the DebtorAccount is not an account of the customer "
+                                     "who authorised the consent",
+                                     "Data.Initiation.DebtorAccount")
+        return account
+    if not chosen:
+        raise DebtorNotPermitted("the customer chose no account to pay from that they "
+                                 "still hold")
+    return chosen[0]
+
+
+def _named_account(repo: PisRepository, psu_pk: int, named: Mapping[str, str]):
+    try:
+        ident = domain.normalised_identification(named["SchemeName"], named["Identification"])
+    except ValueError:
+        return None
+    if named["SchemeName"] == domain.IBAN_SCHEME:
+        return repo.customer_account(psu_pk, iban=ident)
+    return repo.customer_account(psu_pk, sort_code=ident[:6], account_number=ident[6:])
+
+
+def _step(status: str, at: datetime, reason: str | None = None) -> dict:
+    return {"status": str(status), "at": at.isoformat(), "reason": reason}
+
+
+def _move(order: PaymentOrder, status: OrderStatus, at: datetime,
+          reason: str | None = None) -> None:
+    order.status = status
+    order.status_updated_at = at
+    order.status_history = [*order.status_history, _step(status, at, reason)]
+
+
+def _consent_pk(uow: UnitOfWork, consent_id: str) -> int:
+    from sqlalchemy import select
+
+    from consent.models import Consent
+    return uow.session.scalars(select(Consent.id).where(Consent.consent_id == consent_id)).one()
+
+
+def _plausible_id(value: str) -> bool:
+    return bool(value) and len(value) <= 40 and value.isprintable()
+
+
+__all__ = ["ConsentView", "OrderRecord", "Problem", "ProblemKind", "create_domestic_consent",
+           "execute_order", "funds_confirmation", "get_consent", "get_order", "submit_order"]
