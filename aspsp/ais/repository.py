@@ -94,8 +94,11 @@ class AccountInformationRepository:
         return self._of_accounts(models.StandingOrder, pks)
 
     def scheduled_payments(self, pks):
-        return self._of_accounts(models.ScheduledPayment, pks,
-                                 models.ScheduledPayment.scheduled_payment_datetime)
+        """The payments still to be made: one executed, rejected or cancelled is not
+        scheduled any more (aspsp.ledger.schedules)."""
+        return [row for row in self._of_accounts(
+            models.ScheduledPayment, pks, models.ScheduledPayment.scheduled_payment_datetime)
+            if row.status == "Scheduled"]
 
     def offers(self, pks):
         return self._of_accounts(models.Offer, pks)

@@ -257,7 +257,11 @@ def direct_debit(row, account_id: str) -> dict:
 
 
 def standing_order(row, account_id: str, view: View) -> dict:
+    """Amounts as the schedule engine keeps them (aspsp.ledger.schedules): the first, the
+    next and last payments', the final (the recurring one unless it differs); an order
+    without them (sandbox history) pays the same amount each time."""
     each = amount(row.amount_minor, row.currency)
+    recurring = _or(row.recurring_amount_minor, row.amount_minor)
     payload = {
         "AccountId": account_id, "StandingOrderId": row.standing_order_id,
         "Frequency": row.frequency, "Reference": text(row.reference, 35),
@@ -269,14 +273,21 @@ def standing_order(row, account_id: str, view: View) -> dict:
         if row.number_of_payments is not None else None,
         "StandingOrderStatusCode": row.status,
         "FirstPaymentAmount": each,
-        "NextPaymentAmount": each if row.next_payment_datetime else None,
-        "LastPaymentAmount": each if row.last_payment_datetime else None,
-        "FinalPaymentAmount": each if row.final_payment_datetime else None,
+        "NextPaymentAmount": amount(_or(row.next_amount_minor, row.amount_minor), row.currency)
+        if row.next_payment_datetime else None,
+        "LastPaymentAmount": amount(_or(row.last_amount_minor, row.amount_minor), row.currency)
+        if row.last_payment_datetime else None,
+        "FinalPaymentAmount": amount(_or(row.final_amount_minor, recurring), row.currency)
+        if row.final_payment_datetime else None,
     }
     if view.standing_orders_detail:
         payload["CreditorAccount"] = _creditor(row.creditor_scheme, row.creditor_identification,
                                                row.creditor_name)
     return _clean(payload)
+
+
+def _or(value, default):
+    return default if value is None else value
 
 
 def scheduled_payment(row, account_id: str, view: View) -> dict:
