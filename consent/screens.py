@@ -13,8 +13,10 @@ from datetime import datetime
 from sqlalchemy import select
 
 from aspsp.db import UnitOfWork
+from aspsp.identity.dynamic_linking import NotSignable, PaymentToSign, payment_to_sign
 from aspsp.identity.models import PsuUser
 from aspsp.ledger.models import Account
+from aspsp.ledger.services import snapshot_of
 from aspsp.oauth.models import OAuthClient, PendingAuthorization
 from aspsp.oauth.trust import InvalidSignature, unverified_claims
 
@@ -187,3 +189,285 @@ def _organisation_name(client: OAuthClient) -> str:
     if isinstance(name, str) and name.strip():
         return name.strip()
     return f"organisation {client.org_id}"
+
+
+# --- payments -------------------------------------------------------------------------------
+
+PAYMENT_KINDS = {   # consent type -> (what the customer is asked to approve, domestic?)
+    "domestic-payment": ("a payment", True),
+    "domestic-scheduled-payment": ("a future-dated payment", True),
+    "domestic-standing-order": ("a standing order", True),
+    "international-payment": ("an international payment", False),
+    "international-scheduled-payment": ("a future-dated international payment", False),
+    "international-standing-order": ("an international standing order", False),
+}
+CHARGE_BEARERS = {
+    "BorneByDebtor": "You pay all the charges",
+    "BorneByCreditor": "The payee pays all the charges",
+    "Shared": "You pay your bank's charges, the payee pays theirs",
+    "FollowingServiceLevel": "As the payment scheme's rules say",
+}
+RATE_TYPES = {"Agreed": "agreed rate", "Actual": "the bank's rate now",
+              "Indicative": "indicative rate"}
+
+
+@dataclass(frozen=True)
+class Payee:
+    name: str
+    account: str            # "12-34-56 12345678", "GB29 NWBK 6016 1331 9268 19"
+    scheme: str             # "Sort code and account number", "IBAN", or the scheme's name
+    secondary: str | None = None
+
+
+@dataclass(frozen=True)
+class DebitChoice:
+    """One of the customer's accounts a payment can be made from, with what is available."""
+    account_id: str
+    name: str
+    kind: str
+    number: str
+    currency: str
+    available: str          # "£1,234.56"
+
+
+@dataclass(frozen=True)
+class PaymentView:
+    """A payment consent as the approval page shows it, every part in the customer's words;
+    `to_sign` is what the customer's authenticator signs (dynamic linking), None when the
+    consent's amount or payee is malformed (nothing can then be approved)."""
+    consent_type: str
+    what: str                            # "a standing order"
+    domestic: bool
+    payee: Payee
+    amount: str                          # the amount signed: "£12.50"
+    reference: str | None
+    message: str | None
+    facts: list[wording.Fact]            # when, how often, exchange rate ...
+    debtor_named: str | None             # the account the TPP named, formatted
+    debtor: dict | None                  # the TPP's DebtorAccount as sent
+    currency: str
+    to_sign: PaymentToSign | None
+
+
+def is_payment(consent: Consent) -> bool:
+    return consent.consent_type in PAYMENT_KINDS
+
+
+def payment_of(consent: Consent) -> PaymentView:
+    """The payment a consent asks for, from its Initiation exactly as the TPP sent it."""
+    initiation = _obj((consent.data or {}).get("Initiation"))
+    what, domestic = PAYMENT_KINDS[consent.consent_type]
+    standing_order = consent.consent_type.endswith("standing-order")
+    signed = _obj(initiation.get("FirstPaymentAmount")) if consent.consent_type == \
+        "domestic-standing-order" else _obj(initiation.get("InstructedAmount"))
+    creditor = _obj(initiation.get("CreditorAccount"))
+    payee = Payee(_text(creditor.get("Name")) or _text(_obj(initiation.get("Creditor"))
+                                                        .get("Name")) or "—",
+                  wording.account_number(creditor.get("SchemeName"),
+                                         creditor.get("Identification")) or "—",
+                  _scheme_words(creditor.get("SchemeName")),
+                  _text(creditor.get("SecondaryIdentification")))
+    remittance = _obj(initiation.get("RemittanceInformation"))
+    reference = _text(initiation.get("Reference")) if standing_order else \
+        _text(remittance.get("Reference"))
+    debtor = initiation.get("DebtorAccount") if isinstance(initiation.get("DebtorAccount"),
+                                                           dict) else None
+    try:
+        to_sign = payment_to_sign(signed.get("Amount"), signed.get("Currency"),
+                                  creditor.get("Identification"))
+    except NotSignable:
+        to_sign = None
+    return PaymentView(
+        consent.consent_type, what, domestic, payee,
+        wording.money(signed.get("Amount"), signed.get("Currency")), reference,
+        _text(remittance.get("Unstructured")),
+        _schedule_facts(consent.consent_type, initiation, consent.data or {}),
+        wording.account_number(debtor.get("SchemeName"), debtor.get("Identification"))
+        if debtor else None, debtor, _text(signed.get("Currency")) or "", to_sign)
+
+
+def payment_accounts(uow: UnitOfWork, psu: PsuUser, payment: PaymentView
+                     ) -> list[DebitChoice]:
+    """The customer's accounts this payment may be made from, each with its available
+    balance: the one the TPP named (if it is the customer's), else every account the customer
+    may use (consent.services decides which), in the payment's currency for a domestic one."""
+    accounts = services.selectable_accounts(uow, psu)
+    if payment.debtor is not None:
+        accounts = [a for a in accounts if _is_named(a, payment.debtor)]
+    elif payment.domestic:
+        accounts = [a for a in accounts if a.currency == payment.currency]
+    return [_debit_choice(a) for a in accounts]
+
+
+def signed_digest(consent: Consent) -> str:
+    """A digest of everything the customer approves in a payment consent (its Initiation as
+    stored): recorded when the signed code passes, compared at the decision, so that any
+    change in between invalidates the code."""
+    import hashlib
+    import json
+
+    text = json.dumps((consent.consent_id, (consent.data or {}).get("Initiation")),
+                      sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def refuse_payment(uow: UnitOfWork, pending: PendingAuthorization, now: datetime,
+                   reason: str) -> str:
+    """The bank refuses a payment consent it cannot carry out for this customer (the account
+    the TPP named is not one they may pay from): the consent is Rejected, the authorization
+    is finished, and the TPP's redirect URI with access_denied comes back."""
+    from aspsp.oauth.authorize import error_redirect
+
+    consent = uow.session.scalars(select(Consent).where(Consent.id == pending.consent_pk)
+                                  .with_for_update()
+                                  .execution_options(populate_existing=True)).one()
+    pending.completed_at = now
+    services.reject(uow, consent, None, now, reason=reason)
+    params = pending.params or {}
+    return error_redirect(params.get("redirect_uri", ""), "access_denied", reason,
+                          state=params.get("state"),
+                          response_type=params.get("response_type", "code"))
+
+
+def _schedule_facts(consent_type: str, initiation: dict, data: dict) -> list[wording.Fact]:
+    facts: list[wording.Fact] = []
+    fact = facts.append
+    if consent_type in ("domestic-payment", "international-payment"):
+        fact(wording.Fact("When", "Straight away"))
+    if "RequestedExecutionDateTime" in initiation:
+        fact(wording.Fact("Payment date", _day(initiation.get("RequestedExecutionDateTime"))))
+    if consent_type.endswith("standing-order"):
+        fact(wording.Fact("How often", wording.frequency(initiation.get("Frequency"))))
+        if consent_type == "domestic-standing-order":
+            first = _obj(initiation.get("FirstPaymentAmount"))
+            fact(wording.Fact("First payment", _amount_on(first, initiation.get(
+                "FirstPaymentDateTime"))))
+            recurring = _obj(initiation.get("RecurringPaymentAmount"))
+            if recurring:
+                fact(wording.Fact("Regular payments", _amount_on(
+                    recurring, initiation.get("RecurringPaymentDateTime"), "from")))
+            final = _obj(initiation.get("FinalPaymentAmount"))
+            if final:
+                fact(wording.Fact("Final payment", _amount_on(
+                    final, initiation.get("FinalPaymentDateTime"))))
+        else:
+            amount = _obj(initiation.get("InstructedAmount"))
+            fact(wording.Fact("Each payment", wording.money(amount.get("Amount"),
+                                                            amount.get("Currency"))))
+            fact(wording.Fact("First payment", _day(initiation.get("FirstPaymentDateTime"))))
+        fact(wording.Fact("Ends", _ending(initiation)))
+    if not consent_type.startswith("international"):
+        return facts
+    transfer = _text(initiation.get("CurrencyOfTransfer"))
+    fact(wording.Fact("Currency of transfer", _currency_words(transfer)))
+    if initiation.get("DestinationCountryCode"):
+        fact(wording.Fact("Destination", _country(initiation.get("DestinationCountryCode"))))
+    rate = _obj(initiation.get("ExchangeRateInformation"))
+    quote = _obj(data.get("ExchangeRateInformation"))     # the bank's quote, when it gave one
+    if rate or quote:
+        fact(wording.Fact("Exchange rate", _rate_words({**rate, **quote}, transfer,
+                                                       _obj(initiation.get("InstructedAmount")))))
+    if initiation.get("ChargeBearer"):
+        fact(wording.Fact("Charges", CHARGE_BEARERS.get(initiation["ChargeBearer"],
+                                                        _text(initiation["ChargeBearer"]))))
+    agent = _obj(initiation.get("CreditorAgent"))
+    if agent.get("Name") or agent.get("Identification"):
+        fact(wording.Fact("Payee's bank", " ".join(filter(None, (
+            _text(agent.get("Name")), _text(agent.get("Identification")))))))
+    return facts
+
+
+def _ending(initiation: dict) -> str:
+    count = _text(initiation.get("NumberOfPayments"))
+    if count:
+        return f"After {count} payment{'' if count == '1' else 's'}"
+    if initiation.get("FinalPaymentDateTime"):
+        return f"On {_day(initiation.get('FinalPaymentDateTime'))}"
+    return "When you cancel it"
+
+
+def _rate_words(rate: dict, transfer: str, instructed: dict) -> str:
+    unit = _text(rate.get("UnitCurrency")) or ""
+    other = transfer if transfer and transfer != unit else _text(instructed.get("Currency"))
+    kind = RATE_TYPES.get(rate.get("RateType"), _text(rate.get("RateType")) or "rate")
+    parts = []
+    if rate.get("ExchangeRate") is not None:
+        parts.append(f"1 {unit} = {rate['ExchangeRate']} {other or ''}".strip())
+    parts.append(kind if parts else f"{kind}, set when the payment is made")
+    if rate.get("ContractIdentification"):
+        parts.append(f"contract {rate['ContractIdentification']}")
+    expiry = _moment(rate.get("ExpirationDateTime"))
+    if expiry is not None:
+        parts.append(f"quote valid until {wording.uk_time(expiry)}")
+    return ", ".join(parts)
+
+
+def _amount_on(amount: dict, when, word: str = "on") -> str:
+    money = wording.money(amount.get("Amount"), amount.get("Currency"))
+    return f"{money} {word} {_day(when)}" if when else money
+
+
+def _day(value) -> str:
+    moment = _moment(value)
+    return wording.uk_day(moment) if moment else (_text(value) or "—")
+
+
+def _moment(value) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _currency_words(code: str | None) -> str:
+    from babel.numbers import get_currency_name, is_currency
+
+    if code and is_currency(code):
+        return f"{get_currency_name(code, locale='en_GB')} ({code})"
+    return code or "—"
+
+
+def _country(code) -> str:
+    from babel import Locale
+
+    return Locale("en", "GB").territories.get(str(code), str(code))
+
+
+def _scheme_words(scheme) -> str:
+    scheme = str(scheme or "")
+    if scheme.endswith("SortCodeAccountNumber"):
+        return "Sort code and account number"
+    if scheme.endswith("IBAN"):
+        return "IBAN"
+    return scheme.rsplit(".", 1)[-1] or "Account"
+
+
+def _is_named(account: Account, named: dict) -> bool:
+    scheme = str(named.get("SchemeName") or "")
+    ident = "".join(str(named.get("Identification") or "").split()).upper()
+    if scheme.endswith("SortCodeAccountNumber"):
+        return bool(account.sort_code and account.account_number) and \
+            ident == f"{account.sort_code}{account.account_number}"
+    if scheme.endswith("IBAN"):
+        return bool(account.iban) and ident == account.iban.upper()
+    return False
+
+
+def _debit_choice(account: Account) -> DebitChoice:
+    choice = _choice(account)
+    available = snapshot_of(account).interim_available
+    return DebitChoice(choice.account_id, choice.name, choice.kind, choice.number,
+                       choice.currency, wording.money(str(available.amount),
+                                                      available.currency))
+
+
+def _obj(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value) -> str | None:
+    return value.strip() or None if isinstance(value, str) else \
+        (str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None)

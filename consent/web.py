@@ -29,13 +29,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, Flask, flash, redirect, render_template, request, session,
-                   url_for)
+from flask import (Blueprint, Flask, current_app, flash, redirect, render_template, request,
+                   session, url_for)
 from flask_wtf.csrf import CSRFError
 
 from aspsp import platform, web_pages
 from aspsp.identity import errors as identity_errors
 from aspsp.identity import devices
+from aspsp.identity import dynamic_linking
 from aspsp.identity import login_limits
 from aspsp.identity import services as identity
 from . import screens, wording
@@ -69,9 +70,14 @@ def authorize(reference: str):
         psu, step = _approval_state(uow, reference, pending)
         if step == "login":
             return _login_page(uow, pending, reference)
+        payment = _payment(uow, pending)
         if step == "code":
+            if payment is not None:
+                return _sign_page(uow, pending, psu, payment)
             return _code_page(psu, url_for(".authorize_code", reference=reference),
                               requester=_requester(uow, pending))
+        if payment is not None:
+            return _payment_page(uow, pending, psu, payment)
         return _consent_page(uow, pending, psu)
 
 
@@ -117,23 +123,53 @@ def authorize_code(reference: str):
         psu, step = _approval_state(uow, reference, pending)
         if step != "code":
             return redirect(url_for(".authorize", reference=reference), 303)
+        payment = _payment(uow, pending)
+        if payment is not None and payment.to_sign is None:
+            target = screens.refuse_payment(uow, pending, now, "the payment's amount or payee "
+                                            "cannot be signed")
+            uow.commit()
+            _unbind(reference)
+            return _refused_page(uow, pending, target, "This payment can't be made",
+                                 "The app sent a payment we can't check with you, so it was "
+                                 "not approved.")
         try:
-            identity.verify_totp(uow, psu, request.form.get("code", ""), request.remote_addr,
-                                 now, replay=p.replay,
-                                 sandbox_code=identity.sandbox_sca_allowed(psu, p.config),
-                                 known_device=devices.is_known(psu.username))
+            if payment is not None:
+                dynamic_linking.verify_signed_code(
+                    uow, psu, request.form.get("code", ""), payment.to_sign,
+                    request.remote_addr, now, replay=p.replay,
+                    known_device=devices.is_known(psu.username))
+            else:
+                identity.verify_totp(uow, psu, request.form.get("code", ""),
+                                     request.remote_addr, now, replay=p.replay,
+                                     sandbox_code=identity.sandbox_sca_allowed(psu, p.config),
+                                     known_device=devices.is_known(psu.username))
         except identity_errors.LoginLocked as error:
             uow.commit()
             _unbind(reference)
             return _message("Login locked", error.message, 403)
         except identity_errors.IdentityError as error:
             uow.commit()
+            if payment is not None:
+                return _sign_page(uow, pending, psu, payment, error=error.message, status=401)
             return _code_page(psu, url_for(".authorize_code", reference=reference),
                               requester=_requester(uow, pending), error=error.message,
                               status=401)
         screens.record_sca_step(pending, now)
+        if payment is not None and payment.debtor is not None \
+                and not screens.payment_accounts(uow, psu, payment):
+            target = screens.refuse_payment(
+                uow, pending, now, "the debtor account is not one the customer may pay from")
+            uow.commit()
+            _unbind(reference)
+            return _refused_page(
+                uow, pending, target, "You can't pay from that account",
+                f"{_requester(uow, pending).client_name} asked to pay from account "
+                f"{payment.debtor_named}, which is not one of your accounts that can make "
+                "payments. The payment was not approved, and nothing was paid.")
+        signed = screens.signed_digest(screens.consent_of(uow, pending)) \
+            if payment is not None else None
         uow.commit()
-    _bind(reference, psu.psu_id, "sca", now)
+    _bind(reference, psu.psu_id, "sca", now, signed=signed)
     session.rotate(psu.id)
     return devices.remember(redirect(url_for(".authorize", reference=reference), 303),
                             psu.username)
@@ -154,9 +190,20 @@ def authorize_decision(reference: str):
             return redirect(url_for(".authorize", reference=reference), 303)
         decision = request.form.get("decision")
         account_ids = request.form.getlist("account")
-        if decision not in ("approve", "deny"):
+        payment = _payment(uow, pending)
+        if payment is not None:
+            if decision not in ("approve", "deny"):
+                return _payment_page(uow, pending, psu, payment, status=400,
+                                     error="Choose Approve or Refuse.")
+            chosen = request.form.get("debtor_account", "")
+            if decision == "approve" and chosen not in {
+                    a.account_id for a in screens.payment_accounts(uow, psu, payment)}:
+                return _payment_page(uow, pending, psu, payment, status=422,
+                                     error="Choose the account to pay from, or refuse.")
+            account_ids = [chosen] if decision == "approve" else []
+        elif decision not in ("approve", "deny"):
             return _consent_page(uow, pending, psu, error="Choose Approve or Deny.", status=400)
-        if decision == "approve":
+        elif decision == "approve":
             own = {a.account_id for a in screens.accounts_of(uow, psu)}
             if not account_ids:
                 return _consent_page(uow, pending, psu, status=422,
@@ -172,6 +219,9 @@ def authorize_decision(reference: str):
             return _gone()
         except ConsentError as error:          # e.g. the consent expired meanwhile
             uow.rollback()
+            if payment is not None:
+                return _payment_page(uow, pending, psu, payment, error=error.message,
+                                     status=422)
             return _consent_page(uow, pending, psu, error=error.message, status=422)
         uow.commit()
     _unbind(reference)
@@ -187,18 +237,37 @@ def _approval_state(uow, reference: str, pending) -> tuple:
     psu = identity.find_by_psu_id(uow, binding.get("psu", ""))
     if psu is None or psu.id != pending.psu_pk:
         return None, "login"
-    if binding.get("stage") == "sca" and pending.sca_at is not None:
+    if binding.get("stage") == "sca" and pending.sca_at is not None and _still_signed(
+            uow, pending, binding):
         return psu, "consent"
     return psu, "code"
+
+
+def _still_signed(uow, pending, binding: dict) -> bool:
+    """A payment's signed code holds only for the payment as it was signed: any change to the
+    consent's Initiation since sends the customer back to sign again."""
+    consent = screens.consent_of(uow, pending)
+    if not screens.is_payment(consent):
+        return True
+    signed = binding.get("signed")
+    return isinstance(signed, str) and signed == screens.signed_digest(consent)
+
+
+def _payment(uow, pending) -> screens.PaymentView | None:
+    consent = screens.consent_of(uow, pending)
+    return screens.payment_of(consent) if screens.is_payment(consent) else None
 
 
 def _binding(reference: str) -> dict | None:
     return (session.get("authz") or {}).get(reference)
 
 
-def _bind(reference: str, psu_id: str, stage: str, now: datetime) -> None:
+def _bind(reference: str, psu_id: str, stage: str, now: datetime, *,
+          signed: str | None = None) -> None:
     bound = {ref: b for ref, b in (session.get("authz") or {}).items() if ref != reference}
     bound[reference] = {"psu": psu_id, "stage": stage, "t": int(now.timestamp())}
+    if signed is not None:
+        bound[reference]["signed"] = signed
     newest = sorted(bound, key=lambda ref: bound[ref].get("t", 0))[-MAX_BOUND_AUTHORIZATIONS:]
     session["authz"] = {ref: bound[ref] for ref in newest}
 
@@ -215,9 +284,10 @@ def _requester(uow, pending) -> screens.Requester:
 
 def _login_page(uow, pending, reference: str, *, error: str | None = None, status: int = 200,
                 username: str = ""):
+    payment = _payment(uow, pending)
     return render_template("psu/login.html", requester=_requester(uow, pending),
                            action=url_for(".authorize_login", reference=reference),
-                           error=error, username=username[:64]), status
+                           payment=payment, error=error, username=username[:64]), status
 
 
 def _consent_page(uow, pending, psu, *, error: str | None = None, status: int = 200):
@@ -233,6 +303,47 @@ def _consent_page(uow, pending, psu, *, error: str | None = None, status: int = 
                            action=url_for(".authorize_decision",
                                           reference=pending.reference),
                            error=error, customer=psu.username), status
+
+
+def _allow_redirect_to_tpp(pending) -> None:
+    parts = urlsplit((pending.params or {}).get("redirect_uri", ""))
+    if parts.scheme in ("https", "http") and parts.netloc:
+        web_pages.allow_form_redirect_to(f"{parts.scheme}://{parts.netloc}")
+
+
+def _sign_page(uow, pending, psu, payment: screens.PaymentView, *, error: str | None = None,
+               status: int = 200):
+    """Step 2 for a payment: the customer's authenticator signs the amount and the payee."""
+    p = platform.current()
+    sandbox = identity.sandbox_sca_allowed(psu, p.config)
+    authenticator = None
+    if sandbox and payment.to_sign is not None \
+            and "sandbox_authenticator.page" in current_app.view_functions:
+        authenticator = url_for("sandbox_authenticator.page", username=psu.username,
+                                amount=payment.to_sign.amount,
+                                currency=payment.to_sign.currency, payee=payment.to_sign.payee)
+    return render_template("psu/sign.html", requester=_requester(uow, pending),
+                           payment=payment, to_sign=payment.to_sign,
+                           action=url_for(".authorize_code", reference=pending.reference),
+                           error=error, sandbox=sandbox, authenticator=authenticator), status
+
+
+def _payment_page(uow, pending, psu, payment: screens.PaymentView, *,
+                  error: str | None = None, status: int = 200):
+    _allow_redirect_to_tpp(pending)
+    chosen = request.form.get("debtor_account") if request.method == "POST" else None
+    accounts = screens.payment_accounts(uow, psu, payment)
+    if chosen is None and len(accounts) == 1:
+        chosen = accounts[0].account_id
+    return render_template("psu/payment.html", requester=_requester(uow, pending),
+                           payment=payment, accounts=accounts, chosen=chosen,
+                           action=url_for(".authorize_decision", reference=pending.reference),
+                           error=error, customer=psu.username), status
+
+
+def _refused_page(uow, pending, target: str, title: str, text: str):
+    return render_template("psu/refused.html", title=title, text=text, target=target,
+                           requester=_requester(uow, pending)), 403
 
 
 # --- dashboard ------------------------------------------------------------------------------

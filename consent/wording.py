@@ -117,3 +117,88 @@ def history(events, *, status: str, expiration: datetime | None, app: str
         lines.append(HistoryLine(uk_time(expiration), history_line(
             events[-1].to_status, S.EXPIRED, Actor.SYSTEM, EXPIRY_PASSED, app)))
     return lines
+
+
+# --- payments: money, accounts and schedules in the customer's words ------------------------
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+ORDINAL_WORDS = ("first", "second", "third", "fourth", "fifth")
+QUARTER_DAYS = {   # OBIE's QtrDay definitions
+    "ENGLISH": "25 March, 24 June, 29 September and 25 December (the English quarter days)",
+    "SCOTTISH": "2 February, 15 May, 1 August and 11 November (the Scottish quarter days)",
+    "RECEIVED": "20 March, 19 June, 24 September and 20 December",
+}
+
+
+def money(amount: str | None, currency: str | None) -> str:
+    """An amount as the customer reads it: '£12.50', '€1,000.00', '-£3.20'; an amount or a
+    currency the formatter does not know is shown as sent, the currency code after it."""
+    from decimal import Decimal, InvalidOperation
+
+    from babel.numbers import format_currency, get_currency_precision, is_currency
+
+    if amount is None:
+        return "—"
+    as_sent = f"{amount} {currency or ''}".strip()
+    try:
+        value = Decimal(str(amount))
+    except InvalidOperation:
+        return as_sent
+    if not value.is_finite() or not isinstance(currency, str) or not is_currency(currency) \
+            or -value.as_tuple().exponent > max(get_currency_precision(currency), 0):
+        return as_sent                   # never rounded: the customer sees what was asked
+    return format_currency(value, currency, locale="en_GB")
+
+
+def account_number(scheme: str | None, identification: str | None) -> str:
+    """A payee's or payer's account as printed on a cheque book or statement:
+    sort code and account number '12-34-56 12345678', an IBAN in groups of four."""
+    ident = "".join(str(identification or "").split())
+    scheme = str(scheme or "")
+    if scheme.endswith("SortCodeAccountNumber") and len(ident) == 14 and ident.isdigit():
+        return f"{ident[0:2]}-{ident[2:4]}-{ident[4:6]} {ident[6:]}"
+    if scheme.endswith("IBAN"):
+        ident = ident.upper()
+        return " ".join(ident[i:i + 4] for i in range(0, len(ident), 4))
+    return ident
+
+
+def _day_of_month(value: int) -> str:
+    if value < 0:
+        return "last day" if value == -1 else f"{_ordinal(-value)} to last day"
+    return _ordinal(value)
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _every(count: int, unit: str) -> str:
+    return f"Every {unit}" if count == 1 else f"Every {count} {unit}s"
+
+
+def frequency(code: str | None) -> str:
+    """An OBIE Frequency code in words: 'EvryWorkgDay' -> 'Every working day',
+    'IntrvlWkDay:02:05' -> 'Every 2 weeks on Friday', 'IntrvlMnthDay:01:-01' -> 'Every month
+    on the last day'. A code that does not parse is shown as it is."""
+    import re
+
+    code = str(code or "")
+    if code == "EvryDay":
+        return "Every day"
+    if code == "EvryWorkgDay":
+        return "Every working day"
+    if m := re.fullmatch(r"IntrvlDay:(\d\d)", code):
+        return _every(int(m.group(1)), "day")
+    if m := re.fullmatch(r"IntrvlWkDay:(0[1-9]):(0[1-7])", code):
+        return f"{_every(int(m.group(1)), 'week')} on {WEEKDAYS[int(m.group(2)) - 1]}"
+    if m := re.fullmatch(r"WkInMnthDay:(0[1-5]):(0[1-7])", code):
+        return (f"Every month on the {ORDINAL_WORDS[int(m.group(1)) - 1]} "
+                f"{WEEKDAYS[int(m.group(2)) - 1]}")
+    if m := re.fullmatch(r"IntrvlMnthDay:(0[1-6]|12|24):(-0[1-5]|0[1-9]|[12][0-9]|3[01])", code):
+        return (f"{_every(int(m.group(1)), 'month')} on the "
+                f"{_day_of_month(int(m.group(2)))}")
+    if m := re.fullmatch(r"QtrDay:(ENGLISH|SCOTTISH|RECEIVED)", code):
+        return f"Every quarter on {QUARTER_DAYS[m.group(1)]}"
+    return code

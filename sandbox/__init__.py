@@ -16,9 +16,10 @@ def init_app(app: Flask) -> None:
     from aspsp.identity.services import register_demo_usernames
     from aspsp.oauth.trust import register_anchor
 
-    from . import cli, directory_cli, directory_views, seed, trust_anchor
+    from . import authenticator, cli, directory_cli, directory_views, seed, trust_anchor
     cli.init_app(app)
     directory_cli.init_app(app)
+    authenticator.init_app(app)
     register_anchor(app, trust_anchor.NAME, trust_anchor.anchor_for)
     register_demo_usernames(user.username for user in seed.DEMO_USERS)
     app.extensions[DEMO_LOGINS] = seed.demo_users_text
