@@ -27,7 +27,7 @@ help:
 	@echo "make beat          Celery beat (the schedules)"
 	@echo "make bench         the four benchmarks of bench/README.md, each with its baseline (PostgreSQL at BENCH_PG_URL)"
 	@echo "make config-table  print README.md's configuration table from aspsp/config.py"
-	@echo "make conformance   the conformance suite against CONFORMANCE_ISSUER with CONFORMANCE_CONFIG (specs/conformance/README.md)"
+	@echo "make conformance   the conformance suite (CONFORMANCE_PLAN: all, or discovery,dcr,fapi2,ob-ais,ob-pis) against CONFORMANCE_ISSUER with CONFORMANCE_CONFIG (specs/conformance/README.md)"
 	@echo "make clean         remove instance/ (local database, keys), caches and bench results"
 
 $(PY):
@@ -76,12 +76,14 @@ bench: venv-dev
 	$(PY) bench/ais_transactions.py --server $(BENCH_PG_URL)
 	$(PY) bench/token_endpoint.py --pg $(BENCH_PG_URL)
 
-# The conformance suite (specs/conformance/README.md): every plan against a running deployment,
-# reports in instance/conformance-report/; exits 1 when a check fails.
+# The conformance suite (specs/conformance/README.md): every plan (or CONFORMANCE_PLAN, e.g.
+# ob-ais) against a running deployment, reports in instance/conformance-report/; exits 1 when a
+# check fails. The functional plans' schema checks use jsonschema (requirements-dev.txt).
 CONFORMANCE_ISSUER ?= http://127.0.0.1:$(PORT)
 CONFORMANCE_CONFIG ?= conformance.json
-conformance: venv
-	$(PY) -m specs.conformance --issuer $(CONFORMANCE_ISSUER) --config $(CONFORMANCE_CONFIG) --report-dir instance/conformance-report
+CONFORMANCE_PLAN ?= all
+conformance: venv-dev
+	$(PY) -m specs.conformance --issuer $(CONFORMANCE_ISSUER) --config $(CONFORMANCE_CONFIG) --plan $(CONFORMANCE_PLAN) --report-dir instance/conformance-report
 
 # README.md's configuration table, from aspsp/config.py SETTINGS.
 config-table: venv

@@ -82,6 +82,18 @@ def form_value(page: str, name: str) -> str | None:
     return match.group(1) if match else None
 
 
+def form_action(page: str) -> str | None:
+    match = re.search(r'<form[^>]*method="post"[^>]*action="([^"]+)"', page)
+    return match.group(1).replace("&amp;", "&") if match else None
+
+
+def page_text(response) -> str:
+    """A page's visible words, shortened (what a failed step shows in its message)."""
+    text = re.sub(r"<(script|style)[^>]*>.*?</\\1>", " ", response.text or "", flags=re.S)
+    text = re.sub(r"<[^>]+>", " ", text)
+    return " ".join(text.split())[:300]
+
+
 @dataclass
 class Client:
     client_id: str
@@ -253,8 +265,11 @@ class TPP:
                               headers={"DPoP": dpop_proof(client.dpop_key, "POST", url)})
 
     def approve(self, client: Client, request_uri: str, browser=None) -> str:
-        """The customer's side: open /authorize, log in, pass SCA, approve the first account.
-        Returns the redirect the bank sends the browser to (the authorization response)."""
+        """The customer's side: open /authorize, log in, then answer each page the bank shows
+        until it sends the browser back to the TPP: a one-time code (SCA), a payment's signed
+        code (dynamic linking), the consent (the first account shared, or the first account
+        to pay from). Returns the redirect the bank sends the browser to (the authorization
+        response)."""
         psu = self.config.get("psu")
         if not psu:
             skip("the configuration has no customer (psu) to approve with")
@@ -266,21 +281,69 @@ class TPP:
         login = browser.get(pages)
         csrf = form_value(login.text, "csrf_token")
         expect(csrf, "no login form (csrf_token) on the customer's login page")
-        code_page = browser.post(f"{pages}/login", data={
+        page = browser.post(f"{pages}/login", data={
             "csrf_token": csrf, "username": psu["username"], "password": psu["password"]})
-        expect(code_page.status_code == 200, f"the login answered {code_page.status_code}")
-        consent_page = browser.post(f"{pages}/code", data={
-            "csrf_token": form_value(code_page.text, "csrf_token") or csrf,
-            "code": self.one_time_code(psu)})
-        expect(consent_page.status_code == 200, f"SCA answered {consent_page.status_code}")
-        accounts = re.findall(r'name="account"[^>]*value="([^"]+)"', consent_page.text) or \
-            re.findall(r'value="([^"]+)"[^>]*name="account"', consent_page.text)
-        expect(accounts, "the consent page lists no account to pick")
-        decision = browser.post(f"{pages}/decision", data={
-            "csrf_token": form_value(consent_page.text, "csrf_token") or csrf,
-            "decision": "approve", "account": accounts[:1]}, allow_redirects=False)
-        expect(decision.status_code in (302, 303), f"the decision answered {decision.status_code}")
-        return decision.headers["Location"]
+        expect(page.status_code == 200, f"the login answered {page.status_code}")
+        for _ in range(6):
+            text = page.text
+            action = urljoin(page.url, form_action(text) or f"{pages}/decision")
+            token = form_value(text, "csrf_token") or csrf
+            if 'name="decision"' in text:
+                data = {"csrf_token": token, "decision": "approve"}
+                for field in ("account", "debtor_account"):
+                    values = re.findall(rf'name="{field}"[^>]*value="([^"]+)"', text) or \
+                        re.findall(rf'value="([^"]+)"[^>]*name="{field}"', text)
+                    if values:
+                        data[field] = values[:1]
+                expect(len(data) > 2, "the consent page lists no account to pick")
+                decision = browser.post(action, data=data, allow_redirects=False)
+                expect(decision.status_code in (302, 303),
+                       f"the decision answered {decision.status_code}: {page_text(decision)}")
+                location = urljoin(decision.url, decision.headers["Location"])
+                if not location.startswith(pages):
+                    return decision.headers["Location"]
+                page = browser.get(location)
+                continue
+            if 'id="sign-amount"' in text:
+                code = self.signed_code(psu, text)
+            elif 'name="code"' in text:
+                code = self.one_time_code(psu)
+            else:
+                expect(False, f"the bank showed a page the suite cannot answer "
+                       f"({page.status_code}): {page_text(page)}")
+            page = browser.post(action, data={"csrf_token": token, "code": code})
+            expect(page.status_code == 200, f"the code step answered {page.status_code}: "
+                   f"{page_text(page)}")
+        expect(False, "the approval did not end after six pages")
+
+    def signed_code(self, psu: dict, page: str) -> str:
+        """A payment's signed code (dynamic linking) for the amount, currency and payee the
+        bank's page shows: `psu.sign_codes` ("sandbox-authenticator", the default: the
+        sandbox's authenticator page works it out for its demo customers). A code is
+        single-use: one the run used already is waited out (a new time step)."""
+        fields = {name: re.search(rf'id="sign-{name}"[^>]*>([^<]*)<', page)
+                  for name in ("amount", "currency", "payee")}
+        expect(all(fields.values()), "the signing page does not show the amount, currency "
+               "and payee to sign")
+        values = {k: v.group(1).strip() for k, v in fields.items()}
+        expect(psu.get("sign_codes", "sandbox-authenticator") == "sandbox-authenticator",
+               "no way to get a payment's signed code is configured (psu.sign_codes)")
+        url = self.ctx.issuer.rstrip("/") + "/sandbox/authenticator"
+        used = self.ctx.state.setdefault("signed_codes_used", set())
+        tool = self.new_browser()
+        for _ in range(16):
+            form = tool.get(url)
+            answer = tool.post(url, data={"csrf_token": form_value(form.text, "csrf_token") or "",
+                                          "username": psu["username"], **values})
+            found = re.search(r'id="signed-code">([^<]+)<', answer.text)
+            expect(answer.status_code == 200 and found, f"the sandbox authenticator answered "
+                   f"{answer.status_code}: {page_text(answer)}")
+            code = found.group(1).strip()
+            if code not in used:
+                used.add(code)
+                return code
+            time.sleep(5)
+        expect(False, "the sandbox authenticator gave no fresh code in 80 seconds")
 
     def one_time_code(self, psu: dict) -> str:
         """The customer's second factor: a fixed code when the configuration gives one (a

@@ -7,6 +7,7 @@ calibration runs; the suite itself speaks HTTP only."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 import uuid
 from datetime import date
@@ -22,6 +23,7 @@ from sandbox.seed import DEMO_USERS, SeedOptions, seed_bank
 from tests.conftest import create_pg_database, drop_pg_database, service_missing
 
 REDIRECT_URI = "https://conformance-tpp.example/callback"
+OTHER_INTERACTION_ID = "00000000-0000-4000-8000-000000000000"
 
 
 class Weakening:
@@ -30,7 +32,11 @@ class Weakening:
     - "no-iss": the authorization response redirect loses its iss parameter;
     - "dpop-replay-cache": a response cache in front of the resources, keyed by the request's
       method, path and headers, answers a replayed DPoP proof from the cache instead of letting
-      the platform refuse it."""
+      the platform refuse it;
+    - "ob-own-interaction-id": Open Banking responses carry an x-fapi-interaction-id of their
+      own instead of the one the TPP sent;
+    - "ob-lowercase-currency": account resources answer currencies in lower case ("gbp"),
+      which the OBIE schema (^[A-Z]{3,3}$) refuses."""
 
     def __init__(self, app):
         self.app, self.weaknesses, self.cache = app, set(), {}
@@ -61,6 +67,14 @@ class Weakening:
         if "no-iss" in self.weaknesses:
             headers = [(k, self._without_iss(v) if k.lower() == "location" else v)
                        for k, v in headers]
+        resource = environ["PATH_INFO"].startswith("/open-banking/")
+        if "ob-own-interaction-id" in self.weaknesses and resource:
+            headers = [(k, OTHER_INTERACTION_ID if k.lower() == "x-fapi-interaction-id" else v)
+                       for k, v in headers]
+        if "ob-lowercase-currency" in self.weaknesses and resource and \
+                re.search(r"/aisp/accounts(/[^/]+)?$", environ["PATH_INFO"]):
+            body = body.replace(b'"Currency": "GBP"', b'"Currency": "gbp"').replace(
+                b'"Currency":"GBP"', b'"Currency":"gbp"')
         headers = [(k, str(len(body)) if k.lower() == "content-length" else v)
                    for k, v in headers]
         if "dpop-replay-cache" in self.weaknesses and environ.get("HTTP_DPOP") \

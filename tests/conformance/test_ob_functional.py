@@ -228,6 +228,49 @@ def test_schema_check_accepts_a_conforming_body_and_names_what_breaks_the_docume
         ["GET /accounts documents no 418 response (200, 400, 401, 403, 405, 406, 429, 500)"]
 
 
+def pis_context(remove=()):
+    from jwcrypto import jwk as _jwk
+    from specs.conformance.engine import Context
+    from specs.conformance.tpp import Client
+    key = _jwk.JWK.generate(kty="EC", crv="P-256", kid="tpp-key-1")
+    ctx = Context("https://bank.example", {})
+    ctx.state["pis_client"] = Client("client-1", key, "ES256")
+    ctx.state["jws_signer"] = ("org-1/software-1", "bank.example")
+    return ctx, key
+
+
+def test_payment_requests_carry_a_detached_ob_jws_of_the_exact_body():
+    from jwcrypto import jws as _jws
+    ctx, key = pis_context()
+    body = b'{"Data": {"Initiation": {}}, "Risk": {}}'
+    signature = ob_functional.PIS.jws_signature(ctx, body, [])
+    head, empty, _ = signature.split(".")
+    assert empty == ""                                            # detached
+    header = json.loads(__import__("base64").urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    assert header["crit"] == ["http://openbanking.org.uk/iat", "http://openbanking.org.uk/iss",
+                              "http://openbanking.org.uk/tan"]
+    assert (header["http://openbanking.org.uk/iss"], header["http://openbanking.org.uk/tan"],
+            header["kid"], header["typ"], header["cty"]) == \
+        ("org-1/software-1", "bank.example", "tpp-key-1", "JOSE", "application/json")
+    assert "b64" not in header                                    # v3.1.4+: payload encoded
+    verifier = _jws.JWS(header_registry=ob_functional.HEADER_REGISTRY)
+    verifier.deserialize(signature)
+    verifier.verify(key, detached_payload=body)
+    with pytest.raises(_jws.InvalidJWSSignature):
+        other = _jws.JWS(header_registry=ob_functional.HEADER_REGISTRY)
+        other.deserialize(signature)
+        other.verify(key, detached_payload=body.replace(b"{}", b"[]"))
+
+
+def test_remove_signature_claims_takes_the_claim_out_of_the_signed_header():
+    ctx, _ = pis_context()
+    signature = ob_functional.PIS.jws_signature(ctx, b"{}", ["iss"])
+    head = signature.split(".")[0]
+    header = json.loads(__import__("base64").urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    assert "http://openbanking.org.uk/iss" not in header
+    assert "http://openbanking.org.uk/iss" in header["crit"]     # still declared critical
+
+
 # --- against the live platform --------------------------------------------------------------
 def run_plan(base, config_path, report_dir, *args) -> tuple[int, dict, str]:
     stream = io.StringIO()
@@ -263,3 +306,57 @@ def test_every_ais_script_of_the_fcs_manifest_passes_against_the_platform(platfo
     account = results["OB-301-ACC-100200"]
     assert account["clause"].startswith("https://openbanking.atlassian.net/")
     assert account["evidence"][0]["response"]["status"] == 200
+
+
+def scripts_asserting(*names: str) -> set[str]:
+    return {s["id"] for s in fcs.load_scripts(AIS_MANIFEST)
+            if set(names) & set(s.get("asserts") or [])} - NOT_RUN_BY_THE_FCS
+
+
+def test_calibration_a_bank_that_breaks_playback_and_the_schema_fails_exactly_those_scripts(
+        platform_server, tmp_path):
+    base, config_path, weakening = platform_server
+    weakening.weaknesses = {"ob-own-interaction-id", "ob-lowercase-currency"}
+    try:
+        status, results, _ = run_plan(base, sandbox_config(config_path, tmp_path), tmp_path,
+                                      "--plan", "ob-ais")
+    finally:
+        weakening.weaknesses = set()
+    assert status == 1
+    failed = {i: r["message"] for i, r in results.items() if r["status"] == "fail"}
+    playback = scripts_asserting("OB3GLOAssertFAPIPlayBack")
+    account_schema = {s["id"] for s in fcs.load_scripts(AIS_MANIFEST) if s["schemaCheck"]
+                      and s["uri"] in ("/accounts", "/accounts/$accountId")}
+    assert len(playback) == 24 and len(account_schema) == 5
+    assert set(failed) == playback | account_schema
+    for script_id in playback:
+        assert "header x-fapi-interaction-id is '00000000-0000-4000-8000-000000000000'" in \
+            failed[script_id]
+    for script_id in account_schema:
+        assert "schema: Data/Account/0/Currency: 'gbp' does not match" in failed[script_id]
+
+
+# How the engine reports a check that crashed: the exception and the end of its traceback.
+CRASH = re.compile(r'File "[^"]+", line \d+')
+
+
+def test_the_pis_plan_gives_every_payment_script_a_verdict_from_the_bank(platform_server,
+                                                                       tmp_path):
+    base, config_path, _ = platform_server
+    status, results, output = run_plan(base, sandbox_config(config_path, tmp_path), tmp_path,
+                                       "--plan", "ob-pis")
+    print(output)   # the counts and every failure, for the record of the run
+    assert set(results) == {s["id"] for s in fcs.load_scripts(PIS_MANIFEST)} | \
+        {"ob-pis-authorisations"}
+    failed = {i: r["message"] for i, r in results.items() if r["status"] == "fail"}
+    assert status == (1 if failed else 0)
+    # A failure is the bank's answer (or a value an earlier failure did not keep), never a
+    # crash of the suite.
+    assert {i: m for i, m in failed.items() if CRASH.search(m)} == {}
+    consent = results["OB-301-DOP-100100"]["evidence"]
+    sent = next(e["request"] for e in consent if "request" in e
+                and e["request"]["url"].endswith("/domestic-payment-consents"))
+    assert {"x-jws-signature", "x-idempotency-key"} <= set(sent["headers"])
+    unsigned = next(e["request"] for e in results["OB-316-DOP-100310"]["evidence"]
+                    if "request" in e and e["request"]["method"] == "POST")
+    assert "x-jws-signature" not in unsigned["headers"]

@@ -26,7 +26,8 @@ How a script runs, as the FCS runs it:
   `validateSignature` verifies the response's `x-jws-signature` with the bank's JWKS;
 - the response is evaluated against the named assertions (`fcs.evaluate`) and, with
   `schemaCheck`, validated against the official OpenAPI document (`openapi.check_response`);
-  a passing script keeps `keepContextOnSuccess` values for later ones.
+  a script whose assertions hold keeps its `keepContextOnSuccess` value for later ones (as in
+  the FCS, before and whatever the schema and signature checks find).
 
 Tokens are sender-constrained the way the rest of the suite's are (DPoP): where the FCS sends
 `Authorization: Bearer <token>`, this suite sends the same token with its DPoP proof, so a
@@ -44,7 +45,7 @@ from jwcrypto.common import JWSEHeaderParameter
 
 from .. import fcs, openapi
 from ..engine import Check, Context, expect, skip
-from ..tpp import TPP, Client, new_verifier
+from ..tpp import TPP, Client, new_verifier, unverified_claims
 
 OB_IAT, OB_ISS, OB_TAN = ("http://openbanking.org.uk/iat", "http://openbanking.org.uk/iss",
                           "http://openbanking.org.uk/tan")
@@ -152,24 +153,41 @@ class Functional:
         return response.json()["access_token"]
 
     # --- signing ------------------------------------------------------------------------
+    def signer(self, ctx: Context) -> tuple[str, str]:
+        """The TPP's `http://openbanking.org.uk/iss` and `/tan`: `ob.jws` when configured,
+        else `{org_id}/{software_id}` of the directory's software statement and the trust
+        anchor that signed it (the bank's own host for a directory the bank serves, the
+        sandbox's; `openbanking.org.uk` for another)."""
+        options = self.options(ctx).get("jws") or {}
+        if "jws_signer" not in ctx.state:
+            iss, tan = options.get("iss"), options.get("tan")
+            directory = ctx.config.get("directory") or {}
+            if not iss and directory:
+                claims = unverified_claims(TPP(ctx).get_ssa())
+                iss = f"{claims.get('org_id')}/{claims.get('software_id', directory['software_id'])}"
+            if not tan:
+                own = "ssa_endpoint" not in directory or directory["ssa_endpoint"].startswith(
+                    ("{issuer}", ctx.issuer))
+                tan = urlsplit(ctx.issuer).hostname if own else "openbanking.org.uk"
+            ctx.state["jws_signer"] = (iss or self.client(ctx).client_id, tan)
+        return ctx.state["jws_signer"]
+
     def jws_signature(self, ctx: Context, body: bytes, remove_claims: list[str]) -> str:
         """A detached JWS of the body (OBIE Read/Write v3.1.4+ message signing)."""
         client = self.client(ctx)
-        options = self.options(ctx).get("jws") or {}
-        software = (ctx.config.get("directory") or {}).get("software_id", client.client_id)
+        iss, tan = self.signer(ctx)
         header = {"alg": client.alg, "typ": "JOSE", "cty": "application/json",
-                  OB_IAT: int(time.time()), OB_ISS: options.get("iss", software),
-                  OB_TAN: options.get("tan", "openbanking.org.uk"), "crit": list(OB_CRIT)}
+                  OB_IAT: int(time.time()), OB_ISS: iss, OB_TAN: tan, "crit": list(OB_CRIT)}
         if client.key.get("kid"):
             header["kid"] = client.key.get("kid")
         for claim in remove_claims:
             header.pop(claim if claim.startswith("http") else
                        f"http://openbanking.org.uk/{claim}", None)
-        token = jws.JWS(body, header_registry=HEADER_REGISTRY)
-        token.add_signature(client.key, alg=client.alg, protected=json.dumps(header))
-        head, _, signature = token.serialize(compact=True).split(".")
+        # JWSCore signs what it is given (jws.JWS would refuse a header that lacks a claim
+        # its crit names, which removeSignatureClaims asks for).
+        signed = jws.JWSCore(client.alg, client.key, json.dumps(header), body).sign()
         ctx.note(f"x-jws-signature header sent: {header}")
-        return f"{head}..{signature}"
+        return f"{signed['protected']}..{signed['signature']}"
 
     def verify_response_signature(self, ctx: Context, response) -> list[str]:
         signature = response.headers.get("x-jws-signature")
@@ -273,6 +291,10 @@ class Functional:
         response = ctx.http.request(method, url, headers=headers, data=body)
         seen = fcs.Response(response.status_code, dict(response.headers), response.text)
         problems = fcs.evaluate(script, seen, {**scope, **{k: v for k, v in headers.items()}})
+        kept = None if problems else fcs.kept_value(script, seen)
+        if kept:  # as in the FCS, the assertions decide: schema and signature problems follow
+            variables[kept[0]] = kept[1]
+            ctx.note(f"kept {kept[0]} = {kept[1]}")
         if script.get("schemaCheck"):
             problems += openapi.check_response(self.document_path(ctx), path, method,
                                                response.status_code, response.text,
@@ -284,10 +306,6 @@ class Functional:
             problems.append(f"the bank answered 404 to {method} {path}: the endpoint is not "
                             "implemented")
         expect(not problems, "; ".join(problems))
-        kept = fcs.kept_value(script, seen)
-        if kept:
-            variables[kept[0]] = kept[1]
-            ctx.note(f"kept {kept[0]} = {kept[1]}")
 
     # --- AIS set-up -------------------------------------------------------------------------
     def ais_setup(self, ctx: Context) -> None:
