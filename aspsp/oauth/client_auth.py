@@ -14,11 +14,11 @@ from authlib.oauth2.rfc6749 import InvalidClientError
 from flask import g, request as flask_request
 
 from .. import platform
-from .clients import (JWS_ALGORITHMS, audience_ok, check_time_claims,
-                      client_jwks)
+from .clients import (JWS_ALGORITHMS, audience_ok, check_time_claims, parse_compact_jws,
+                      verify_client_jws)
 from .mtls import client_certificate, dn_matches
 from .tokens import header_safe
-from .trust import InvalidSignature, unverified_claims, verify_jws
+from .trust import InvalidSignature
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 METHODS = ["private_key_jwt", "tls_client_auth"]
@@ -47,21 +47,24 @@ def authenticate_private_key_jwt(query_client, request):
     assertion = form.get("client_assertion")
     if not assertion:
         _fail("client_assertion is missing")
-    try:
-        unverified = unverified_claims(assertion)  # only to find the client; verified below
-    except InvalidSignature:
-        unverified = {}
+    try:                                       # parsed once: to find the client, then verified
+        compact = parse_compact_jws(assertion)
+        unverified, malformed = compact.unverified_claims(), None
+    except InvalidSignature as exc:
+        compact, unverified, malformed = None, {}, exc
     client_id = form.get("client_id") or unverified.get("sub")
     client = query_client(client_id) if isinstance(client_id, str) else None
     if client is None:
         _fail("unknown client")
     if client.metadata.get("token_endpoint_auth_method") != "private_key_jwt":
         _fail("this client does not authenticate with private_key_jwt")
+    if malformed is not None:
+        _fail(f"client assertion rejected: {malformed}")
     p = platform.current()
     try:
         registered = client.metadata.get("token_endpoint_auth_signing_alg")
-        verified = verify_jws(assertion, client_jwks(g.oauth_uow, client),
-                              algorithms=(registered,) if registered else JWS_ALGORITHMS)
+        verified = verify_client_jws(g.oauth_uow, client, compact,
+                                     algorithms=(registered,) if registered else JWS_ALGORITHMS)
     except InvalidSignature as exc:
         _fail(f"client assertion rejected: {exc}")
     claims = verified.claims

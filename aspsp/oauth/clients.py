@@ -1,16 +1,33 @@
 """Registered clients as authlib sees them, and the verification of JWTs they sign
-(client assertions, request objects) with the keys they registered."""
+(client assertions, request objects) with the keys they registered.
+
+A client's keys are parsed once per process (`ClientKeyCache`): jwcrypto key objects with
+their cryptography public keys built. An entry is used only while it is still the client's
+truth: for keys registered inline, the entry's registration_version and JWKS must both equal
+those of the row the request has just read (every change to a client bumps its version, see
+aspsp.oauth.models), so an update, a key rotation or a deletion done by any process takes
+effect on the very next request in every other; for a jwks_uri, the JWKS is resolved as before
+(the directory's in-process answer, or the fetcher's cache and its refresh rules) and the
+entry is used only while it was parsed from an equal JWKS. Nothing here outlives a change."""
 from __future__ import annotations
 
+import copy
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
 from authlib.oauth2.rfc6749 import ClientMixin
+from jwcrypto import jwk, jws
+from jwcrypto.common import JWException
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 
+from .. import jsonsafe
 from ..db import UnitOfWork
 from .models import OAuthClient
+from .trust import InvalidSignature, VerifiedJWS, strong_enough
 
 JWS_ALGORITHMS = ("PS256", "ES256")
 SCOPES_BY_ROLE = {"AISP": {"accounts"}, "PISP": {"payments"}, "CBPII": {"fundsconfirmations"}}
@@ -69,7 +86,8 @@ class Client(ClientMixin):
 def find_client(uow: UnitOfWork, client_id: str | None) -> Client | None:
     if not client_id:
         return None
-    row = uow.session.scalars(select(OAuthClient).where(
+    row = uow.session.scalars(select(OAuthClient).options(
+        defer(OAuthClient.software_statement)).where(   # kilobytes no client check reads
         OAuthClient.client_id == client_id, OAuthClient.deleted_at.is_(None))).one_or_none()
     return Client(row) if row else None
 
@@ -90,6 +108,167 @@ def client_jwks(uow: UnitOfWork, client: Client) -> dict:
         return software_jwks(uow, uri, config=p.config, now=p.clock.now())
     except JwksUnavailable:
         return {"keys": []}
+
+
+# --- parsed keys, cached per process ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class UsableKey:
+    kid: str | None
+    key: jwk.JWK
+    strong: bool          # RSA >= 2048 or EC P-256 (trust.strong_enough)
+
+
+@dataclass(frozen=True)
+class ClientKeys:
+    """A client's public signing keys, parsed, and what they were parsed from."""
+    version: int | None   # the registration_version (None for keys behind a jwks_uri)
+    source: dict          # a private copy of the JWKS
+    keys: tuple[UsableKey, ...]
+
+    @classmethod
+    def parse(cls, jwks: dict, version: int | None) -> "ClientKeys":
+        """The keys trust.signing_keys would take (use sig, public), each built once."""
+        usable = []
+        for data in jwks.get("keys", []) if isinstance(jwks, dict) else []:
+            if not isinstance(data, dict) or data.get("use", "sig") != "sig":
+                continue
+            try:
+                key = jwk.JWK(**data)
+                if key.has_private:
+                    continue
+                strong = strong_enough(key)
+                key.get_op_key("verify")      # built now, shared by every later verification
+            except (JWException, ValueError, TypeError):
+                continue
+            usable.append(UsableKey(data.get("kid"), key, strong))
+        return cls(version, copy.deepcopy(jwks), tuple(usable))
+
+    def matching(self, kid: str | None) -> list[UsableKey]:
+        return [k for k in self.keys if kid is None or k.kid == kid]
+
+
+class ClientKeyCache:
+    """Parsed keys per client (inline JWKS) or per jwks_uri, in this process, thread-safe,
+    at most `max_entries` (least recently used dropped first). `get` returns the cached entry
+    only when it was parsed from the same version and an equal JWKS: otherwise it parses the
+    JWKS it is given and keeps that instead."""
+
+    def __init__(self, max_entries: int = 4096):
+        self.max_entries = max_entries
+        self._entries: OrderedDict[tuple, ClientKeys] = OrderedDict()
+        self._lock = threading.Lock()
+        self.parses = 0          # how many times keys were parsed (tests and benchmarks read it)
+
+    def get(self, slot: tuple, jwks: dict, version: int | None) -> ClientKeys:
+        with self._lock:
+            entry = self._entries.get(slot)
+            if entry is not None and entry.version == version and entry.source == jwks:
+                self._entries.move_to_end(slot)
+                return entry
+        parsed = ClientKeys.parse(jwks, version)
+        with self._lock:
+            self.parses += 1
+            self._entries[slot] = parsed
+            self._entries.move_to_end(slot)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return parsed
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+key_cache = ClientKeyCache()
+
+
+def client_keys(uow: UnitOfWork, client: Client) -> ClientKeys:
+    """The client's parsed public keys (client_jwks, through the process's cache)."""
+    jwks = client_jwks(uow, client)
+    if isinstance(client.metadata.get("jwks"), dict):
+        return key_cache.get(("client", client.id), jwks, client.row.registration_version)
+    return key_cache.get(("jwks_uri", str(client.metadata.get("jwks_uri"))), jwks, None)
+
+
+# --- compact JWS, parsed once -----------------------------------------------------------------
+
+_HEADER_REGISTRY = jws.JWS().header_registry
+
+
+class _JWS(jws.JWS):
+    """jwcrypto's JWS, sharing one header registry instead of deep-copying the module's
+    registry for every object (the copy cost more than a PS256 verification; the registry is
+    only read while a signature is verified). tests/unit/oauth/test_client_keys.py checks
+    that this sets up what jwcrypto's own constructor does."""
+
+    def __init__(self):                       # noqa: the parent's copy is what is avoided
+        self.objects = {"payload": None}
+        self.verifylog = None
+        self._allowed_algs = None
+        self.header_registry = _HEADER_REGISTRY
+
+
+@dataclass(frozen=True)
+class CompactJWS:
+    token: str
+    parsed: jws.JWS
+    header: dict
+
+    def unverified_claims(self) -> dict:
+        """The payload without checking the signature (only to find who claims to sign)."""
+        try:
+            claims = jsonsafe.loads(self.parsed.objects["payload"])
+        except (KeyError, ValueError, TypeError):
+            return {}
+        return claims if isinstance(claims, dict) else {}
+
+
+def parse_compact_jws(token: str) -> CompactJWS:
+    """trust.parse_jws, once per token: the same checks and the same errors."""
+    if not isinstance(token, str) or token.count(".") != 2:
+        raise InvalidSignature("not a compact JWS")
+    try:
+        parsed = _JWS()
+        parsed.deserialize(token)
+        header = parsed.jose_header
+    except (JWException, ValueError, TypeError, RecursionError) as exc:
+        raise InvalidSignature(f"not a compact JWS ({type(exc).__name__})") from None
+    if not isinstance(header, dict):
+        raise InvalidSignature("the JWS header is not a JSON object")
+    return CompactJWS(token, parsed, header)
+
+
+def verify_client_jws(uow: UnitOfWork, client: Client, token: str | CompactJWS, *,
+                      algorithms=JWS_ALGORITHMS) -> VerifiedJWS:
+    """trust.verify_jws with the client's registered keys, parsed once per process: the same
+    checks (alg allowed, the key named by kid, strong enough, the signature, a JSON object
+    payload) and the same errors."""
+    compact = token if isinstance(token, CompactJWS) else parse_compact_jws(token)
+    header = compact.header
+    if header.get("alg") not in algorithms:
+        raise InvalidSignature(f"alg must be one of {', '.join(algorithms)}")
+    candidates = client_keys(uow, client).matching(header.get("kid"))
+    if not candidates:
+        raise InvalidSignature("no key of the JWKS matches the JWS kid")
+    for candidate in candidates:
+        if not candidate.strong:
+            continue
+        try:
+            compact.parsed.verify(candidate.key, alg=header["alg"])
+        except (JWException, ValueError, TypeError):
+            continue
+        try:
+            claims = jsonsafe.loads(compact.parsed.payload)
+        except ValueError:
+            raise InvalidSignature("the JWS payload is not JSON") from None
+        if not isinstance(claims, dict):
+            raise InvalidSignature("the JWS payload is not a JSON object")
+        return VerifiedJWS(header=header, claims=claims, key=candidate.key)
+    raise InvalidSignature("the signature does not verify")
 
 
 def is_number(value) -> bool:
