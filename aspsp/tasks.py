@@ -27,7 +27,10 @@ def celery_init_app(app: Flask) -> Celery:
         broker_connection_retry_on_startup=True,
         # Redis: a task taken by a worker that died comes back after this many seconds
         # (kombu's default is an hour), then runs again (tasks are idempotent, acks_late).
-        broker_transport_options={"visibility_timeout": config["CELERY_VISIBILITY_TIMEOUT"]},
+        # Every worker looks for such tasks every 10 s (kombu's default: every 100 s).
+        broker_transport_options={"visibility_timeout": config["CELERY_VISIBILITY_TIMEOUT"],
+                                  "unacked_restore_interval": 10,
+                                  "unacked_restore_throttle": 1},
         timezone="UTC",
         beat_schedule={
             "settle-stuck-payments": {
