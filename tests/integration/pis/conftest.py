@@ -41,8 +41,9 @@ def domestic_consent_body(amount: str = "10.50", *, creditor=None, data=None,
 
 
 def payment_body(consent_id: str, consent_body: dict) -> dict:
+    """The submission of a consent: its ConsentId, Initiation and Risk."""
     body = copy.deepcopy(consent_body)
-    body["Data"] = {"ConsentId": consent_id, **body["Data"]}
+    body["Data"] = {"ConsentId": consent_id, "Initiation": body["Data"]["Initiation"]}
     return body
 
 
