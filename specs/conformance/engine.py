@@ -5,7 +5,9 @@ A check is a named function of a plan. It mirrors one module of the OpenID confo
 records every request and response as evidence (secrets redacted). Inside a check,
 `expect(condition, message)` fails it, `skip(reason)` skips it; any other exception is a
 failure with the exception as its message (a suite must never report a crash as a pass).
-A check may name checks it needs (`needs`): when one of them did not pass it is skipped.
+A check may name checks it needs (`needs`): when one of them did not pass it is skipped. A
+check may name checks that must run before it without gating it (`after`: they leave it
+values, whatever their verdict); `--only` runs both kinds along with it.
 """
 from __future__ import annotations
 
@@ -156,6 +158,7 @@ class Check:
     plan: str
     run: Callable[["Context"], None]
     needs: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
 
 
 @dataclass
@@ -228,7 +231,8 @@ def select(checks: list[Check], only: str | None) -> list[Check]:
     by_id = {c.id: c for c in checks}
     pending = list(chosen)
     while pending:
-        for need in by_id[pending.pop()].needs:
+        current = by_id[pending.pop()]
+        for need in current.needs + current.after:
             if need in by_id and need not in chosen:
                 chosen.add(need)
                 pending.append(need)

@@ -51,6 +51,34 @@ def test_every_named_assertion_and_data_reference_the_manifests_use_exists():
                 assert fcs.body_data(post[1:]) is not None, (s["id"], post)
 
 
+def test_only_one_payment_script_runs_the_scripts_that_keep_what_it_uses_before_it():
+    from specs.conformance.engine import select
+    chosen = [c.id for c in select(PLANS["ob-pis"], "OB-301-DOP-100700")]
+    # the payment's GET needs the payment (100600), which needs the consent (100300) the
+    # customer authorised; the other consent jobs come along with the authorisations step
+    assert chosen.index("OB-301-DOP-100300") < chosen.index("ob-pis-authorisations") < \
+        chosen.index("OB-301-DOP-100600") < chosen.index("OB-301-DOP-100700")
+    assert "OB-301-DOP-100400" not in chosen
+    assert [c.id for c in select(PLANS["ob-ais"], "OB-301-BAL-101200")] == \
+        ["ob-ais-consents", "OB-301-BAL-101200"]
+
+
+def test_a_script_runs_after_another_whatever_that_ones_verdict():
+    from specs.conformance.engine import Check, Context, expect, run
+    order = []
+
+    def keeper(ctx):
+        order.append("KEEPER")
+        expect(False, "schema problem")
+
+    checks = [Check("KEEPER", "keeps a value", "c", "unit", keeper),
+              Check("USER", "uses it", "c", "unit", lambda ctx: order.append("USER"),
+                    after=("KEEPER",))]
+    results = run(checks, Context("https://bank.example", {}))
+    assert [(r.id, r.status) for r in results] == [("KEEPER", "fail"), ("USER", "pass")]
+    assert order == ["KEEPER", "USER"]
+
+
 # --- apiVersion ranges and the endpoint filter --------------------------------------------
 @pytest.mark.parametrize("version,spec,expected", [
     ("3.1.11", ">=3.1.5", True), ("3.1.4", ">=3.1.5", False), ("3.1.5", ">=3.1.5", True),

@@ -399,11 +399,34 @@ class Functional:
                     for s in self.scripts]
             return out
         jobs = self.consent_jobs()
-        out += [script_check(s) for s in jobs]
-        out.append(Check(f"{self.plan}-authorisations", "The customer authorises every consent "
-                         "the consent jobs created", f"{source}; FCS pkg/manifest/permx.go "
-                         "(payment consent jobs)", self.plan, self.pis_authorisations))
-        out += [script_check(s) for s in self.scripts if s not in jobs]
+        authorisations = f"{self.plan}-authorisations"
+        keepers = {(s.get("keepContextOnSuccess") or {}).get("name"): s["id"]
+                   for s in self.scripts if s.get("keepContextOnSuccess")}
+
+        def after(script: dict) -> tuple[str, ...]:
+            """The scripts that keep a value this one uses, and the authorisations when it
+            uses a consent's token: run before it (by --only too), without gating it."""
+            text = json.dumps([script.get("parameters"), script.get("uri"), script.get("body")])
+            names = set(fcs.VARIABLE.findall(text))
+            for value in (script.get("parameters") or {}).values():
+                body = fcs.body_data(str(value)[1:]) if str(value).startswith("$") else None
+                names |= set(fcs.VARIABLE.findall(body or ""))
+            earlier = tuple(dict.fromkeys(keepers[n] for n in sorted(names)
+                                          if n in keepers and keepers[n] != script["id"]))
+            return earlier + ((authorisations,) if script not in jobs and any(
+                keepers.get(n) in {j["id"] for j in jobs} for n in names) else ())
+
+        def pis_check(script: dict) -> Check:
+            made = script_check(script)
+            made.after = after(script)
+            return made
+
+        out += [pis_check(s) for s in jobs]
+        out.append(Check(authorisations, "The customer authorises every consent the consent "
+                         "jobs created", f"{source}; FCS pkg/manifest/permx.go (payment consent "
+                         "jobs)", self.plan, self.pis_authorisations,
+                         after=tuple(j["id"] for j in jobs)))
+        out += [pis_check(s) for s in self.scripts if s not in jobs]
         return out
 
 
