@@ -97,6 +97,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AIS_UNATTENDED_DAILY_LIMIT", 4, int,
             "AIS requests per consent, endpoint and UTC day without x-fapi-customer-ip-address "
             "(the customer is not present: PSD2 RTS 36(5)(b)); further ones get 429."),
+    Setting("ASPSP_ORG_ID", "", str,
+            "The bank's organisation id at its trust anchor: the `http://openbanking.org.uk/iss` "
+            "of its signed responses (x-jws-signature). Unset: the ISSUER's host name."),
 )
 
 NAMES = frozenset(s.name for s in SETTINGS)

@@ -49,8 +49,13 @@ def celery_init_app(app: Flask) -> Celery:
                 "task": "identity.sweep_sessions",
                 "schedule": timedelta(minutes=15),
             },
+            "sweep-idempotency-keys": {
+                "task": "ob.sweep_idempotency_keys",
+                "schedule": timedelta(hours=1),
+            },
         },
     )
+    from . import idempotency  # noqa: F401  (registers ob.sweep_idempotency_keys)
     celery.set_default()
     app.extensions["celery"] = celery
     return celery
