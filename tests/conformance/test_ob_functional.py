@@ -333,7 +333,15 @@ def test_every_ais_script_of_the_fcs_manifest_passes_against_the_platform(platfo
     assert len(results) == 96
     account = results["OB-301-ACC-100200"]
     assert account["clause"].startswith("https://openbanking.atlassian.net/")
+    assert account["title"] == script("OB-301-ACC-100200")["description"]
     assert account["evidence"][0]["response"]["status"] == 200
+    # No secret of the run reaches the reports (tokens, the customer's password and codes).
+    psu = json.loads(config_path.read_text())["psu"]
+    for report in ("report.json", "junit.xml", "report.html"):
+        text = (tmp_path / report).read_text()
+        assert psu["password"] not in text and psu["totp_secret"] not in text
+        assert "eyJ" not in text
+        assert "OB-301-ACC-100200" in text
 
 
 def scripts_asserting(*names: str) -> set[str]:
