@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from authlib.oauth2.rfc6749 import ClientMixin
+from flask import current_app
 from jwcrypto import jwk, jws
 from jwcrypto.common import JWException
 from sqlalchemy import select
@@ -183,15 +184,21 @@ class ClientKeyCache:
         return len(self._entries)
 
 
-key_cache = ClientKeyCache()
+KEY_CACHE = "oauth_client_keys"     # app.extensions key
+
+
+def key_cache() -> ClientKeyCache:
+    """The app's cache: one per app, so one per process (tests build two apps on one
+    database and Redis to be two processes)."""
+    return current_app.extensions.setdefault(KEY_CACHE, ClientKeyCache())
 
 
 def client_keys(uow: UnitOfWork, client: Client) -> ClientKeys:
-    """The client's parsed public keys (client_jwks, through the process's cache)."""
+    """The client's parsed public keys (client_jwks, through the app's cache)."""
     jwks = client_jwks(uow, client)
     if isinstance(client.metadata.get("jwks"), dict):
-        return key_cache.get(("client", client.id), jwks, client.row.registration_version)
-    return key_cache.get(("jwks_uri", str(client.metadata.get("jwks_uri"))), jwks, None)
+        return key_cache().get(("client", client.id), jwks, client.row.registration_version)
+    return key_cache().get(("jwks_uri", str(client.metadata.get("jwks_uri"))), jwks, None)
 
 
 # --- compact JWS, parsed once -----------------------------------------------------------------

@@ -9,6 +9,7 @@ import time
 import uuid
 
 import pytest
+from flask import Flask
 from jwcrypto import jwk, jws, jwt
 
 from aspsp.oauth import clients
@@ -42,9 +43,10 @@ def signed(key: jwk.JWK, *, alg: str = "ES256", kid: str | None = "k1", claims=N
 
 
 @pytest.fixture(autouse=True)
-def fresh_cache(monkeypatch):
-    monkeypatch.setattr(clients, "key_cache", ClientKeyCache())
-    return clients.key_cache
+def fresh_cache():
+    """An app of its own: the cache lives on the app (one per process)."""
+    with Flask(__name__).app_context():
+        yield clients.key_cache()
 
 
 def test_keys_are_parsed_once_per_version(fresh_cache):
@@ -100,6 +102,12 @@ def test_the_cache_is_bounded_least_recently_used_first():
     assert cache.parses == 3
     cache.get(("client", 2), jwks_of(EC_KEY), 1)     # dropped: parsed again
     assert cache.parses == 4
+
+
+def test_each_app_has_its_own_cache(fresh_cache):
+    with Flask("another").app_context():
+        assert clients.key_cache() is not fresh_cache
+    assert clients.key_cache() is fresh_cache
 
 
 @pytest.mark.parametrize("case, expected", [
