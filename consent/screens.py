@@ -49,22 +49,30 @@ class Requester:
 
 @dataclass
 class ConsentView:
-    """One consent as the dashboard shows it, in the customer's words (consent.wording)."""
+    """One consent as the dashboard shows it, in the customer's words (consent.wording).
+    `payment`: what a payment consent pays (a payment is made once or set up once: there is
+    nothing to revoke at the bank)."""
     record: ConsentRecord
     accounts: list[AccountChoice]
     app: str = ""
+    payment: "PaymentView | None" = None
 
     @property
     def active(self) -> bool:
-        return self.record.revocable_by_psu
+        return self.record.revocable_by_psu and self.payment is None
 
     @property
     def badge(self) -> tuple[str, str]:
+        if self.payment is not None and self.record.status == "Authorised":
+            return "Approved", "active"
         return wording.status_badge(self.record.status)
 
     @property
     def end(self) -> wording.Fact:
         r = self.record
+        if self.payment is not None and r.status == "Authorised":
+            return wording.Fact("Payment", f"approved, for {self.app or r.client_name} to "
+                                           "make")
         return wording.end_fact(r.status, r.expiration, r.status_updated_at,
                                 r.deleted_by_tpp, self.app or r.client_name)
 
@@ -72,7 +80,7 @@ class ConsentView:
     def history(self) -> list[wording.HistoryLine]:
         r = self.record
         return wording.history(r.events, status=r.status, expiration=r.expiration,
-                               app=self.app or r.client_name)
+                               app=self.app or r.client_name, payment=self.payment is not None)
 
 
 @dataclass
@@ -135,7 +143,8 @@ def consents_by_provider(uow: UnitOfWork, psu: PsuUser, now: datetime) -> list[P
             groups[record.client_id] = ProviderConsents(requester(uow, client.id))
         groups[record.client_id].consents.append(
             ConsentView(record, _accounts_by_id(uow, record.account_ids),
-                        groups[record.client_id].requester.client_name))
+                        groups[record.client_id].requester.client_name,
+                        _payment_by_id(uow, record)))
     return sorted(groups.values(), key=lambda g: (g.requester.client_name.lower(),
                                                   g.requester.organisation))
 
@@ -151,11 +160,19 @@ def consent_to_revoke(uow: UnitOfWork, psu: PsuUser, consent_id: str,
     if row is None:
         return None
     record = services.record_of(uow, row, now)
-    if not record.revocable_by_psu:
+    if not record.revocable_by_psu or is_payment(row):
         return None
     who = requester(uow, row.client_pk)
     return ProviderConsents(who, [ConsentView(record, _accounts_by_id(uow, record.account_ids),
                                               who.client_name)])
+
+
+def _payment_by_id(uow: UnitOfWork, record: ConsentRecord) -> "PaymentView | None":
+    if record.consent_type not in PAYMENT_KINDS:
+        return None
+    row = uow.session.scalars(select(Consent).where(
+        Consent.consent_id == record.consent_id)).one()
+    return payment_of(row)
 
 
 def _accounts_by_id(uow: UnitOfWork, account_ids) -> list[AccountChoice]:

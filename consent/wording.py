@@ -71,17 +71,23 @@ def end_fact(status: str, expiration: datetime | None, status_updated_at: dateti
 
 
 def history_line(from_status: str | None, to_status: str, actor: str, reason: str | None,
-                 app: str) -> str:
-    """One event of a consent's history, as the customer would say it."""
+                 app: str, *, payment: bool = False) -> str:
+    """One event of a consent's history, as the customer would say it (`payment`: the
+    consent asks for a payment, not for account information)."""
     before = ConsentStatus(from_status) if from_status else None
     after = ConsentStatus(to_status)
     if before is None:
-        return f"{app} asked to see your account information"
+        return f"{app} asked to make a payment" if payment else \
+            f"{app} asked to see your account information"
     if after == S.AUTHORISED:
+        if payment:
+            return "You approved the payment"
         return "You confirmed access again" if reason == REAUTHENTICATED else \
             "You approved access"
     if after == S.REJECTED:
-        return "You refused the request" if actor == Actor.PSU else \
+        if actor == Actor.PSU:
+            return "You refused the request"
+        return "The bank refused the payment" if payment and before == S.AUTHORISED else \
             "The request was not completed, so it was cancelled"
     if after == S.REVOKED:
         if actor == Actor.PSU:
@@ -106,16 +112,18 @@ class HistoryLine:
     text: str
 
 
-def history(events, *, status: str, expiration: datetime | None, app: str
-            ) -> list[HistoryLine]:
+def history(events, *, status: str, expiration: datetime | None, app: str,
+            payment: bool = False) -> list[HistoryLine]:
     """The consent's history, oldest first; an expiry that has passed but is not recorded
     yet (nobody touched the consent since) is shown too."""
     lines = [HistoryLine(uk_time(e.at), history_line(e.from_status, e.to_status, e.actor,
-                                                     e.reason, app)) for e in events]
+                                                     e.reason, app, payment=payment))
+             for e in events]
     recorded_expiry = any(e.to_status == S.EXPIRED or e.reason == EXPIRY_PASSED for e in events)
     if ConsentStatus(status) == S.EXPIRED and not recorded_expiry and events:
         lines.append(HistoryLine(uk_time(expiration), history_line(
-            events[-1].to_status, S.EXPIRED, Actor.SYSTEM, EXPIRY_PASSED, app)))
+            events[-1].to_status, S.EXPIRED, Actor.SYSTEM, EXPIRY_PASSED, app,
+            payment=payment)))
     return lines
 
 

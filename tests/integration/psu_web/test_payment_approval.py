@@ -563,3 +563,26 @@ def test_no_authenticator_without_the_sandbox(database, clock, tmp_path, redis_u
     result = production.test_cli_runner().invoke(args=["sandbox", "sign-code", "alice",
                                                         "--amount", "1", "--payee", "1"])
     assert result.exit_code != 0
+
+
+# --- the dashboard afterwards ---------------------------------------------------------------
+
+def test_an_approved_payment_on_the_dashboard_says_what_it_pays_and_cannot_be_revoked(
+        browser, other_browser, world, platform, clock):
+    signed_in(browser, world, clock)
+    browser.submit(f"{world.url}/decision", {"decision": "approve",
+                                             "debtor_account": world.current})
+    clock.advance(timedelta(seconds=60))                 # a fresh code step for the login
+    other_browser.get("/psu/login")
+    other_browser.submit("/psu/login", {"username": world.username,
+                                        "password": world.password})
+    other_browser.submit("/psu/login/code", {"code": pyotp.TOTP(world.secret).at(clock.now())})
+    page = other_browser.html
+    article = page.split(f'id="consent-{world.consent_id}"')[1].split("</article>")[0]
+    assert "Approved" in article and "£12.50 to ACME Ltd (12-34-56 12345678)" in article
+    assert "reference INV-0042" in article and "Everyday Current" in article
+    assert "PayFast asked to make a payment" in article and "You approved the payment" in article
+    assert "Revoke access" not in article and "What it can see" not in article
+    response = other_browser.get(f"/psu/consents/{world.consent_id}/revoke")
+    assert response.status_code == 303
+    assert state(platform, world) == ("Authorised", {world.current})
