@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -297,6 +298,61 @@ def test_remove_signature_claims_takes_the_claim_out_of_the_signed_header():
     header = json.loads(__import__("base64").urlsafe_b64decode(head + "=" * (-len(head) % 4)))
     assert "http://openbanking.org.uk/iss" not in header
     assert "http://openbanking.org.uk/iss" in header["crit"]     # still declared critical
+
+
+@pytest.fixture
+def bank_refusing_payments():
+    """A bank (a WSGI app, no platform) whose registration refuses the payments software:
+    every payment script must fail saying so, and the suite must not ask again each time."""
+    from werkzeug.serving import make_server
+    from werkzeug.wrappers import Request, Response
+    hits = []
+
+    def app(environ, start_response):
+        request = Request(environ)
+        base = request.host_url.rstrip("/")
+        hits.append(request.path)
+        if request.path == "/.well-known/openid-configuration":
+            response = Response(json.dumps({
+                "issuer": base, "registration_endpoint": f"{base}/register",
+                "token_endpoint": f"{base}/token", "jwks_uri": f"{base}/jwks"}),
+                content_type="application/json")
+        elif request.path.endswith("/ssa"):
+            response = Response("eyJhbGciOiJFUzI1NiJ9.eyJzb2Z0d2FyZV9pZCI6InN3In0.c2ln",
+                                content_type="application/jwt")
+        elif request.path == "/register":
+            response = Response(json.dumps({"error": "invalid_client_metadata",
+                                            "error_description": "no PISP role"}),
+                                status=400, content_type="application/json")
+        else:
+            response = Response("not found", status=404)
+        return response(environ, start_response)
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}", hits
+    server.shutdown()
+
+
+def test_a_bank_without_payments_fails_every_payment_script_with_the_reason(
+        bank_refusing_payments, tmp_path):
+    from jwcrypto import jwk as _jwk
+    base, hits = bank_refusing_payments
+    key = _jwk.JWK.generate(kty="EC", crv="P-256", kid="sw-key")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"directory": {"software_id": "sw", "alg": "ES256",
+                                                "software_key": json.loads(key.export_private())},
+                                  "redirect_uri": "https://tpp.example/cb"}))
+    status, results, _ = run_plan(base, config, tmp_path, "--plan", "ob-pis")
+    assert status == 1
+    assert {r["status"] for r in results.values()} == {"fail"}
+    first = results["OB-301-DOP-100300"]["message"]
+    assert "registration answered 400" in first and "no PISP role" in first
+    assert "first seen by an earlier check" in results["OB-301-DOP-100100"]["message"]
+    assert "OB-301-DOP-100300 did not pass" in results["ob-pis-authorisations"]["message"]
+    assert "$OB-301-DOP-100300-ConsentId is not set" in results["OB-301-DOP-100400"]["message"]
+    assert hits.count("/register") == 1
+    assert not any(h.startswith("/open-banking/") for h in hits)   # no request without a client
 
 
 # --- against the live platform --------------------------------------------------------------

@@ -44,7 +44,7 @@ from jwcrypto import jwk, jws
 from jwcrypto.common import JWSEHeaderParameter
 
 from .. import fcs, openapi
-from ..engine import Check, Context, expect, skip
+from ..engine import Check, CheckFailed, Context, expect, skip
 from ..tpp import TPP, Client, new_verifier, unverified_claims
 
 OB_IAT, OB_ISS, OB_TAN = ("http://openbanking.org.uk/iat", "http://openbanking.org.uk/iss",
@@ -113,26 +113,51 @@ class Functional:
             return openapi.templates(self.document(ctx), method)
         return [e.split(" ", 1)[1] for e in given if e.split(" ", 1)[0].upper() == method.upper()]
 
+    def once(self, ctx: Context, key: str, make):
+        """What `make` returns, made once a run; its failure is remembered too, so that every
+        script after a refused registration or token says why without asking again."""
+        done = ctx.state.setdefault("ob:once", {})
+        if key not in done:
+            try:
+                done[key] = (True, make())
+            except CheckFailed as exc:
+                done[key] = (False, str(exc))
+        ok, value = done[key]
+        expect(ok, f"{value} (first seen by an earlier check)" if not ok else "")
+        return value
+
     def client(self, ctx: Context) -> Client:
         tpp = TPP(ctx)
         name = f"{self.api}_client"
         if name in ctx.state:
             return ctx.state[name]
         if self.api == "ais":
-            client = tpp.client()
-        elif ctx.config.get(name):
-            client = tpp.client(name)
-        else:
-            client = tpp.register(scope=f"openid {self.scope}")
-        ctx.state[name] = client
-        return client
+            return tpp.client()
+        if ctx.config.get(name):
+            return tpp.client(name)
+        if not ctx.config.get("directory"):
+            skip(f"the configuration has no {name} and no directory to register one")
+        ctx.state[name] = self.once(ctx, name, lambda: tpp.register(
+            scope=f"openid {self.scope}"))
+        return ctx.state[name]
 
     # --- tokens -------------------------------------------------------------------------
     def ccg_token(self, ctx: Context) -> str:
+        """A client-credentials token, renewed every five minutes (it lives ten); a refusal
+        is remembered, so that later scripts say why without asking again."""
         state = self.state(ctx)
-        if not state["ccg"]:
-            state["ccg"] = TPP(ctx).client_credentials(self.client(ctx), scope=self.scope)
-        return state["ccg"]
+        token, obtained = state["ccg"] or (None, 0.0)
+        if token is None or time.monotonic() - obtained > 300:
+            expect(not state.get("ccg_error"), f"{state.get('ccg_error')} (first seen by an "
+                   "earlier check)")
+            client = self.client(ctx)
+            try:
+                token = TPP(ctx).client_credentials(client, scope=self.scope)
+            except CheckFailed as exc:
+                state["ccg_error"] = str(exc)
+                raise
+            state["ccg"] = (token, time.monotonic())
+        return token
 
     def authorise(self, ctx: Context, consent_id: str) -> str:
         """The customer authorises a consent (PAR, the bank's pages, code exchange): the
