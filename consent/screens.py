@@ -265,6 +265,22 @@ class PaymentView:
     currency: str
     to_sign: PaymentToSign | None
 
+    @property
+    def sign_amount(self) -> str:
+        """The signed amount as the customer types it: in the currency's decimals ("12.50")
+        when that is exact, else as signed (the authenticator takes either)."""
+        from decimal import Decimal
+
+        from babel.numbers import get_currency_precision
+
+        if self.to_sign is None:
+            return ""
+        value = Decimal(self.to_sign.amount)
+        places = get_currency_precision(self.to_sign.currency)
+        if -value.as_tuple().exponent > places:
+            return self.to_sign.amount
+        return f"{value:.{places}f}"
+
 
 def is_payment(consent: Consent) -> bool:
     return consent.consent_type in PAYMENT_KINDS

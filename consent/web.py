@@ -320,7 +320,7 @@ def _sign_page(uow, pending, psu, payment: screens.PaymentView, *, error: str | 
     if sandbox and payment.to_sign is not None \
             and "sandbox_authenticator.page" in current_app.view_functions:
         authenticator = url_for("sandbox_authenticator.page", username=psu.username,
-                                amount=payment.to_sign.amount,
+                                amount=payment.sign_amount,
                                 currency=payment.to_sign.currency, payee=payment.to_sign.payee)
     return render_template("psu/sign.html", requester=_requester(uow, pending),
                            payment=payment, to_sign=payment.to_sign,

@@ -4,6 +4,7 @@ linking), and the sandbox's authenticator that computes such codes for demo cust
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
@@ -195,7 +196,7 @@ def test_the_signing_step_shows_exactly_what_the_authenticator_signs(browser, wo
     log_in(browser, world)
     page = browser.html
     assert "Step 2 of 3" in page and "Sign the payment" in page
-    assert '<code id="sign-amount">12.5</code>' in page
+    assert '<code id="sign-amount">12.50</code>' in page
     assert '<code id="sign-currency">GBP</code>' in page
     assert '<code id="sign-payee">12345612345678</code>' in page
     assert "£12.50" in page and "ACME Ltd" in page and "12-34-56 12345678" in page
@@ -256,7 +257,9 @@ def test_every_payment_type_shows_its_details(browser, platform, clock, consent_
     world = payment_world(platform, clock, consent_type, initiation)
     log_in(browser, world)
     signing = to_sign(initiation, consent_type)
-    assert f'<code id="sign-amount">{signing.amount}</code>' in browser.html
+    assert f'<code id="sign-payee">{signing.payee}</code>' in browser.html
+    assert f'<code id="sign-amount">{Decimal(signing.amount):.2f}</code>' in browser.html
+    assert f'<code id="sign-currency">{signing.currency}</code>' in browser.html
     response = sign(browser, world, clock, consent_type=consent_type)
     assert response.status_code == 200, browser.html
     for text in expected:
@@ -433,7 +436,7 @@ def test_a_change_to_the_payment_after_signing_invalidates_the_code(browser, wor
     assert response.status_code == 303 and response.headers["Location"] == world.url
     assert state(platform, world) == ("AwaitingAuthorisation", set())
     browser.get(world.url)
-    assert "Sign the payment" in browser.html and '<code id="sign-amount">1250</code>' in \
+    assert "Sign the payment" in browser.html and '<code id="sign-amount">1250.00</code>' in \
         browser.html
 
 
@@ -496,11 +499,11 @@ def test_the_sign_page_links_demo_customers_to_the_sandbox_authenticator(browser
     link = link.replace("&amp;", "&")
     query = parse_qs(urlsplit(link).query)
     assert urlsplit(link).path == "/sandbox/authenticator"
-    assert query == {"username": ["alice"], "amount": ["12.5"], "currency": ["GBP"],
+    assert query == {"username": ["alice"], "amount": ["12.50"], "currency": ["GBP"],
                      "payee": ["12345612345678"]}
     tool = Browser(browser.http.application.test_client())
     tool.get(link)
-    assert 'value="12.5"' in tool.html and 'value="alice"' in tool.html
+    assert 'value="12.50"' in tool.html and 'value="alice"' in tool.html
     response = tool.submit("/sandbox/authenticator", {
         "username": "alice", "amount": "12.50", "currency": "GBP",
         "payee": "12-34-56 12345678"})
@@ -586,3 +589,43 @@ def test_an_approved_payment_on_the_dashboard_says_what_it_pays_and_cannot_be_re
     response = other_browser.get(f"/psu/consents/{world.consent_id}/revoke")
     assert response.status_code == 303
     assert state(platform, world) == ("Authorised", {world.current})
+
+
+# --- from the TPP's pushed request to tokens --------------------------------------------------
+
+def test_a_payment_consent_goes_from_par_through_the_pages_to_tokens(app, client, browser,
+                                                                     platform, clock):
+    from tests.oauth_tpp import Tpp, pkce_verifier, redirect_params
+
+    platform.app = app
+    world = payment_world(platform, clock)
+    tpp = Tpp(client, world.tpp, clock=clock)
+    with platform.uow() as uow:
+        consent_id = add_payment_consent(uow, world.tpp, "domestic-payment", world.initiation,
+                                         clock.now()).consent_id
+        uow.commit()
+    verifier = pkce_verifier()
+    params = tpp.request_params(consent_id, verifier=verifier, scope="openid payments")
+    pushed = tpp.par(params)
+    assert pushed.status_code == 201, pushed.json
+    response = browser.http.get("/authorize", query_string={
+        "client_id": tpp.client_id, "request_uri": pushed.json["request_uri"]})
+    assert response.status_code == 303
+    pages = response.headers["Location"]
+    journey = SimpleNamespace(**{**vars(world), "url": urlsplit(pages).path})
+    signed_in(browser, journey, clock)
+    assert "would like to make a payment" in browser.html
+    decision = browser.submit(f"{journey.url}/decision", {"decision": "approve",
+                                                          "debtor_account": world.current})
+    returned = redirect_params(decision.headers["Location"])
+    assert returned["state"] == params["state"]
+    tokens = tpp.token({"grant_type": "authorization_code", "code": returned["code"],
+                        "redirect_uri": params["redirect_uri"], "code_verifier": verifier})
+    assert tokens.status_code == 200, tokens.json
+    assert "payments" in tokens.json["scope"].split()
+    with platform.uow() as uow:
+        row = uow.session.scalars(select(Consent).where(Consent.consent_id == consent_id)).one()
+        chosen = uow.session.scalars(select(Account.account_id).join(
+            ConsentAccount, ConsentAccount.account_pk == Account.id).where(
+            ConsentAccount.consent_pk == row.id)).all()
+        assert (row.status, chosen) == ("Authorised", [world.current])

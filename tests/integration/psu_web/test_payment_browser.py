@@ -34,7 +34,7 @@ def test_customer_signs_and_approves_a_payment_in_a_real_browser(app, chromium, 
         page.click("button[type=submit]")
 
         page.wait_for_selector("#code")
-        assert page.inner_text("#sign-amount") == "12.5"
+        assert page.inner_text("#sign-amount") == "12.50"
         assert page.inner_text("#sign-currency") == "GBP"
         assert page.inner_text("#sign-payee") == "12345612345678"
         assert "£12.50" in page.inner_text("main") and "ACME Ltd" in page.inner_text("main")
@@ -43,7 +43,7 @@ def test_customer_signs_and_approves_a_payment_in_a_real_browser(app, chromium, 
             page.click("#sandbox-authenticator")
         tool = opened.value
         tool.wait_for_load_state()
-        assert tool.input_value("#amount") == "12.5"
+        assert tool.input_value("#amount") == "12.50"
         assert tool.input_value("#payee") == "12345612345678"
         tool.click("button[type=submit]")
         code = tool.inner_text("#signed-code")
