@@ -1,5 +1,8 @@
 """What the customer's pages read and record: the pending authorization a browser is working
-on, the customer's own accounts, and every consent the customer gave, with its history.
+on, the customer's own accounts, and every consent the customer gave, with its history; for a
+payment consent, the payment in the customer's words (payee, amount, schedule, exchange rate),
+the accounts it may be paid from with their available balances, and the bank's refusal when
+the account the TPP named is not one of them.
 
 The views call these and never query the ORM themselves. Consent rules stay in
 consent.services (which accounts may be shared, effective status, history); this module only

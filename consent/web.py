@@ -9,6 +9,13 @@ decide. The progress is recorded twice and both must agree: on the pending autho
 (aspsp.identity.sessions). Another browser holding the same reference gets nowhere: it cannot
 resume, nor start a login over the top of one in progress.
 
+Payments (a payment consent's approval): the one-time code is a signed one, bound to the
+payment's amount, currency and payee (aspsp.identity.dynamic_linking; the page shows what the
+authenticator signs), the signed payment is recorded in the browser's binding as a digest of
+the consent's Initiation and checked again at the decision (any change sends the customer back
+to sign), and the decision picks the account to pay from (consent.screens.payment_accounts).
+An account named by the TPP that the customer cannot pay from refuses the consent at once.
+
 Dashboard (`/psu/consents`): its own login (`/psu/login`, then `/psu/login/code`), a list of
 every consent the customer decided, grouped by third party, with a Revoke button for those in
 force. Sign-out (`/psu/logout`) deletes the session.
