@@ -3,7 +3,8 @@
 The platform never imports it: `create_app` calls `init_app` only while SANDBOX_ENABLED is on,
 and the sandbox plugs itself in through the platform's registries: its directory as the trust
 anchor `sandbox`, its demo customers (who get the sandbox's SCA shortcuts), the demo logins
-that `make run` prints, its commands and its endpoints.
+that `make run` prints, its clock (moved forward for every process: sandbox/clock.py), its
+commands and its endpoints.
 """
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ def init_app(app: Flask) -> None:
     from aspsp.identity.services import register_demo_usernames
     from aspsp.oauth.trust import register_anchor
 
-    from . import authenticator, cli, directory_cli, directory_views, seed, trust_anchor
+    from . import authenticator, cli, clock, directory_cli, directory_views, seed, trust_anchor
+    clock.init_app(app)
     cli.init_app(app)
     directory_cli.init_app(app)
     authenticator.init_app(app)

@@ -55,5 +55,52 @@ def seed_command(customers: int, business: int, months: int, seed_value: int, as
         click.echo(demo_users_text())
 
 
+clock_cli = AppGroup("clock", help="The sandbox clock, shared by every process.")
+sandbox_cli.add_command(clock_cli)
+
+
+@clock_cli.command("show")
+def clock_show_command():
+    """Print the platform clock's time and how far the sandbox moved it."""
+    from aspsp import platform
+
+    clock = platform.current().clock
+    now = clock.now()
+    click.echo(f"{now.isoformat()} (moved {clock.offset} ahead of the wall clock)")
+
+
+@clock_cli.command("advance")
+@click.option("--days", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option("--hours", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option("--run", "run_now", is_flag=True,
+              help="Also pay now what fell due (else the beat does, within a minute).")
+def clock_advance_command(days: int, hours: int, run_now: bool):
+    """Move the clock of every process forward; the scheduled payments and standing-order
+    instalments that fall due are paid by the next `ledger.run_schedules` run, in date
+    order, each valued on its own due date."""
+    from datetime import timedelta
+
+    from aspsp import platform
+    from aspsp.ledger import schedules
+
+    if days == 0 and hours == 0:
+        raise click.UsageError("say how far: --days N and/or --hours N")
+    current = platform.current()
+    try:
+        current.clock.advance(timedelta(days=days, hours=hours))
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    now = current.clock.now()
+    click.echo(f"The sandbox clock now reads {now.isoformat()}.")
+    if run_now:
+        with current.uow() as uow:
+            executed = schedules.run_due(uow, now)
+        for execution in executed:
+            click.echo(f"  {execution.due.date().isoformat()}  {execution.schedule_id}  "
+                       f"#{execution.instalment}  {execution.amount.amount} "
+                       f"{execution.amount.currency}  {execution.status}")
+        click.echo(f"Paid {len(executed)} scheduled payment(s) and instalment(s) due.")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(sandbox_cli)

@@ -1,9 +1,10 @@
-"""The sandbox directory: TPP organisations and their software statements."""
+"""The sandbox's own tables: the directory (TPP organisations and their software statements)
+and the offset of the sandbox clock."""
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from aspsp.db import Base
@@ -38,3 +39,12 @@ class SoftwareStatement(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     organisation: Mapped[DirectoryOrganisation] = relationship()
+
+
+class SandboxClockOffset(Base):
+    """How far the sandbox has moved the platform clock ahead of the wall clock: one row,
+    shared by every process of the deployment (sandbox/clock.py)."""
+    __tablename__ = "sandbox_clock"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    offset_seconds: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

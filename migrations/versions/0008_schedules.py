@@ -10,8 +10,11 @@ that fell due; scheduled payments a status, the date-time they are paid (their r
 rolled to a working day), their end-to-end identification and a rejection reason; and every
 payment that fell due is a row of `schedule_executions`, unique per schedule and instalment,
 linked to the ledger payment made. Scheduled payments already there are Scheduled, paid at
-their requested date-time.
+their requested date-time. `sandbox_clock` keeps how far the sandbox moved the platform clock,
+so that every process (web, worker, beat, CLI) reads the same moved time (sandbox/clock.py).
 """
+from datetime import datetime, timezone
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -81,7 +84,22 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        'sandbox_clock',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('offset_seconds', sa.BigInteger(), nullable=False),
+        sa.Column('updated_at', UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_sandbox_clock')),
+    )
+    clock = sa.table('sandbox_clock', sa.column('id', sa.Integer()),
+                     sa.column('offset_seconds', sa.BigInteger()),
+                     sa.column('updated_at', UTCDateTime()))
+    op.bulk_insert(clock, [{'id': 1, 'offset_seconds': 0,
+                            'updated_at': datetime.now(timezone.utc)}])
+
+
 def downgrade() -> None:
+    op.drop_table('sandbox_clock')
     op.drop_table('schedule_executions')
     op.drop_index('ix_scheduled_payments_status_due', table_name='scheduled_payments')
     with op.batch_alter_table('scheduled_payments') as batch:
