@@ -327,6 +327,22 @@ def test_the_tpps_debtor_account_is_the_only_choice(browser, platform, clock):
     assert state(platform, world) == ("Authorised", {world.saver})
 
 
+def test_the_tpps_debtor_account_may_be_named_by_iban(browser, platform, clock):
+    world = payment_world(platform, clock)
+    with platform.uow() as uow:
+        saver = uow.session.scalars(select(Account).where(
+            Account.account_id == world.saver)).one()
+        initiation = {**world.initiation, "DebtorAccount": {
+            "SchemeName": "UK.OBIE.IBAN", "Identification": saver.iban.lower()}}
+        row = uow.session.get(Consent, world.consent_pk)
+        row.data = {**row.data, "Initiation": initiation}
+        uow.commit()
+    signed_in(browser, world, clock)
+    assert f'value="{world.saver}"' in browser.html
+    assert f'value="{world.current}"' not in browser.html
+    assert " ".join(saver.iban[i:i + 4] for i in range(0, len(saver.iban), 4)) in browser.html
+
+
 @pytest.mark.parametrize("debtor", ["stranger", "closed"])
 def test_a_debtor_account_that_is_not_the_customers_refuses_the_consent(browser, platform,
                                                                         clock, debtor):
