@@ -24,8 +24,10 @@ profile: "populated only if the first recurring date is different to the first p
 date"), then the frequency's dates after it, ending with `NumberOfPayments` payments (the
 first and final included) or with the payment on `FinalPaymentDateTime` (the profile: one
 or the other, never both; neither is an open-ended order). The frequency counts from the
-last explicit date: an interval of weeks or months from the first (or first recurring)
-payment's week or month.
+last explicit date: an interval of days, weeks or months from the first (or first recurring)
+payment's day, week or month, and its dates after that one follow, in that same week or month
+too (as an iCalendar rule follows its start: a first payment on 5 January with
+IntrvlMnthDay:01:-01 is followed by 31 January).
 
 Working days. The profile leaves non-working days to the ASPSP; this bank's practice, as UK
 banks do for standing orders, is: a payment whose date is not a working day (a Saturday, a

@@ -23,7 +23,7 @@ from tests import factories
 from tests.conftest import create_pg_database, drop_pg_database, service_missing
 from tests.integration.ais.conftest import data_of, grant  # noqa: F401  (fixture)
 from tests.integration.consent.conftest import (  # noqa: F401  (fixtures)
-    Customer, aisp, make_customer, make_tpp)
+    aisp, make_customer, make_tpp)
 
 UTC = timezone.utc
 READ = ["ReadAccountsDetail", "ReadBalances", "ReadStandingOrdersDetail",
