@@ -19,6 +19,7 @@ from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
 
 from ..ledger.errors import InvalidAmount, UnknownCurrency
+from ..ledger.frequency import FrequencyError, Schedule, parse
 from ..ledger.money import Money
 
 SORT_CODE_ACCOUNT_NUMBER = "UK.OBIE.SortCodeAccountNumber"
@@ -37,6 +38,8 @@ class ProblemKind(StrEnum):
     UNSUPPORTED_SCHEME = "unsupported-scheme"
     UNSUPPORTED_LOCAL_INSTRUMENT = "unsupported-local-instrument"
     MISMATCH = "mismatch"                      # the submission is not what the consent allowed
+    UNEXPECTED = "unexpected"                  # a field that may not be given with another
+    UNSUPPORTED_FREQUENCY = "unsupported-frequency"
 
 
 @dataclass(frozen=True)
@@ -176,3 +179,70 @@ def funds_available(available: Money, amount: Money) -> bool:
     if available.currency != amount.currency:
         return False
     return available.amount - amount.amount >= Decimal(0)
+
+
+# --- scheduled payments and standing orders -------------------------------------------------
+def _not_before_today(value: datetime | None, now: datetime, path: str) -> list[Problem]:
+    if value is not None and value.astimezone(now.tzinfo).date() < now.date():
+        return [Problem(ProblemKind.INVALID_DATE, path,
+                        f"{path.rsplit('.', 1)[-1]} is in the past")]
+    return []
+
+
+def scheduled_initiation_problems(initiation: Mapping[str, Any], parsed: Mapping[str, Any],
+                                  now: datetime, path: str = "Data.Initiation") -> list[Problem]:
+    """A domestic scheduled payment: a domestic initiation with a RequestedExecutionDateTime
+    that is today or later (`parsed`: the same Initiation with its date-times parsed)."""
+    return domestic_initiation_problems(initiation, path) + _not_before_today(
+        parsed["RequestedExecutionDateTime"], now, f"{path}.RequestedExecutionDateTime")
+
+
+def standing_order_problems(initiation: Mapping[str, Any], parsed: Mapping[str, Any],
+                            now: datetime, path: str = "Data.Initiation") -> list[Problem]:
+    """A domestic standing order: an OBIE frequency code this bank can pay, GBP amounts
+    above zero, a first payment today or later, and an end the profile allows
+    (NumberOfPayments or FinalPaymentDateTime, not both; a FinalPaymentAmount only with
+    one of them): the schedule engine's own rules (aspsp.ledger.frequency)."""
+    problems: list[Problem] = []
+    for name in ("FirstPaymentAmount", "RecurringPaymentAmount", "FinalPaymentAmount"):
+        if name in initiation:
+            problems += amount_problems(initiation[name], f"{path}.{name}", DOMESTIC_CURRENCIES)
+    problems += account_problems(initiation["CreditorAccount"], f"{path}.CreditorAccount")
+    if "DebtorAccount" in initiation:
+        problems += account_problems(initiation["DebtorAccount"], f"{path}.DebtorAccount")
+    problems += _not_before_today(parsed["FirstPaymentDateTime"], now,
+                                  f"{path}.FirstPaymentDateTime")
+    count = number_of_payments(initiation)
+    if count == -1:
+        problems.append(Problem(ProblemKind.INVALID, f"{path}.NumberOfPayments",
+                                "NumberOfPayments must be a whole number of at least 1"))
+        count = None
+    if "NumberOfPayments" in initiation and "FinalPaymentDateTime" in initiation:
+        problems.append(Problem(ProblemKind.UNEXPECTED, f"{path}.FinalPaymentDateTime",
+                                "give NumberOfPayments or FinalPaymentDateTime, not both"))
+        return problems
+    if "FinalPaymentAmount" in initiation and "NumberOfPayments" not in initiation \
+            and "FinalPaymentDateTime" not in initiation:
+        problems.append(Problem(ProblemKind.UNEXPECTED, f"{path}.FinalPaymentAmount",
+                                "FinalPaymentAmount needs NumberOfPayments or "
+                                "FinalPaymentDateTime: an open-ended standing order has no "
+                                "final payment"))
+    try:
+        Schedule(parse(initiation["Frequency"]), parsed["FirstPaymentDateTime"],
+                 parsed.get("RecurringPaymentDateTime"), parsed.get("FinalPaymentDateTime"),
+                 count)
+    except FrequencyError as error:
+        kind = ProblemKind.UNSUPPORTED_FREQUENCY if error.field == "Frequency" else \
+            ProblemKind.INVALID_DATE if error.field.endswith("DateTime") else \
+            ProblemKind.INVALID
+        problems.append(Problem(kind, f"{path}.{error.field}", error.message))
+    return problems
+
+
+def number_of_payments(initiation: Mapping[str, Any]) -> int | None:
+    """NumberOfPayments (a string in v3.1.11) as a number; -1 when it is not one of at
+    least 1."""
+    text = initiation.get("NumberOfPayments")
+    if text is None:
+        return None
+    return int(text) if str(text).isdigit() and int(text) >= 1 else -1

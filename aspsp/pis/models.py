@@ -32,5 +32,11 @@ class PaymentOrder(Base):
     rejection_reason: Mapped[str | None] = mapped_column(String(500))
     ledger_payment_pk: Mapped[int | None] = mapped_column(ForeignKey("payments.id"),
                                                           unique=True)
+    # Scheduled payments and standing orders: the ledger schedule the order set up (the
+    # schedule engine pays it on its dates; its executions are the order's history).
+    scheduled_payment_pk: Mapped[int | None] = mapped_column(
+        ForeignKey("scheduled_payments.id"), unique=True)
+    standing_order_pk: Mapped[int | None] = mapped_column(ForeignKey("standing_orders.id"),
+                                                          unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status_updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -241,3 +241,141 @@ class OBWritePaymentDetailsResponse1Schema(OBSchema):
     Data = ma.fields.Nested(OBWritePaymentDetailsResponseData1Schema, required=True)
     Links = ma.fields.Nested(obapi.LinksSchema, required=True)
     Meta = ma.fields.Nested(obapi.MetaSchema, required=True)
+
+
+# --- domestic scheduled payments -------------------------------------------------------------
+class OBDomesticScheduledInitiationSchema(OBDomesticInitiationSchema):
+    EndToEndIdentification = text(1, 35)
+    RequestedExecutionDateTime = ma.fields.AwareDateTime(required=True, **_DATETIME)
+
+
+class OBWriteDomesticScheduledConsentData4Schema(Strict):
+    Permission = one_of("Create", required=True)
+    ReadRefundAccount = one_of("No", "Yes")
+    Initiation = ma.fields.Nested(OBDomesticScheduledInitiationSchema, required=True)
+    Authorisation = ma.fields.Nested(OBAuthorisationSchema)
+    SCASupportData = ma.fields.Nested(OBSCASupportData1Schema)
+
+
+class OBWriteDomesticScheduledConsent4Schema(Strict):
+    Data = ma.fields.Nested(OBWriteDomesticScheduledConsentData4Schema, required=True)
+    Risk = ma.fields.Nested(OBRisk1Schema, required=True)
+
+
+class OBWriteDomesticScheduledConsentResponseData5Schema(
+        OBWriteDomesticConsentResponseData5Schema):
+    Permission = one_of("Create", required=True)
+    Initiation = ma.fields.Nested(OBDomesticScheduledInitiationSchema, required=True)
+
+
+class OBWriteDomesticScheduledConsentResponse5Schema(OBWriteDomesticConsentResponse5Schema):
+    Data = ma.fields.Nested(OBWriteDomesticScheduledConsentResponseData5Schema, required=True)
+
+
+class OBWriteDomesticScheduledData2Schema(Strict):
+    ConsentId = text(1, 128, required=True)
+    Initiation = ma.fields.Nested(OBDomesticScheduledInitiationSchema, required=True)
+
+
+class OBWriteDomesticScheduled2Schema(Strict):
+    Data = ma.fields.Nested(OBWriteDomesticScheduledData2Schema, required=True)
+    Risk = ma.fields.Nested(OBRisk1Schema, required=True)
+
+
+INITIATION_STATUSES = ("Cancelled", "InitiationCompleted", "InitiationFailed",
+                       "InitiationPending")
+
+
+class OBWriteDomesticScheduledResponseData5Schema(OBSchema):
+    DomesticScheduledPaymentId = ma.fields.String(required=True)
+    ConsentId = ma.fields.String(required=True)
+    CreationDateTime = ma.fields.AwareDateTime(required=True)
+    Status = one_of(*INITIATION_STATUSES, required=True)
+    StatusUpdateDateTime = ma.fields.AwareDateTime(required=True)
+    Initiation = ma.fields.Nested(OBDomesticScheduledInitiationSchema, required=True)
+    Debtor = ma.fields.Nested(OBCashAccountDebtor4Schema)
+
+
+class OBWriteDomesticScheduledResponse5Schema(OBSchema):
+    Data = ma.fields.Nested(OBWriteDomesticScheduledResponseData5Schema, required=True)
+    Links = ma.fields.Nested(obapi.LinksSchema, required=True)
+    Meta = ma.fields.Nested(obapi.MetaSchema, required=True)
+
+
+# --- domestic standing orders ----------------------------------------------------------------
+class OBDomesticStandingOrderInitiationSchema(Strict):
+    Frequency = text(1, 35, required=True, metadata={
+        "description": "OBIE frequency code: EvryDay, EvryWorkgDay, IntrvlDay:NN, "
+                       "IntrvlWkDay:WW:DD, WkInMnthDay:WW:DD, IntrvlMnthDay:MM:DD, QtrDay:..."})
+    Reference = text(1, 35)
+    NumberOfPayments = text(1, 35)
+    FirstPaymentDateTime = ma.fields.AwareDateTime(required=True, **_DATETIME)
+    RecurringPaymentDateTime = ma.fields.AwareDateTime(**_DATETIME)
+    FinalPaymentDateTime = ma.fields.AwareDateTime(**_DATETIME)
+    FirstPaymentAmount = ma.fields.Nested(InstructedAmountSchema, required=True)
+    RecurringPaymentAmount = ma.fields.Nested(InstructedAmountSchema)
+    FinalPaymentAmount = ma.fields.Nested(InstructedAmountSchema)
+    DebtorAccount = ma.fields.Nested(DebtorAccountSchema)
+    CreditorAccount = ma.fields.Nested(CreditorAccountSchema, required=True)
+    SupplementaryData = ma.fields.Nested(OBSupplementaryData1Schema)
+
+
+class OBWriteDomesticStandingOrderConsentData5Schema(Strict):
+    Permission = one_of("Create", required=True)
+    ReadRefundAccount = one_of("No", "Yes")
+    Initiation = ma.fields.Nested(OBDomesticStandingOrderInitiationSchema, required=True)
+    Authorisation = ma.fields.Nested(OBAuthorisationSchema)
+    SCASupportData = ma.fields.Nested(OBSCASupportData1Schema)
+
+
+class OBWriteDomesticStandingOrderConsent5Schema(Strict):
+    Data = ma.fields.Nested(OBWriteDomesticStandingOrderConsentData5Schema, required=True)
+    Risk = ma.fields.Nested(OBRisk1Schema, required=True)
+
+
+class OBWriteDomesticStandingOrderConsentResponseData6Schema(OBSchema):
+    ConsentId = ma.fields.String(required=True)
+    CreationDateTime = ma.fields.AwareDateTime(required=True)
+    Status = one_of("Authorised", "AwaitingAuthorisation", "Consumed", "Rejected",
+                    required=True)
+    StatusUpdateDateTime = ma.fields.AwareDateTime(required=True)
+    Permission = one_of("Create", required=True)
+    ReadRefundAccount = one_of("No", "Yes")
+    Initiation = ma.fields.Nested(OBDomesticStandingOrderInitiationSchema, required=True)
+    Authorisation = ma.fields.Nested(OBAuthorisationSchema)
+    SCASupportData = ma.fields.Nested(OBSCASupportData1Schema)
+    Debtor = ma.fields.Nested(OBCashAccountDebtor4Schema)
+
+
+class OBWriteDomesticStandingOrderConsentResponse6Schema(OBSchema):
+    Data = ma.fields.Nested(OBWriteDomesticStandingOrderConsentResponseData6Schema,
+                            required=True)
+    Risk = ma.fields.Nested(OBRisk1Schema, required=True)
+    Links = ma.fields.Nested(obapi.LinksSchema, required=True)
+    Meta = ma.fields.Nested(obapi.MetaSchema, required=True)
+
+
+class OBWriteDomesticStandingOrderData3Schema(Strict):
+    ConsentId = text(1, 128, required=True)
+    Initiation = ma.fields.Nested(OBDomesticStandingOrderInitiationSchema, required=True)
+
+
+class OBWriteDomesticStandingOrder3Schema(Strict):
+    Data = ma.fields.Nested(OBWriteDomesticStandingOrderData3Schema, required=True)
+    Risk = ma.fields.Nested(OBRisk1Schema, required=True)
+
+
+class OBWriteDomesticStandingOrderResponseData6Schema(OBSchema):
+    DomesticStandingOrderId = ma.fields.String(required=True)
+    ConsentId = ma.fields.String(required=True)
+    CreationDateTime = ma.fields.AwareDateTime(required=True)
+    Status = one_of(*INITIATION_STATUSES, required=True)
+    StatusUpdateDateTime = ma.fields.AwareDateTime(required=True)
+    Initiation = ma.fields.Nested(OBDomesticStandingOrderInitiationSchema, required=True)
+    Debtor = ma.fields.Nested(OBCashAccountDebtor4Schema)
+
+
+class OBWriteDomesticStandingOrderResponse6Schema(OBSchema):
+    Data = ma.fields.Nested(OBWriteDomesticStandingOrderResponseData6Schema, required=True)
+    Links = ma.fields.Nested(obapi.LinksSchema, required=True)
+    Meta = ma.fields.Nested(obapi.MetaSchema, required=True)

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 from aspsp.db import UnitOfWork
 from aspsp.ids import new_id
-from aspsp.ledger import dispatch
+from aspsp.ledger import dispatch, schedules
 from aspsp.ledger import services as ledger
 from aspsp.ledger.errors import LedgerError
 from aspsp.ledger.models import Account
@@ -35,6 +35,13 @@ from .repository import PisRepository
 
 EXECUTE_ORDER = "pis.execute_payment_order"
 DOMESTIC_PAYMENT = "domestic-payment"
+DOMESTIC_SCHEDULED_PAYMENT = "domestic-scheduled-payment"
+DOMESTIC_STANDING_ORDER = "domestic-standing-order"
+ORDER_TYPES = (DOMESTIC_PAYMENT, DOMESTIC_SCHEDULED_PAYMENT, DOMESTIC_STANDING_ORDER)
+# A scheduled payment or standing order is initiated when its schedule is set up (at the
+# submission); the schedule engine then pays it on its dates.
+INITIATION_COMPLETED = "InitiationCompleted"
+CANCELLED = "Cancelled"
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,7 @@ class StatusStep:
     status: str
     at: datetime
     reason: str | None = None
+    transaction_id: str | None = None    # a schedule's payments: the payment's own id
 
 
 @dataclass(frozen=True)
@@ -71,16 +79,25 @@ class Client:   # the gate's ClientRef or an OAuthClient row: `id`, `client_id`
 
 
 # --- consents --------------------------------------------------------------------------------
-def create_domestic_consent(uow: UnitOfWork, client: Client, body: Mapping[str, Any],
-                            parsed: Mapping[str, Any], now: datetime,
-                            rng: random.Random | None = None) -> ConsentView:
-    """`body` as the TPP sent it (kept), `parsed` the same through the request schema."""
-    problems = domain.domestic_initiation_problems(body["Data"]["Initiation"])
+def create_consent(uow: UnitOfWork, client: Client, order_type: str,
+                   body: Mapping[str, Any], parsed: Mapping[str, Any], now: datetime,
+                   rng: random.Random | None = None) -> ConsentView:
+    """A payment consent of `order_type`. `body` as the TPP sent it (kept), `parsed` the
+    same through the request schema (its date-times parsed)."""
+    initiation, parsed_initiation = body["Data"]["Initiation"], parsed["Data"]["Initiation"]
+    if order_type == DOMESTIC_PAYMENT:
+        problems = domain.domestic_initiation_problems(initiation)
+    elif order_type == DOMESTIC_SCHEDULED_PAYMENT:
+        problems = domain.scheduled_initiation_problems(initiation, parsed_initiation, now)
+    elif order_type == DOMESTIC_STANDING_ORDER:
+        problems = domain.standing_order_problems(initiation, parsed_initiation, now)
+    else:
+        raise ValueError(f"unknown payment order type {order_type}")
     problems += domain.authorisation_problems(parsed["Data"], now)
     if problems:
         raise InvalidPaymentRequest(problems)
-    record = consents.create_payment_consent(uow, client, DOMESTIC_PAYMENT,
-                                             consent_data(body), now, rng=rng)
+    record = consents.create_payment_consent(uow, client, order_type, consent_data(body), now,
+                                             rng=rng)
     return ConsentView(record, None)
 
 
@@ -139,9 +156,56 @@ def submit_order(uow: UnitOfWork, context, client: Client, body: Mapping[str, An
     repo.add(order)
     consents.consume(uow, consent, now)
     repo.flush()
-    dispatch.after_commit(uow, EXECUTE_ORDER, order.payment_order_id)
+    if order_type == DOMESTIC_PAYMENT:
+        dispatch.after_commit(uow, EXECUTE_ORDER, order.payment_order_id)
+    else:
+        _set_up_schedule(uow, order, consent.data["Initiation"], debtor, now)
     return order_record(repo, order, consent_id=consent_id, initiation=consent.data["Initiation"],
                         debtor=debtor)
+
+
+def _set_up_schedule(uow: UnitOfWork, order: PaymentOrder, initiation: Mapping[str, Any],
+                     debtor: Account, now: datetime) -> None:
+    """The ledger schedule of a scheduled payment or standing order, in the submission's
+    transaction: the schedule engine (aspsp.ledger.schedules) pays it on its dates. A
+    schedule the engine refuses (a date passed since the consent) refuses the submission."""
+    payee = domain.payee_of(initiation)
+    creditor = ledger.Creditor(payee.name, payee.scheme, payee.identification)
+    try:
+        if order.order_type == DOMESTIC_SCHEDULED_PAYMENT:
+            row = schedules.create_scheduled_payment(
+                uow, debtor_account_id=debtor.account_id, creditor=creditor,
+                amount=domain.money_of(initiation["InstructedAmount"]),
+                execute_at=_datetime(initiation["RequestedExecutionDateTime"]), now=now,
+                reference=(initiation.get("RemittanceInformation") or {}).get("Reference"),
+                end_to_end_identification=initiation.get("EndToEndIdentification"))
+            order.scheduled_payment_pk = row.id
+        else:
+            optional = {name: _datetime(initiation[key]) for name, key in (
+                ("recurring_payment_at", "RecurringPaymentDateTime"),
+                ("final_payment_at", "FinalPaymentDateTime")) if key in initiation}
+            optional.update({name: domain.money_of(initiation[key]) for name, key in (
+                ("recurring_amount", "RecurringPaymentAmount"),
+                ("final_amount", "FinalPaymentAmount")) if key in initiation})
+            row = schedules.create_standing_order(
+                uow, debtor_account_id=debtor.account_id, creditor=creditor,
+                frequency=initiation["Frequency"],
+                first_payment_at=_datetime(initiation["FirstPaymentDateTime"]),
+                first_amount=domain.money_of(initiation["FirstPaymentAmount"]), now=now,
+                number_of_payments=domain.number_of_payments(initiation),
+                reference=initiation.get("Reference"), **optional)
+            order.standing_order_pk = row.id
+    except schedules.InvalidSchedule as refusal:
+        kind = ProblemKind.INVALID_DATE if refusal.field.endswith("DateTime") \
+            else ProblemKind.INVALID
+        raise InvalidPaymentRequest([Problem(kind, f"Data.Initiation.{refusal.field}",
+                                             refusal.message)]) from None
+    _move(order, INITIATION_COMPLETED, now)
+    uow.session.flush()
+
+
+def _datetime(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def get_order(uow: UnitOfWork, client: Client, payment_order_id: str,
@@ -200,6 +264,10 @@ def order_record(repo: PisRepository, order: PaymentOrder, *, consent_id: str | 
     payment = repo.ledger_payment(order.ledger_payment_pk)
     history = [StatusStep(s["status"], datetime.fromisoformat(s["at"]), s.get("reason"))
                for s in order.status_history]
+    if order.scheduled_payment_pk or order.standing_order_pk:
+        return _schedule_record(repo, order, history, consent_id or consent.consent_id,
+                                initiation if initiation is not None
+                                else consent.data["Initiation"], debtor)
     if payment is not None:
         # The ledger's own Pending is the order's; its later steps follow the order's.
         seen = {(s.status) for s in history}
@@ -219,6 +287,38 @@ def order_record(repo: PisRepository, order: PaymentOrder, *, consent_id: str | 
         debtor=debtor_of(debtor or repo.account(order.debtor_account_pk)),
         history=tuple(history),
         transaction_id=payment.payment_id if payment is not None else order.payment_order_id)
+
+
+def _schedule_record(repo: PisRepository, order: PaymentOrder, history: list[StatusStep],
+                     consent_id: str, initiation: dict, debtor: Account | None) -> OrderRecord:
+    """A scheduled payment or standing order: InitiationCompleted (Cancelled once its
+    schedule is), and each payment the schedule made since, with its own status."""
+    reader = _Reader(repo.session)     # the schedule engine's readers take a unit of work
+    state = schedules.scheduled_payment_state(
+        reader, _schedule_id(repo, order)) if order.scheduled_payment_pk else \
+        schedules.standing_order_state(reader, _schedule_id(repo, order))
+    status = CANCELLED if state is not None and state.status == CANCELLED else order.status
+    steps = list(history) + [
+        StatusStep(e.status, e.executed_at, e.rejection_reason,
+                   e.payment_id or e.execution_id) for e in (state.executions if state else [])]
+    return OrderRecord(
+        payment_order_id=order.payment_order_id, order_type=order.order_type,
+        consent_id=consent_id, status=status, status_updated_at=history[-1].at,
+        created_at=order.created_at, initiation=initiation,
+        debtor=debtor_of(debtor or repo.account(order.debtor_account_pk)),
+        history=tuple(steps), transaction_id=order.payment_order_id)
+
+
+@dataclass(frozen=True)
+class _Reader:
+    session: Any
+
+
+def _schedule_id(repo: PisRepository, order: PaymentOrder) -> str:
+    from aspsp.ledger.models import ScheduledPayment, StandingOrder
+    if order.scheduled_payment_pk:
+        return repo.session.get(ScheduledPayment, order.scheduled_payment_pk).scheduled_payment_id
+    return repo.session.get(StandingOrder, order.standing_order_pk).standing_order_id
 
 
 def debtor_of(account: Account) -> dict[str, str]:
@@ -284,5 +384,5 @@ def _plausible_id(value: str) -> bool:
     return bool(value) and len(value) <= 40 and value.isprintable()
 
 
-__all__ = ["ConsentView", "OrderRecord", "Problem", "ProblemKind", "create_domestic_consent",
+__all__ = ["ConsentView", "OrderRecord", "Problem", "ProblemKind", "create_consent",
            "execute_order", "funds_confirmation", "get_consent", "get_order", "submit_order"]

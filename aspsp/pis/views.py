@@ -1,5 +1,6 @@
-"""Payment Initiation API v3.1.11 under /open-banking/v3.1/pisp: domestic payment consents,
-their funds confirmation, and the domestic payments they allow.
+"""Payment Initiation API v3.1.11 under /open-banking/v3.1/pisp: the consents of domestic
+payments, domestic scheduled payments and domestic standing orders (with the funds
+confirmation of a domestic payment consent), and the payment orders they allow (`KINDS`).
 
 Who may call what (consent.gate): the consent resources and the reading of payments take a
 client-credentials token with scope `payments` of a client registered as a PISP
@@ -11,6 +12,8 @@ answered like an unknown id (400 UK.OBIE.Resource.NotFound), as the AIS consents
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import Flask, current_app, request
 
 from aspsp import obapi, platform
@@ -19,14 +22,10 @@ from consent import gate
 from consent.domain import ConsentStatus
 from consent.errors import ConsentError, ConsentNotFound
 
-from . import encoding, services
+from . import encoding, schemas, services
 from .domain import ProblemKind
 from .errors import (ConsentNotUsable, DebtorNotPermitted, InvalidPaymentRequest,
                      PaymentOrderNotFound, PisError, WrongConsent)
-from .schemas import (OBWriteDomestic2Schema, OBWriteDomesticConsent4Schema,
-                      OBWriteDomesticConsentResponse5Schema, OBWriteDomesticResponse5Schema,
-                      OBWriteFundsConfirmationResponse1Schema,
-                      OBWritePaymentDetailsResponse1Schema)
 
 SCOPE = "payments"
 PREFIX = "/open-banking/v3.1/pisp"
@@ -45,6 +44,46 @@ def init_app(app: Flask) -> None:
     obapi.register_blueprint(app, _blueprint())
 
 
+@dataclass(frozen=True)
+class Kind:
+    """One payment order type's resources: paths, OBIE names and schemas."""
+    order_type: str
+    consents: str                 # path of its consents
+    payments: str                 # path of its payments
+    id_name: str                  # the payment resource's id member and path variable
+    operation: str                # OBIE operationId stem, e.g. DomesticPayment
+    consent_request: type
+    consent_response: type
+    payment_request: type
+    payment_response: type
+    funds_confirmation: bool = False
+
+    @property
+    def plural(self) -> str:
+        return self.operation + "s"
+
+
+KINDS = (
+    Kind(services.DOMESTIC_PAYMENT, "domestic-payment-consents", "domestic-payments",
+         "DomesticPaymentId", "DomesticPayment", schemas.OBWriteDomesticConsent4Schema,
+         schemas.OBWriteDomesticConsentResponse5Schema, schemas.OBWriteDomestic2Schema,
+         schemas.OBWriteDomesticResponse5Schema, funds_confirmation=True),
+    Kind(services.DOMESTIC_SCHEDULED_PAYMENT, "domestic-scheduled-payment-consents",
+         "domestic-scheduled-payments", "DomesticScheduledPaymentId",
+         "DomesticScheduledPayment", schemas.OBWriteDomesticScheduledConsent4Schema,
+         schemas.OBWriteDomesticScheduledConsentResponse5Schema,
+         schemas.OBWriteDomesticScheduled2Schema,
+         schemas.OBWriteDomesticScheduledResponse5Schema),
+    Kind(services.DOMESTIC_STANDING_ORDER, "domestic-standing-order-consents",
+         "domestic-standing-orders", "DomesticStandingOrderId", "DomesticStandingOrder",
+         schemas.OBWriteDomesticStandingOrderConsent5Schema,
+         schemas.OBWriteDomesticStandingOrderConsentResponse6Schema,
+         schemas.OBWriteDomesticStandingOrder3Schema,
+         schemas.OBWriteDomesticStandingOrderResponse6Schema),
+)
+BY_TYPE = {kind.order_type: kind for kind in KINDS}
+
+
 def _blueprint() -> obapi.Blueprint:
     """A new blueprint per app (create_app runs once per test)."""
     blp = obapi.Blueprint("Payment Initiation", __name__, url_prefix=PREFIX,
@@ -52,53 +91,64 @@ def _blueprint() -> obapi.Blueprint:
                                       "payment consents and the payments they allow")
     blp.register_error_handler(PisError, _pis_error)
     blp.register_error_handler(ConsentError, _consent_error)
-    tpp = [{"TPPOAuth2Security": [SCOPE]}]
-    psu = [{"PSUOAuth2Security": [SCOPE]}]
-    headers = list(obapi.FAPI_HEADERS)
-    posts = headers + [IDEMPOTENCY_HEADER, SIGNATURE_HEADER]
+    for kind in KINDS:
+        _consent_routes(blp, kind)
+        _payment_routes(blp, kind)
+    return blp
 
-    # domestic payment consents ---------------------------------------------------------------
-    @blp.route("/domestic-payment-consents", methods=["POST"],
-               endpoint="CreateDomesticPaymentConsents")
+
+TPP = [{"TPPOAuth2Security": [SCOPE]}]
+PSU = [{"PSUOAuth2Security": [SCOPE]}]
+HEADERS = list(obapi.FAPI_HEADERS)
+POSTS = HEADERS + [IDEMPOTENCY_HEADER, SIGNATURE_HEADER]
+
+
+def _consent_routes(blp: obapi.Blueprint, kind: Kind) -> None:
+    create_id = f"Create{kind.operation}Consents"
+
+    @blp.route(f"/{kind.consents}", methods=["POST"], endpoint=create_id)
     @gate.requires_client(SCOPE)
-    @blp.doc(operationId="CreateDomesticPaymentConsents", security=tpp, parameters=posts)
-    @blp.arguments(OBWriteDomesticConsent4Schema, error_status_code=400)
-    @blp.response(201, OBWriteDomesticConsentResponse5Schema)
+    @blp.doc(operationId=create_id, security=TPP, parameters=POSTS,
+             summary=f"Create a {kind.order_type} consent (AwaitingAuthorisation)")
+    @blp.arguments(kind.consent_request, error_status_code=400)
+    @blp.response(201, kind.consent_response)
     @obapi.documented_errors(blp, 400, 401, 403, 405, 406, 415, 500)
-    def create_domestic_payment_consent(parsed):
-        """Create a domestic payment consent (AwaitingAuthorisation)"""
+    def create_consent(parsed):
         obapi.idempotency_key()
         p = platform.current()
         with p.uow() as uow:
-            view = services.create_domestic_consent(uow, gate.current_client().client,
-                                                    request.get_json(), parsed, p.clock.now())
+            view = services.create_consent(uow, gate.current_client().client, kind.order_type,
+                                           request.get_json(), parsed, p.clock.now())
             uow.commit()
         return encoding.json_response(_consent_body(view), 201)
 
-    @blp.route("/domestic-payment-consents/<ConsentId>", methods=["GET"],
-               endpoint="GetDomesticPaymentConsentsConsentId")
+    get_id = f"Get{kind.operation}ConsentsConsentId"
+
+    @blp.route(f"/{kind.consents}/<ConsentId>", methods=["GET"], endpoint=get_id)
     @gate.requires_client(SCOPE)
-    @blp.doc(operationId="GetDomesticPaymentConsentsConsentId", security=tpp,
-             parameters=headers)
-    @blp.response(200, OBWriteDomesticConsentResponse5Schema)
+    @blp.doc(operationId=get_id, security=TPP, parameters=HEADERS,
+             summary=f"Read a {kind.order_type} consent")
+    @blp.response(200, kind.consent_response)
     @obapi.documented_errors(blp, 400, 401, 403, 405, 406, 500)
-    def get_domestic_payment_consent(ConsentId: str):  # noqa: N803 (the OBIE path name)
-        """Read a domestic payment consent"""
+    def get_consent(ConsentId: str):  # noqa: N803 (the OBIE path name)
         p = platform.current()
         with p.uow() as uow:
             view = services.get_consent(uow, gate.current_client().client, ConsentId,
-                                        services.DOMESTIC_PAYMENT, p.clock.now())
+                                        kind.order_type, p.clock.now())
         return encoding.json_response(_consent_body(view))
 
-    @blp.route("/domestic-payment-consents/<ConsentId>/funds-confirmation", methods=["GET"],
-               endpoint="GetDomesticPaymentConsentsConsentIdFundsConfirmation")
+    if not kind.funds_confirmation:
+        return
+    funds_id = f"Get{kind.operation}ConsentsConsentIdFundsConfirmation"
+
+    @blp.route(f"/{kind.consents}/<ConsentId>/funds-confirmation", methods=["GET"],
+               endpoint=funds_id)
     @gate.requires_consent(SCOPE)
-    @blp.doc(operationId="GetDomesticPaymentConsentsConsentIdFundsConfirmation", security=psu,
-             parameters=headers)
-    @blp.response(200, OBWriteFundsConfirmationResponse1Schema)
+    @blp.doc(operationId=funds_id, security=PSU, parameters=HEADERS,
+             summary="Whether the customer's account can pay the consent's amount now")
+    @blp.response(200, schemas.OBWriteFundsConfirmationResponse1Schema)
     @obapi.documented_errors(blp, 400, 401, 403, 405, 406, 500)
-    def get_domestic_payment_funds_confirmation(ConsentId: str):  # noqa: N803
-        """Whether the customer's account can pay the consent's amount now"""
+    def get_funds_confirmation(ConsentId: str):  # noqa: N803
         p = platform.current()
         now = p.clock.now()
         with p.uow() as uow:
@@ -109,56 +159,58 @@ def _blueprint() -> obapi.Blueprint:
                                               "FundsAvailable": available}},
             "Links": {"Self": _self()}, "Meta": {}})
 
-    # domestic payments ------------------------------------------------------------------------
-    @blp.route("/domestic-payments", methods=["POST"], endpoint="CreateDomesticPayments")
+
+def _payment_routes(blp: obapi.Blueprint, kind: Kind) -> None:
+    create_id = f"Create{kind.plural}"
+
+    @blp.route(f"/{kind.payments}", methods=["POST"], endpoint=create_id)
     @gate.requires_consent(SCOPE)
-    @blp.doc(operationId="CreateDomesticPayments", security=psu, parameters=posts)
-    @blp.arguments(OBWriteDomestic2Schema, error_status_code=400)
-    @blp.response(201, OBWriteDomesticResponse5Schema)
+    @blp.doc(operationId=create_id, security=PSU, parameters=POSTS,
+             summary=f"Submit the {kind.order_type} an authorised consent allows (once)")
+    @blp.arguments(kind.payment_request, error_status_code=400)
+    @blp.response(201, kind.payment_response)
     @obapi.documented_errors(blp, 400, 401, 403, 405, 406, 415, 500)
-    def create_domestic_payment(_parsed):
-        """Submit the payment an authorised domestic payment consent allows (once)"""
+    def create_payment(_parsed):
         obapi.idempotency_key()
         p = platform.current()
         context = gate.current_consent()
         with p.uow() as uow:
             record = services.submit_order(uow, context, _ClientOf(context),
-                                           request.get_json(), services.DOMESTIC_PAYMENT,
-                                           p.clock.now())
+                                           request.get_json(), kind.order_type, p.clock.now())
             uow.commit()
         return encoding.json_response(_order_body(record), 201)
 
-    @blp.route("/domestic-payments/<DomesticPaymentId>", methods=["GET"],
-               endpoint="GetDomesticPaymentsDomesticPaymentId")
+    get_id = f"Get{kind.plural}{kind.id_name}"
+    variable = f"<{kind.id_name}>"
+
+    @blp.route(f"/{kind.payments}/{variable}", methods=["GET"], endpoint=get_id)
     @gate.requires_client(SCOPE)
-    @blp.doc(operationId="GetDomesticPaymentsDomesticPaymentId", security=tpp,
-             parameters=headers)
-    @blp.response(200, OBWriteDomesticResponse5Schema)
+    @blp.doc(operationId=get_id, security=TPP, parameters=HEADERS,
+             summary=f"Read a {kind.order_type} and its status")
+    @blp.response(200, kind.payment_response)
     @obapi.documented_errors(blp, 400, 401, 403, 405, 406, 500)
-    def get_domestic_payment(DomesticPaymentId: str):  # noqa: N803
-        """Read a domestic payment and its status"""
+    def get_payment(**ids):
         p = platform.current()
         with p.uow() as uow:
-            record = services.get_order(uow, gate.current_client().client, DomesticPaymentId,
-                                        services.DOMESTIC_PAYMENT)
+            record = services.get_order(uow, gate.current_client().client,
+                                        ids[kind.id_name], kind.order_type)
         return encoding.json_response(_order_body(record))
 
-    @blp.route("/domestic-payments/<DomesticPaymentId>/payment-details", methods=["GET"],
-               endpoint="GetDomesticPaymentsDomesticPaymentIdPaymentDetails")
+    details_id = f"{get_id}PaymentDetails"
+
+    @blp.route(f"/{kind.payments}/{variable}/payment-details", methods=["GET"],
+               endpoint=details_id)
     @gate.requires_client(SCOPE)
-    @blp.doc(operationId="GetDomesticPaymentsDomesticPaymentIdPaymentDetails", security=tpp,
-             parameters=headers)
-    @blp.response(200, OBWritePaymentDetailsResponse1Schema)
+    @blp.doc(operationId=details_id, security=TPP, parameters=HEADERS,
+             summary="Every status it has had, oldest first (and each payment of a schedule)")
+    @blp.response(200, schemas.OBWritePaymentDetailsResponse1Schema)
     @obapi.documented_errors(blp, 400, 401, 403, 405, 406, 500)
-    def get_domestic_payment_details(DomesticPaymentId: str):  # noqa: N803
-        """Every status the payment has had, oldest first"""
+    def get_payment_details(**ids):
         p = platform.current()
         with p.uow() as uow:
-            record = services.get_order(uow, gate.current_client().client, DomesticPaymentId,
-                                        services.DOMESTIC_PAYMENT)
+            record = services.get_order(uow, gate.current_client().client,
+                                        ids[kind.id_name], kind.order_type)
         return encoding.json_response(_details_body(record))
-
-    return blp
 
 
 class _ClientOf:
@@ -188,29 +240,34 @@ def _consent_body(view: services.ConsentView) -> dict:
     data = {"ConsentId": record.consent_id, "CreationDateTime": record.created_at,
             "Status": v31_consent_status(record),
             "StatusUpdateDateTime": record.status_updated_at}
-    for name in ("ReadRefundAccount", "Initiation", "Authorisation", "SCASupportData"):
+    for name in ("Permission", "ReadRefundAccount", "Initiation", "Authorisation",
+                 "SCASupportData"):
         if name in record.data:
             data[name] = record.data[name]
     if view.debtor is not None:
         data["Debtor"] = view.debtor
-    path = {"domestic-payment": "domestic-payment-consents"}[record.consent_type]
+    kind = BY_TYPE[record.consent_type]
     return {"Data": data, "Risk": record.data.get("Risk", {}),
-            "Links": {"Self": f"{_issuer()}{PREFIX}/{path}/{record.consent_id}"}, "Meta": {}}
+            "Links": {"Self": f"{_issuer()}{PREFIX}/{kind.consents}/{record.consent_id}"},
+            "Meta": {}}
 
 
 def _order_body(record: services.OrderRecord) -> dict:
-    data = {"DomesticPaymentId": record.payment_order_id, "ConsentId": record.consent_id,
+    kind = BY_TYPE[record.order_type]
+    data = {kind.id_name: record.payment_order_id, "ConsentId": record.consent_id,
             "CreationDateTime": record.created_at, "Status": record.status,
             "StatusUpdateDateTime": record.status_updated_at,
             "Initiation": record.initiation}
     if record.debtor is not None:
         data["Debtor"] = record.debtor
     return {"Data": data,
-            "Links": {"Self": f"{_issuer()}{PREFIX}/domestic-payments/"
+            "Links": {"Self": f"{_issuer()}{PREFIX}/{kind.payments}/"
                               f"{record.payment_order_id}"},
             "Meta": {}}
 
 
+# payment-details names statuses in ISO 20022 terms: a schedule set up is "Accepted".
+_DETAIL_STATUSES = {services.INITIATION_COMPLETED: "Accepted"}
 _STATUS_REASONS = {"Rejected": "ProprietaryRejection",
                    "AcceptedSettlementInProcess": "PendingSettlement"}
 
@@ -218,8 +275,11 @@ _STATUS_REASONS = {"Rejected": "ProprietaryRejection",
 def _details_body(record: services.OrderRecord) -> dict:
     steps = []
     for step in record.history:
-        item = {"PaymentTransactionId": record.transaction_id, "Status": step.status,
+        item = {"PaymentTransactionId": step.transaction_id or record.transaction_id,
+                "Status": _DETAIL_STATUSES.get(step.status, step.status),
                 "StatusUpdateDateTime": step.at}
+        if step.status in _DETAIL_STATUSES:         # the resource's own name for it
+            item["StatusDetail"] = {"Status": step.status}
         if step.status in _STATUS_REASONS:
             item["StatusDetail"] = {"Status": step.status,
                                     "StatusReason": _STATUS_REASONS[step.status]}
@@ -236,7 +296,9 @@ _PROBLEM_CODES = {ProblemKind.INVALID: ErrorCode.FIELD_INVALID,
                   ProblemKind.UNSUPPORTED_SCHEME: ErrorCode.UNSUPPORTED_SCHEME,
                   ProblemKind.UNSUPPORTED_LOCAL_INSTRUMENT:
                       ErrorCode.UNSUPPORTED_LOCAL_INSTRUMENT,
-                  ProblemKind.MISMATCH: ErrorCode.CONSENT_MISMATCH}
+                  ProblemKind.MISMATCH: ErrorCode.CONSENT_MISMATCH,
+                  ProblemKind.UNEXPECTED: ErrorCode.FIELD_UNEXPECTED,
+                  ProblemKind.UNSUPPORTED_FREQUENCY: ErrorCode.UNSUPPORTED_FREQUENCY}
 
 
 def _pis_error(error: PisError):

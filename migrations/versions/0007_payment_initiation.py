@@ -34,6 +34,8 @@ def upgrade() -> None:
         sa.Column('status_history', sa.JSON(), nullable=False),
         sa.Column('rejection_reason', sa.String(length=500), nullable=True),
         sa.Column('ledger_payment_pk', PK, nullable=True),
+        sa.Column('scheduled_payment_pk', PK, nullable=True),
+        sa.Column('standing_order_pk', PK, nullable=True),
         sa.Column('created_at', aspsp.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column('status_updated_at', aspsp.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(['consent_pk'], ['consents.id'],
@@ -44,11 +46,20 @@ def upgrade() -> None:
                                 name=op.f('fk_payment_orders_debtor_account_pk_accounts')),
         sa.ForeignKeyConstraint(['ledger_payment_pk'], ['payments.id'],
                                 name=op.f('fk_payment_orders_ledger_payment_pk_payments')),
+        sa.ForeignKeyConstraint(['scheduled_payment_pk'], ['scheduled_payments.id'],
+                                name=op.f('fk_payment_orders_scheduled_payment_pk_'
+                                          'scheduled_payments')),
+        sa.ForeignKeyConstraint(['standing_order_pk'], ['standing_orders.id'],
+                                name=op.f('fk_payment_orders_standing_order_pk_standing_orders')),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_payment_orders')),
         sa.UniqueConstraint('payment_order_id', name=op.f('uq_payment_orders_payment_order_id')),
         sa.UniqueConstraint('consent_pk', name=op.f('uq_payment_orders_consent_pk')),
         sa.UniqueConstraint('ledger_payment_pk',
-                            name=op.f('uq_payment_orders_ledger_payment_pk')))
+                            name=op.f('uq_payment_orders_ledger_payment_pk')),
+        sa.UniqueConstraint('scheduled_payment_pk',
+                            name=op.f('uq_payment_orders_scheduled_payment_pk')),
+        sa.UniqueConstraint('standing_order_pk',
+                            name=op.f('uq_payment_orders_standing_order_pk')))
     op.create_index(op.f('ix_payment_orders_client_pk'), 'payment_orders', ['client_pk'])
     op.create_index(op.f('ix_payment_orders_debtor_account_pk'), 'payment_orders',
                     ['debtor_account_pk'])
