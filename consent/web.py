@@ -332,7 +332,8 @@ def _sign_page(uow, pending, psu, payment: screens.PaymentView, *, error: str | 
     return render_template("psu/sign.html", requester=_requester(uow, pending),
                            payment=payment, to_sign=payment.to_sign,
                            action=url_for(".authorize_code", reference=pending.reference),
-                           error=error, sandbox=sandbox, authenticator=authenticator), status
+                           error=error, sandbox=sandbox, authenticator=authenticator,
+                           username=psu.username if sandbox else None), status
 
 
 def _payment_page(uow, pending, psu, payment: screens.PaymentView, *,

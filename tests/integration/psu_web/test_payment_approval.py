@@ -511,6 +511,8 @@ def test_the_sign_page_links_demo_customers_to_the_sandbox_authenticator(browser
                                                                          clock):
     world = payment_world(platform, clock, username="alice", secret=ALICE_SECRET)
     log_in(browser, world)
+    assert ("flask sandbox sign-code alice --amount 12.50 --currency GBP --payee "
+            "12345612345678") in browser.html
     link = browser.html.split('id="sandbox-authenticator" href="')[1].split('"')[0]
     link = link.replace("&amp;", "&")
     query = parse_qs(urlsplit(link).query)

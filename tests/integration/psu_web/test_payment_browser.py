@@ -38,6 +38,7 @@ def test_customer_signs_and_approves_a_payment_in_a_real_browser(app, chromium, 
         assert page.inner_text("#sign-currency") == "GBP"
         assert page.inner_text("#sign-payee") == "12345612345678"
         assert "£12.50" in page.inner_text("main") and "ACME Ltd" in page.inner_text("main")
+        page.screenshot(path=str(tmp_path / "sign.png"), full_page=True)
 
         with context.expect_page() as opened:           # the sandbox authenticator, new tab
             page.click("#sandbox-authenticator")
