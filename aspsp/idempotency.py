@@ -34,6 +34,11 @@ Usage (the decorator below the consent gate, which tells who the client is):
             uow.commit()                                # the resource and the key, together
         return response                                 # exactly what respond() built
 
+A retry must reach the decorator to be replayed: a resource whose creation changes what the
+gate checks (a payment consumes its consent) needs a gate that lets the retry through, e.g.
+`requires_consent(SCOPE, statuses=(AUTHORISED, CONSUMED))`, the service refusing a consumed
+consent itself; the retry's claim meets the first request's key before the service runs.
+
 Misuse fails loudly (IdempotencyMisuse, a 500 in every test that exercises it): a view under
 `@idempotent` that returns successfully without `claim` + `respond`, or returns something
 other than the Response `respond` built; `claim` outside `@idempotent`, twice, or after other

@@ -200,11 +200,12 @@ def _key_for(jwks: dict, kid: str, alg: str) -> jwk.JWK:
     keys = signing_keys(jwks, kid)
     if not keys:
         raise _invalid("kid", "kid names no signing key the caller registered")
-    key = keys[0]
+    kty = "RSA" if alg.startswith("PS") else "EC"
+    fitting = [k for k in keys if k.get("kty") == kty] or keys
+    key = fitting[0]
     if key.get("alg") not in (None, alg):
         raise _invalid("alg", f"the key {kid} is registered for {key.get('alg')}, not {alg}")
-    expected_kty = "RSA" if alg.startswith("PS") else "EC"
-    if key.get("kty") != expected_kty or not strong_enough(key):
+    if key.get("kty") != kty or not strong_enough(key):
         raise _invalid("kid", f"the key {kid} is not a {alg} key of the required strength")
     return key
 

@@ -241,7 +241,7 @@ def is_idempotency_key(value: str | None) -> bool:
 
 def idempotency_key(required: bool = True) -> str | None:
     """The request's x-idempotency-key, checked (at most 40 characters, no leading or
-    trailing white space). Store-based replay detection comes with the payment resources."""
+    trailing white space). Replay detection and storage: aspsp.idempotency (@idempotent)."""
     value = request.headers.get("x-idempotency-key")
     if value is None:
         if required:

@@ -62,6 +62,38 @@ def conventions_blueprint() -> obapi.Blueprint:
     blp.add_url_rule("/other-consents", view_func=create("test-other-consent"),
                      methods=["POST"])
 
+    # Views that break the protocol: each must fail loudly (500), never answer as if kept.
+    @blp.route("/misuse/no-claim", methods=["POST"])
+    @gate.requires_client("accounts")
+    @idempotency.idempotent("test-misuse")
+    def no_claim():
+        return {"Data": {}}, 201
+
+    @blp.route("/misuse/returns-another-response", methods=["POST"])
+    @gate.requires_client("accounts")
+    @idempotency.idempotent("test-misuse")
+    def another_response():
+        with platform.current().uow() as uow:
+            idempotency.claim(uow).respond(201, {"Data": {}})
+            uow.commit()
+        return {"Data": {"Other": True}}, 201
+
+    @blp.route("/misuse/commit-before-respond", methods=["POST"])
+    @gate.requires_client("accounts")
+    @idempotency.idempotent("test-misuse")
+    def commit_first():
+        with platform.current().uow() as uow:
+            key = idempotency.claim(uow)
+            uow.commit()
+            return key.respond(201, {"Data": {}})
+
+    @blp.route("/misuse/claim-without-decorator", methods=["POST"])
+    @gate.requires_client("accounts")
+    def undecorated():
+        with platform.current().uow() as uow:
+            idempotency.claim(uow)
+        return {"Data": {}}, 201
+
     @blp.route("/consents/<ConsentId>", methods=["GET"])
     @gate.requires_client("accounts")
     def read(ConsentId):

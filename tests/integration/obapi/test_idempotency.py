@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from aspsp import idempotency
 from aspsp.idempotency import IdempotencyKey
 from tests.conftest import create_pg_database, drop_pg_database, service_missing
-from tests.integration.obapi.conftest import (CONSENTS, OTHER, SigningTpp, body_bytes,
-                                              build_app, consent_count, errors)
+from tests.integration.obapi.conftest import (CONSENTS, OTHER, PREFIX, SigningTpp,
+                                              body_bytes, build_app, consent_count, errors)
 from tests.oauth_factories import make_client
 
 
@@ -155,6 +155,21 @@ def test_a_40_character_key_is_kept(tpp, platform):
     first = tpp.post(CONSENTS, body, key="k" * 40)
     assert tpp.post(CONSENTS, body, key="k" * 40).get_data() == first.get_data()
     assert consent_count(platform) == 1
+
+
+# --- a view that breaks the protocol fails loudly -----------------------------------------------
+@pytest.mark.parametrize("path", ["no-claim", "returns-another-response",
+                                  "commit-before-respond", "claim-without-decorator"])
+def test_a_view_that_misuses_the_api_is_a_500_never_a_silent_success(tpp, path):
+    response = tpp.post(f"{PREFIX}/misuse/{path}", body_bytes(), key="k")
+    assert response.status_code == 500
+    assert errors(response) == [("UK.OBIE.UnexpectedError", None)]
+
+
+def test_a_key_committed_without_its_response_is_never_replayed_as_a_success(tpp):
+    path = f"{PREFIX}/misuse/commit-before-respond"
+    assert tpp.post(path, body_bytes(), key="k").status_code == 500
+    assert tpp.post(path, body_bytes(), key="k").status_code == 500
 
 
 # --- the race ---------------------------------------------------------------------------------

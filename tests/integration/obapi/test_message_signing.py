@@ -119,10 +119,8 @@ def test_no_signature_is_signature_missing(tpp, platform):
     assert consent_count(platform) == 0
 
 
-@pytest.mark.parametrize("value", [
-    "", "not a jws", "a.b", "a..b..c", "e30..", "..c2ln", "!!!..c2ln", "e30.e30.c2ln",
-    b64(b"[1,2]") + "..c2ln", b64(b"not json") + "..c2ln", "x" * 9000,
-    '{"protected": "e30", "signature": "c2ln"}',
+@pytest.mark.parametrize("value", [   # every other shape: tests/unit/obapi
+    "", "a.b", b64(b"not json") + "..c2ln", '{"protected": "e30", "signature": "c2ln"}',
 ])
 def test_a_value_that_is_not_a_compact_detached_jws_is_malformed(tpp, platform, value):
     refused(tpp.post(CONSENTS, body_bytes(), signature=value), MALFORMED, "x-jws-signature")
@@ -148,7 +146,6 @@ def test_each_missing_claim_is_named(tpp, platform, claim):
 
 @pytest.mark.parametrize("crit", [
     [OB_IAT, OB_ISS], [OB_IAT, OB_ISS, OB_TAN, "b64"], [OB_IAT, OB_ISS, OB_ISS],
-    "http://openbanking.org.uk/iat", [], [OB_IAT, OB_ISS, "http://openbanking.org.uk/tax"],
 ])
 def test_crit_must_name_exactly_the_three_claims(tpp, crit):
     body = body_bytes()
@@ -156,7 +153,7 @@ def test_crit_must_name_exactly_the_three_claims(tpp, crit):
             INVALID_CLAIM, "crit")
 
 
-@pytest.mark.parametrize("alg", ["none", "HS256", "RS256", "PS512", "ES384"])
+@pytest.mark.parametrize("alg", ["none", "HS256", "RS256"])
 def test_an_algorithm_other_than_ps256_or_es256_is_refused(tpp, alg):
     body = body_bytes()
     refused(tpp.post(CONSENTS, body, signature=unsigned(good_header(tpp, alg=alg))),
@@ -192,7 +189,7 @@ def test_a_signature_by_another_key_under_the_registered_kid_is_invalid(tpp, pla
     assert consent_count(platform) == 0
 
 
-@pytest.mark.parametrize("iss", ["", "someone/else", "ORG", None, 42])
+@pytest.mark.parametrize("iss", ["someone/else", "ORG", None])
 def test_an_iss_that_is_not_the_callers_org_and_software_is_an_invalid_claim(tpp, iss):
     body = body_bytes()
     iss = f"{tpp.client.row.org_id}" if iss == "ORG" else iss
@@ -207,14 +204,14 @@ def test_another_tpps_iss_is_refused(tpp, make_signing_tpp):
             INVALID_CLAIM, OB_ISS)
 
 
-@pytest.mark.parametrize("tan", ["openbanking.org.uk", "evil.example", "", "LOCALHOST.", 7])
+@pytest.mark.parametrize("tan", ["openbanking.org.uk", "LOCALHOST.", 7])
 def test_a_tan_that_is_not_the_directorys_is_an_invalid_claim(tpp, tan):
     body = body_bytes()
     signature = _sign_raw(good_header(tpp) | {OB_TAN: tan}, body, tpp.key)
     refused(tpp.post(CONSENTS, body, signature=signature), INVALID_CLAIM, OB_TAN)
 
 
-@pytest.mark.parametrize("iat", ["1700000000", None, True, 1e400])
+@pytest.mark.parametrize("iat", ["1700000000", True])
 def test_an_iat_that_is_not_a_number_is_an_invalid_claim(tpp, iat):
     body = body_bytes()
     refused(tpp.post(CONSENTS, body, signature=unsigned(good_header(tpp) | {OB_IAT: iat})),
@@ -227,8 +224,8 @@ def test_an_iat_in_the_future_is_an_invalid_claim(tpp):
     refused(tpp.post(CONSENTS, body, signature=signature), INVALID_CLAIM, OB_IAT)
 
 
-@pytest.mark.parametrize("extra", [{"b64": False}, {"b64": True}, {"jku": "https://x"},
-                                   {"x5u": "https://x"}, {"http://openbanking.org.uk/x": 1}])
+@pytest.mark.parametrize("extra", [{"b64": False}, {"jku": "https://x"},
+                                   {"http://openbanking.org.uk/x": 1}])
 def test_a_header_parameter_outside_the_profile_is_an_invalid_claim(tpp, extra):
     body = body_bytes()
     refused(tpp.post(CONSENTS, body, signature=unsigned(good_header(tpp) | extra)),

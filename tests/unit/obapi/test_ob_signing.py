@@ -108,6 +108,13 @@ def test_missing_claims_are_reported_in_the_profiles_order():
 
 @pytest.mark.parametrize("value, code", [
     (None, "UK.OBIE.Signature.Missing"),
+    ("not a jws", "UK.OBIE.Signature.Malformed"),
+    ("a..b..c", "UK.OBIE.Signature.Malformed"),
+    ("..c2ln", "UK.OBIE.Signature.Malformed"),
+    ("e30..", "UK.OBIE.Signature.Malformed"),
+    ("!!!..c2ln", "UK.OBIE.Signature.Malformed"),
+    ("x" * 9000, "UK.OBIE.Signature.Malformed"),
+    ('{"protected": "e30", "signature": "c2ln"}', "UK.OBIE.Signature.Malformed"),
     ("", "UK.OBIE.Signature.Malformed"),
     ("eyJhbGciOiJQUzI1NiJ9.e30.c2ln", "UK.OBIE.Signature.Malformed"),
     ("eyJhbGciOiJQUzI1NiJ9..", "UK.OBIE.Signature.Malformed"),
@@ -148,3 +155,32 @@ def test_the_bank_identity_defaults_to_its_host():
     assert ob_signing.bank_identity({"ISSUER": "https://api.bank.example",
                                      "ASPSP_ORG_ID": "0015800001041RHAAY"}) == \
         ("0015800001041RHAAY", "api.bank.example")
+
+
+GOOD = {"alg": "PS256", "kid": "k", "crit": list(CRIT), OB_IAT: NOW.timestamp(),
+        OB_ISS: EXPECTED.iss, OB_TAN: "openbanking.org.uk"}
+
+
+@pytest.mark.parametrize("changes, path", [
+    ({"alg": "none"}, "alg"), ({"alg": "HS256"}, "alg"), ({"alg": "RS256"}, "alg"),
+    ({"alg": "PS512"}, "alg"), ({"alg": "ES384"}, "alg"), ({"alg": None}, "alg"),
+    ({"kid": ""}, "kid"), ({"kid": 5}, "kid"),
+    ({"crit": "http://openbanking.org.uk/iat"}, "crit"), ({"crit": []}, "crit"),
+    ({"crit": [OB_IAT, OB_ISS, "http://openbanking.org.uk/tax"]}, "crit"),
+    ({"crit": [OB_IAT, OB_ISS, OB_TAN, OB_TAN]}, "crit"),
+    ({"b64": True}, "b64"), ({"x5u": "https://x"}, "x5u"), ({"jwk": {}}, "jwk"),
+    ({"typ": "JWT"}, "typ"), ({"cty": "text/plain"}, "cty"),
+    ({OB_IAT: None}, OB_IAT), ({OB_IAT: 1e400}, OB_IAT), ({OB_IAT: float("nan")}, OB_IAT),
+    ({OB_ISS: ""}, OB_ISS), ({OB_ISS: 42}, OB_ISS), ({OB_ISS: "org1"}, OB_ISS),
+    ({OB_TAN: ""}, OB_TAN), ({OB_TAN: "evil.example"}, OB_TAN), ({OB_TAN: ["x"]}, OB_TAN),
+])
+def test_each_wrong_header_value_is_an_invalid_claim_naming_it(changes, path):
+    with pytest.raises(SignatureError) as caught:
+        ob_signing.check_header(GOOD | changes, EXPECTED, now=NOW)
+    assert (caught.value.code, caught.value.path) == ("UK.OBIE.Signature.InvalidClaim", path)
+
+
+@pytest.mark.parametrize("extra", [{}, {"typ": "JOSE"}, {"cty": "json"},
+                                   {"cty": "application/json"}, {OB_IAT: 1}])
+def test_a_header_within_the_profile_passes(extra):
+    ob_signing.check_header(GOOD | extra, EXPECTED, now=NOW)
