@@ -240,6 +240,24 @@ def test_asserts_last_if_all_binds_the_last_only_when_the_others_hold():
     assert fcs.evaluate(s, response(200, {"Data": {"Initiation": {"NumberOfPayments": "3"}}}), {}) == []
 
 
+def test_an_open_ended_standing_order_passes_the_final_amount_rule_one_with_a_final_amount_not():
+    s = script("OB-301-DOP-1015002", PIS_MANIFEST)
+    amount = {"Amount": "1.00", "Currency": "GBP"}
+    open_ended = {"Data": {"Initiation": {"Frequency": "EvryDay", "FirstPaymentAmount": amount}}}
+    assert fcs.evaluate(s, response(200, open_ended), {}) == []
+    final_only = {"Data": {"Initiation": {"FirstPaymentAmount": amount,
+                                          "FinalPaymentAmount": amount}}}
+    assert fcs.evaluate(s, response(403, final_only), {}) == []
+    assert "so OB3GLOAssertOn403 must: status 200" in \
+        fcs.evaluate(s, response(200, final_only), {})[0]
+    # The official assertion, uncorrected, would have looked at FirstPaymentAmount.
+    assert fcs.references()["OB3GLOAssertFinalPaymentAmount"]["expect"]["matches"][0]["JSON"] \
+        == "Data.Initiation.FinalPaymentAmount"
+    raw = json.loads((fcs.MANIFESTS / "assertions.json").read_text())["references"]
+    assert raw["OB3GLOAssertFinalPaymentAmount"]["expect"]["matches"][0]["JSON"] == \
+        "Data.Initiation.FirstPaymentAmount"
+
+
 def test_schema_check_accepts_a_conforming_body_and_names_what_breaks_the_document():
     spec = openapi.document_path("ais")
     good = {"Data": {"Account": [{"AccountId": "a1", "Status": "Enabled", "Currency": "GBP",
