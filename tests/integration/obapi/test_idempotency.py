@@ -185,33 +185,55 @@ def racing_app(clock, tmp_path):
     drop_pg_database(url)
 
 
-def test_twenty_concurrent_requests_with_one_key_make_one_consent(racing_app, clock):
-    platform = racing_app.extensions["aspsp"]
+def race(app, clock, bodies: list[bytes], idempotency_key: str) -> list:
+    """POST each body at once from its own thread, all with one key; the answers in order.
+    Tokens and signatures are made beforehand, so that the threads only race."""
+    platform = app.extensions["aspsp"]
     with platform.uow() as uow:
         test_client = make_client(uow, now=clock.now(), roles=("AISP",))
         uow.commit()
     key = test_client.signing_key
-    tpp = SigningTpp(racing_app.test_client(), platform, clock, test_client, key,
-                     key.get("kid"), "ES256")
-    body = body_bytes()
-    idempotency_key = str(uuid.uuid4())
-    # Everything but the race itself beforehand: tokens, proofs, signatures.
-    requests = [dict(token=tpp.token(), signature=tpp.sign(body)) for _ in range(20)]
-    start = threading.Barrier(20)
-    answers: list = [None] * 20
+    tpp = SigningTpp(app.test_client(), platform, clock, test_client, key, key.get("kid"),
+                     "ES256")
+    prepared = [dict(token=tpp.token(), signature=tpp.sign(body)) for body in bodies]
+    start = threading.Barrier(len(bodies))
+    answers: list = [None] * len(bodies)
 
     def post(i: int) -> None:
-        http = racing_app.test_client()
-        caller = SigningTpp(http, platform, clock, test_client, key, tpp.kid, "ES256")
+        caller = SigningTpp(app.test_client(), platform, clock, test_client, key, tpp.kid,
+                            "ES256")
         start.wait()
-        answers[i] = caller.post(CONSENTS, body, key=idempotency_key, **requests[i])
+        answers[i] = caller.post(CONSENTS, bodies[i], key=idempotency_key, **prepared[i])
 
-    threads = [threading.Thread(target=post, args=(i,)) for i in range(20)]
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(len(bodies))]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    return answers
+
+
+def test_twenty_concurrent_requests_with_one_key_make_one_consent(racing_app, clock):
+    answers = race(racing_app, clock, [body_bytes()] * 20, str(uuid.uuid4()))
     assert [a.status_code for a in answers] == [201] * 20, \
         [a.get_data(as_text=True) for a in answers if a.status_code != 201]
     assert len({a.get_data() for a in answers}) == 1
+    platform = racing_app.extensions["aspsp"]
     assert consent_count(platform) == 1 and key_rows(platform) == 1
+
+
+def test_concurrent_requests_with_one_key_and_two_bodies_make_one_consent(racing_app, clock):
+    """Whichever body commits first wins; the requests with the other body are refused, and
+    those with the winning body get its response."""
+    bodies = [body_bytes(), body_bytes(["ReadAccountsDetail"])] * 5
+    answers = race(racing_app, clock, bodies, "shared-key")
+    created = {a.get_data() for a in answers if a.status_code == 201}
+    assert len(created) == 1
+    winner = bodies[[a.get_data() for a in answers].index(next(iter(created)))]
+    for body, answer in zip(bodies, answers):
+        if body == winner:
+            assert answer.status_code == 201
+        else:
+            assert answer.status_code == 400
+            assert errors(answer) == [("UK.OBIE.Header.Invalid", "x-idempotency-key")]
+    assert consent_count(racing_app.extensions["aspsp"]) == 1

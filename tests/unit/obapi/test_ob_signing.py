@@ -184,3 +184,19 @@ def test_each_wrong_header_value_is_an_invalid_claim_naming_it(changes, path):
                                    {"cty": "application/json"}, {OB_IAT: 1}])
 def test_a_header_within_the_profile_passes(extra):
     ob_signing.check_header(GOOD | extra, EXPECTED, now=NOW)
+
+
+class _Anchor:
+    def __init__(self, **attributes):
+        self.__dict__.update(attributes)
+
+
+@pytest.mark.parametrize("anchor, domains", [
+    (_Anchor(name="sandbox"), {"bank.example"}),        # served in-process: the bank's host
+    (_Anchor(name="u", url="https://keystore.openbanking.org.uk/keystore/openbanking.jwks"),
+     {"keystore.openbanking.org.uk", "openbanking.org.uk"}),
+    (_Anchor(name="t", tan="Directory.Example", url="https://x.example/jwks"),
+     {"directory.example"}),
+])
+def test_the_tan_values_of_a_trust_anchor(anchor, domains):
+    assert ob_signing.anchor_domains(anchor, {"ISSUER": "https://bank.example"}) == domains
