@@ -5,7 +5,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    INSTANCE_PATH=/app/instance
+    INSTANCE_PATH=/app/instance \
+    GUNICORN_CMD_ARGS="--config /app/deploy/gunicorn.conf.py"
 
 WORKDIR /app
 RUN useradd --create-home --uid 10001 aspsp
@@ -20,4 +21,5 @@ USER aspsp
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health/ready', timeout=4)"]
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "4", "--access-logfile", "-", "wsgi:app"]
+# Threaded workers with keep-alive, 4 x 4 threads: deploy/gunicorn.conf.py (via GUNICORN_CMD_ARGS).
+CMD ["gunicorn", "wsgi:app"]
