@@ -315,7 +315,7 @@ class Functional:
         headers = {k: v for k, v in headers.items() if k.lower() not in removed}
         response = ctx.http.request(method, url, headers=headers, data=body)
         seen = fcs.Response(response.status_code, dict(response.headers), response.text)
-        problems = fcs.evaluate(script, seen, {**scope, **{k: v for k, v in headers.items()}})
+        problems = fcs.evaluate(script, seen, {**scope, **headers})  # $x-fapi-... as sent
         kept = None if problems else fcs.kept_value(script, seen)
         if kept:  # as in the FCS, the assertions decide: schema and signature problems follow
             variables[kept[0]] = kept[1]
