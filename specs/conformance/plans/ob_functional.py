@@ -272,7 +272,8 @@ class Functional:
         if reason:
             skip(reason)
         if script.get("detail"):
-            ctx.note(script["detail"])
+            ctx.note(f"{script['detail']} (uriImplementation: "
+                     f"{script.get('uriImplementation', 'not given')})")
         state = self.state(ctx)
         variables = state["variables"]
         params = fcs.resolve_parameters(script, variables)
