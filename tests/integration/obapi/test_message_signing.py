@@ -19,6 +19,7 @@ from aspsp.oauth.keys import generate_jwk
 from tests import tpp_factories
 from tests.integration.obapi.conftest import (CONSENTS, TAN, body_bytes, consent_count,
                                               errors)
+from tests.oauth_factories import dpop_proof
 
 MISSING = "UK.OBIE.Signature.Missing"
 MALFORMED = "UK.OBIE.Signature.Malformed"
@@ -193,7 +194,7 @@ def test_a_signature_by_another_key_under_the_registered_kid_is_invalid(tpp, pla
 def test_an_iss_that_is_not_the_callers_org_and_software_is_an_invalid_claim(tpp, iss):
     body = body_bytes()
     iss = f"{tpp.client.row.org_id}" if iss == "ORG" else iss
-    signature = _sign_raw(good_header(tpp) | {OB_ISS: iss}, body, tpp.key)
+    signature = detached(good_header(tpp) | {OB_ISS: iss}, body, tpp.key)
     refused(tpp.post(CONSENTS, body, signature=signature), INVALID_CLAIM, OB_ISS)
 
 
@@ -207,7 +208,7 @@ def test_another_tpps_iss_is_refused(tpp, make_signing_tpp):
 @pytest.mark.parametrize("tan", ["openbanking.org.uk", "LOCALHOST.", 7])
 def test_a_tan_that_is_not_the_directorys_is_an_invalid_claim(tpp, tan):
     body = body_bytes()
-    signature = _sign_raw(good_header(tpp) | {OB_TAN: tan}, body, tpp.key)
+    signature = detached(good_header(tpp) | {OB_TAN: tan}, body, tpp.key)
     refused(tpp.post(CONSENTS, body, signature=signature), INVALID_CLAIM, OB_TAN)
 
 
@@ -236,7 +237,7 @@ def test_a_header_parameter_outside_the_profile_is_an_invalid_claim(tpp, extra):
 def test_typ_and_cty_with_other_values_are_invalid_claims(tpp, typ, cty):
     body = body_bytes()
     header = good_header(tpp, typ=typ, cty=cty)
-    refused(tpp.post(CONSENTS, body, signature=_sign_raw(header, body, tpp.key)),
+    refused(tpp.post(CONSENTS, body, signature=detached(header, body, tpp.key)),
             INVALID_CLAIM, "typ" if typ else "cty")
 
 
@@ -311,7 +312,6 @@ def test_error_responses_with_a_body_are_signed_too(tpp):
 
 def test_a_get_is_signed(tpp):
     token = tpp.token()
-    from tests.oauth_factories import dpop_proof
     path = f"{CONSENTS}/abc"
     response = tpp.http.get(path, headers={
         "Authorization": f"DPoP {token}",
@@ -338,8 +338,3 @@ def test_a_changed_response_body_fails_verification_with_jwks(tpp):
     response.set_data(response.get_data().replace(b"Awaiting", b"Xwaiting"))
     with pytest.raises(jws.InvalidJWSSignature):
         verify_response(tpp.http, response)
-
-
-# --- helpers -------------------------------------------------------------------------------
-def _sign_raw(header: dict, body: bytes, key: jwk.JWK) -> str:
-    return detached(header, body, key)
