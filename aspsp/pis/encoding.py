@@ -12,5 +12,9 @@ from flask import Response, current_app
 JSON = "application/json"
 
 
+def encode(payload: dict[str, Any]) -> bytes:
+    return orjson.dumps(payload)
+
+
 def json_response(payload: dict[str, Any], status: int = 200) -> Response:
-    return current_app.response_class(orjson.dumps(payload), status=status, mimetype=JSON)
+    return current_app.response_class(encode(payload), status=status, mimetype=JSON)

@@ -2,6 +2,11 @@
 payments, domestic scheduled payments and domestic standing orders (with the funds
 confirmation of a domestic payment consent), and the payment orders they allow (`KINDS`).
 
+Every POST carries a detached JWS of its body in x-jws-signature, verified against the TPP's
+registered keys (aspsp.ob_signing), and an x-idempotency-key claimed as the first write of the
+creating transaction (aspsp.idempotency: a repeat gets the first response, byte for byte);
+every response with a body is signed with the bank's key.
+
 Who may call what (consent.gate): the consent resources and the reading of payments take a
 client-credentials token with scope `payments` of a client registered as a PISP
 (`requires_client`); the funds confirmation and the submission of a payment take the
@@ -16,7 +21,7 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app, request
 
-from aspsp import obapi, platform
+from aspsp import idempotency, ob_signing, obapi, platform
 from aspsp.obapi import ErrorCode, ErrorItem, OBError
 from consent import gate
 from consent.domain import ConsentStatus
@@ -91,6 +96,7 @@ def _blueprint() -> obapi.Blueprint:
                                       "payment consents and the payments they allow")
     blp.register_error_handler(PisError, _pis_error)
     blp.register_error_handler(ConsentError, _consent_error)
+    ob_signing.sign_responses(blp)       # every response with a body, errors too
     for kind in KINDS:
         _consent_routes(blp, kind)
         _payment_routes(blp, kind)
@@ -108,19 +114,22 @@ def _consent_routes(blp: obapi.Blueprint, kind: Kind) -> None:
 
     @blp.route(f"/{kind.consents}", methods=["POST"], endpoint=create_id)
     @gate.requires_client(SCOPE)
+    @ob_signing.signed_request
+    @idempotency.idempotent(f"{kind.order_type}-consent")
     @blp.doc(operationId=create_id, security=TPP, parameters=POSTS,
              summary=f"Create a {kind.order_type} consent (AwaitingAuthorisation)")
     @blp.arguments(kind.consent_request, error_status_code=400)
     @blp.response(201, kind.consent_response)
     @obapi.documented_errors(blp, 400, 401, 403, 405, 406, 415, 500)
     def create_consent(parsed):
-        obapi.idempotency_key()
         p = platform.current()
         with p.uow() as uow:
+            key = idempotency.claim(uow)        # the first write: a repeat replays
             view = services.create_consent(uow, gate.current_client().client, kind.order_type,
                                            request.get_json(), parsed, p.clock.now())
+            response = key.respond(201, encoding.encode(_consent_body(view)))
             uow.commit()
-        return encoding.json_response(_consent_body(view), 201)
+        return response
 
     get_id = f"Get{kind.operation}ConsentsConsentId"
 
@@ -164,21 +173,27 @@ def _payment_routes(blp: obapi.Blueprint, kind: Kind) -> None:
     create_id = f"Create{kind.plural}"
 
     @blp.route(f"/{kind.payments}", methods=["POST"], endpoint=create_id)
-    @gate.requires_consent(SCOPE)
+    # A Consumed consent passes the gate so that a retry with the first request's
+    # x-idempotency-key replays its response; the submission itself takes an Authorised
+    # consent only (checked under the consent's row lock: 403 InvalidConsentStatus).
+    @gate.requires_consent(SCOPE, statuses=(ConsentStatus.AUTHORISED, ConsentStatus.CONSUMED))
+    @ob_signing.signed_request
+    @idempotency.idempotent(kind.order_type)
     @blp.doc(operationId=create_id, security=PSU, parameters=POSTS,
              summary=f"Submit the {kind.order_type} an authorised consent allows (once)")
     @blp.arguments(kind.payment_request, error_status_code=400)
     @blp.response(201, kind.payment_response)
     @obapi.documented_errors(blp, 400, 401, 403, 405, 406, 415, 500)
     def create_payment(_parsed):
-        obapi.idempotency_key()
         p = platform.current()
         context = gate.current_consent()
         with p.uow() as uow:
+            key = idempotency.claim(uow)        # before the consent is locked and consumed
             record = services.submit_order(uow, context, _ClientOf(context),
                                            request.get_json(), kind.order_type, p.clock.now())
+            response = key.respond(201, encoding.encode(_order_body(record)))
             uow.commit()
-        return encoding.json_response(_order_body(record), 201)
+        return response
 
     get_id = f"Get{kind.plural}{kind.id_name}"
     variable = f"<{kind.id_name}>"

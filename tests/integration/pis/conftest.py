@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json as _json
 import uuid
 from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import select
 
+from aspsp import ob_signing
 from aspsp.identity.models import PsuUser
 from aspsp.ids import new_id
 from consent import services as consents
@@ -59,14 +61,47 @@ class Customer:
     sort_codes: list[str]
 
 
-@pytest.fixture
-def pisp(make_tpp) -> Tpp:
-    return make_tpp(roles=("PISP",), name="Pay Quick")
+TAN = "localhost"      # the trust anchor's domain: the sandbox directory, at TEST_ISSUER's host
+
+
+@dataclass
+class SigningTpp(Tpp):
+    """A TPP whose POSTs carry the body's detached JWS (x-jws-signature) made with its
+    registered key, as the OBIE profile requires of payment requests; `sign=False` (or an
+    x-jws-signature header of the test's own) leaves it to the test."""
+
+    def signature(self, body: bytes, **kw) -> str:
+        key = self.client.signing_key
+        return ob_signing.sign_detached(
+            body, key, kid=key.get("kid"), alg="ES256",
+            iss=f"{self.client.row.org_id}/{self.client.row.software_id}", tan=TAN,
+            now=self.clock.now(), **kw)
+
+    def call(self, method: str, path: str, *, token=None, json=None, headers=None,
+             proof: bool = True, sign: bool = True, **kw):
+        headers = dict(headers or {})
+        if method == "POST" and json is not None:
+            data = _json.dumps(json).encode()
+            if sign and "x-jws-signature" not in headers:
+                headers["x-jws-signature"] = self.signature(data)
+            kw.update(data=data, content_type="application/json")
+            json = None
+        return super().call(method, path, token=token, json=json, headers=headers,
+                            proof=proof, **kw)
+
+
+def signing(tpp: Tpp) -> SigningTpp:
+    return SigningTpp(tpp.http, tpp.platform, tpp.clock, tpp.client)
 
 
 @pytest.fixture
-def other_pisp(make_tpp) -> Tpp:
-    return make_tpp(roles=("PISP",), name="Other Payer")
+def pisp(make_tpp) -> SigningTpp:
+    return signing(make_tpp(roles=("PISP",), name="Pay Quick"))
+
+
+@pytest.fixture
+def other_pisp(make_tpp) -> SigningTpp:
+    return signing(make_tpp(roles=("PISP",), name="Other Payer"))
 
 
 @pytest.fixture
