@@ -520,8 +520,9 @@ def _code_page(psu, action: str, *, requester=None, error: str | None = None,
 
 def _gone():
     return _message("This link has expired",
-                    "This request to share your data has expired or has already been "
-                    "answered. Go back to the app you came from and start again.", 404)
+                    "This request from the app has expired or has already been answered, "
+                    "so nothing more will be shared or paid through it. Go back to the app "
+                    "you came from and start again.", 404)
 
 
 def _message(title: str, text: str, status: int):

@@ -298,7 +298,9 @@ def test_approving_authorises_with_the_chosen_account_and_returns_a_code(browser
     query = parse_qs(urlsplit(location).query)
     assert query["state"] == ["st-pay"] and query["code"][0] and "error" not in query
     assert state(platform, world) == ("Authorised", {world.saver})
-    assert browser.get(world.url).status_code == 404
+    spent = browser.get(world.url)               # answered: the link is spent, in payment words
+    assert spent.status_code == 404
+    assert "nothing more will be shared or paid" in spent.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("account", ["", "closed", "stranger", "euros", "nonsense"])
