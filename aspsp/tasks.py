@@ -7,6 +7,18 @@ from celery import Celery, Task
 from flask import Flask
 
 
+def _transport_options(config) -> dict:
+    """Redis: a task taken by a worker that died comes back after CELERY_VISIBILITY_TIMEOUT
+    seconds (kombu's default is an hour), then runs again (tasks are idempotent, acks_late);
+    every worker looks for such tasks every 10 s (kombu's default: every 100 s). The embedded
+    default's SQLite broker has no such options (kombu hands them to create_engine, which
+    refuses them) and no visibility timeout to set."""
+    if not config["CELERY_BROKER_URL"].startswith(("redis://", "rediss://")):
+        return {}
+    return {"visibility_timeout": config["CELERY_VISIBILITY_TIMEOUT"],
+            "unacked_restore_interval": 10, "unacked_restore_throttle": 1}
+
+
 def celery_init_app(app: Flask) -> Celery:
     class FlaskTask(Task):
         def __call__(self, *args, **kwargs):
@@ -25,12 +37,7 @@ def celery_init_app(app: Flask) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
-        # Redis: a task taken by a worker that died comes back after this many seconds
-        # (kombu's default is an hour), then runs again (tasks are idempotent, acks_late).
-        # Every worker looks for such tasks every 10 s (kombu's default: every 100 s).
-        broker_transport_options={"visibility_timeout": config["CELERY_VISIBILITY_TIMEOUT"],
-                                  "unacked_restore_interval": 10,
-                                  "unacked_restore_throttle": 1},
+        broker_transport_options=_transport_options(config),
         timezone="UTC",
         beat_schedule={
             "settle-stuck-payments": {
