@@ -44,6 +44,10 @@ def celery_init_app(app: Flask) -> Celery:
                 "task": "ledger.settle_stuck_payments",
                 "schedule": timedelta(minutes=1),
             },
+            "execute-stuck-payment-orders": {   # PIS orders whose execution message was lost
+                "task": "pis.execute_stuck_orders",
+                "schedule": timedelta(minutes=1),
+            },
             "reconcile-balances": {
                 "task": "ledger.reconcile_balances",
                 "schedule": timedelta(hours=1),

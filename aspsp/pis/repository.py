@@ -27,6 +27,11 @@ class PisRepository:
             query = query.with_for_update().execution_options(populate_existing=True)
         return self.session.scalars(query).one_or_none()
 
+    def pending_orders(self, order_type: str, created_before) -> list[str]:
+        return list(self.session.scalars(select(PaymentOrder.payment_order_id).where(
+            PaymentOrder.order_type == order_type, PaymentOrder.status == "Pending",
+            PaymentOrder.created_at < created_before).order_by(PaymentOrder.id)))
+
     def order_of_consent(self, consent_pk: int) -> PaymentOrder | None:
         return self.session.scalars(select(PaymentOrder).where(
             PaymentOrder.consent_pk == consent_pk)).one_or_none()

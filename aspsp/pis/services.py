@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
 
+from aspsp import events
 from aspsp.db import UnitOfWork
 from aspsp.ids import new_id
 from aspsp.ledger import dispatch, schedules
@@ -240,12 +241,25 @@ def execute_order(uow: UnitOfWork, payment_order_id: str, now: datetime) -> str 
         _move(order, OrderStatus.REJECTED, now, _refusal_reason(refusal))
         order.rejection_reason = _refusal_reason(refusal)
         repo.flush()
+        _announce(uow, order, now)
         return order.status
     savepoint.commit()
     order.ledger_payment_pk = payment.id
     _move(order, OrderStatus(payment.status), now)
     repo.flush()
+    _announce(uow, order, now)
     return order.status
+
+
+def _announce(uow: UnitOfWork, order: PaymentOrder, now: datetime) -> None:
+    """The order's status changed after its TPP created it: a resource-update event."""
+    events.payment_status_changed(uow, client_pk=order.client_pk, order_type=order.order_type,
+                                  payment_id=order.payment_order_id, now=now)
+
+
+def pending_orders(uow: UnitOfWork, created_before: datetime) -> list[str]:
+    """Domestic payment orders not executed yet, submitted before `created_before`."""
+    return PisRepository(uow.session).pending_orders(DOMESTIC_PAYMENT, created_before)
 
 
 def _refusal_reason(refusal: LedgerError) -> str:
