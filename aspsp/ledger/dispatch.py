@@ -7,13 +7,33 @@ eager mode of tests and one-off scripts runs it inline as before.
 """
 from __future__ import annotations
 
+import logging
+
 from celery import current_app as current_celery
 
 from ..db import UnitOfWork
+
+log = logging.getLogger(__name__)
 
 SETTLE_PAYMENT = "ledger.settle_payment"
 
 
 def after_commit(uow: UnitOfWork, task_name: str, *args) -> None:
     """Send the task `task_name` with `args` once `uow` has committed."""
-    uow.on_commit(lambda: current_celery.tasks[task_name].delay(*args))
+    uow.on_commit(lambda: send(task_name, *args))
+
+
+def send(task_name: str, *args) -> None:
+    """Send a task whose work is already committed. A broker that refuses it (down, full)
+    must not turn the caller's committed request into an error: the failure is logged and the
+    periodic sweeps (stuck payments, due schedules) send the work again. In eager mode (tests,
+    one-off scripts) the task runs inline and its own errors propagate as before."""
+    task = current_celery.tasks[task_name]
+    if current_celery.conf.task_always_eager:
+        task.delay(*args)
+        return
+    try:
+        task.delay(*args)
+    except Exception:  # noqa: BLE001 (any broker failure; the sweep resends)
+        log.exception("could not send a committed task to the broker; the sweep will resend it",
+                      extra={"fields": {"task": task_name}})
