@@ -375,6 +375,29 @@ def test_an_instalment_to_another_bank_settles_through_the_scheme(app, platform,
     assert reconciled(platform) == []
 
 
+def test_an_order_from_the_sandbox_history_is_paid_once_a_month(app, platform, clock, bank,
+                                                               ais):
+    """A standing order row as `flask sandbox seed` writes it: none of the engine's columns,
+    its next date rolled off weekends only (so 1 January 2027, a bank holiday)."""
+    with platform.uow() as uow:
+        account = services.LedgerRepository(uow.session).account(bank.account_ids[0])
+        payee = creditor_of(platform, bank.account_ids[1])
+        uow.session.add(models.StandingOrder(
+            standing_order_id="seeded-order", account_pk=account.id,
+            frequency="IntrvlMnthDay:01:01", reference="SEEDED", status="Active",
+            first_payment_datetime=at("2026-05-01", 5, 30),
+            next_payment_datetime=at("2027-01-01", 5, 30), amount_minor=12_50, currency="GBP",
+            creditor_name=payee.name, creditor_scheme=payee.scheme,
+            creditor_identification=payee.identification))
+        uow.commit()
+    move_clock_to(clock, at("2027-02-10"))
+    assert beat(app) == 2
+    assert [(d["ValueDateTime"], d["Amount"]["Amount"]) for d in ais.debits()] == [
+        ("2027-01-01T05:30:00+00:00", "12.50"), ("2027-02-01T05:30:00+00:00", "12.50")]
+    [order] = ais.standing_orders()
+    assert order["NextPaymentDateTime"] == "2027-03-01T05:30:00+00:00"
+
+
 # --- exactly once ------------------------------------------------------------------------
 def test_running_twice_pays_nothing_twice(app, platform, clock, bank):
     standing_order(platform, clock, bank, frequency="EvryDay", first_payment_at=at("2026-06-16"),
