@@ -200,3 +200,21 @@ class _Anchor:
 ])
 def test_the_tan_values_of_a_trust_anchor(anchor, domains):
     assert ob_signing.anchor_domains(anchor, {"ISSUER": "https://bank.example"}) == domains
+
+
+def test_a_signature_made_by_jwcryptos_jws_api_verifies_and_ours_verifies_there(keys):
+    """Interoperability both ways with the general JWS API (RFC 7515 appendix F)."""
+    from jwcrypto import jws
+    from jwcrypto.common import JWSEHeaderParameter, json_encode
+    registry = {name: JWSEHeaderParameter(name, False, True, None) for name in CRIT}
+    header = {"alg": "PS256", "kid": "rsa-1", OB_IAT: int(NOW.timestamp()),
+              OB_ISS: EXPECTED.iss, OB_TAN: "openbanking.org.uk", "crit": list(CRIT)}
+    theirs = jws.JWS(BODY, header_registry=registry)
+    theirs.add_signature(keys["PS256"], protected=json_encode(header))
+    protected, _, signature = theirs.serialize(compact=True).split(".")
+    verify_detached(f"{protected}..{signature}", BODY, keys["jwks"], EXPECTED, now=NOW)
+
+    ours = sign(keys)
+    check = jws.JWS(header_registry=registry)
+    check.deserialize(ours)
+    check.verify(jwk.JWK(**keys["jwks"]["keys"][0]), detached_payload=BODY)
