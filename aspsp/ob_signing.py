@@ -64,7 +64,7 @@ from urllib.parse import urlsplit
 
 from flask import Response, g, request
 from jwcrypto import jwk, jws
-from jwcrypto.common import JWException, json_encode
+from jwcrypto.common import JWException, JWSEHeaderParameter, json_encode
 
 from . import jsonsafe, platform
 from .obapi import ErrorCode, bad_request
@@ -83,6 +83,10 @@ REQUIRED_PARAMETERS = ("alg", "kid", *CRIT, "crit")
 CLOCK_SKEW_SECONDS = 10             # an iat this far ahead of the bank's clock still counts as past
 MAX_SIGNATURE_LENGTH = 8192         # a header + a PS256 signature is well under 1 KiB
 _B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
+# For code that builds such JWSs with jwcrypto's JWS API (tests, TPP tools): the OB claims as
+# understood critical header parameters. This module itself uses JWSCore.
+HEADER_REGISTRY = {name: JWSEHeaderParameter(name, True, True, None) for name in CRIT}
+_REGISTRY = HEADER_REGISTRY     # the name tests/integration/pis uses
 
 
 # --- the pure part: headers and signatures ---------------------------------------------------
@@ -415,7 +419,7 @@ def sign_responses(blp) -> None:
     blp.after_request(_sign_response)
 
 
-__all__ = ["ALGORITHMS", "CRIT", "Expected", "HEADER", "OB_IAT", "OB_ISS", "OB_TAN",
-           "SignatureError", "bank_identity", "check_header", "parse_detached",
+__all__ = ["ALGORITHMS", "CRIT", "Expected", "HEADER", "HEADER_REGISTRY", "OB_IAT", "OB_ISS",
+           "OB_TAN", "SignatureError", "bank_identity", "check_header", "parse_detached",
            "response_signature", "sign_detached", "sign_responses", "signed_request",
            "verify_detached", "verify_request"]
