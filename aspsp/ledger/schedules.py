@@ -56,7 +56,7 @@ from datetime import datetime
 from typing import Iterator
 
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..db import UnitOfWork
 from ..ids import new_id
@@ -344,21 +344,24 @@ def _reason(error: LedgerError) -> str:
     return "The payment could not be made"
 
 
-def _next_due_standing_order(uow: UnitOfWork, now: datetime) -> models.StandingOrder | None:
+def _next_due_standing_order(uow: UnitOfWork, now: datetime,
+                             skip: frozenset[int] = frozenset()) -> models.StandingOrder | None:
     so = models.StandingOrder
     return uow.session.scalars(
-        select(so).where(so.status == ACTIVE, so.next_payment_datetime <= now)
+        select(so).where(so.status == ACTIVE, so.next_payment_datetime <= now,
+                         so.id.not_in(skip))
         .order_by(so.next_payment_datetime, so.id).limit(1)
         .with_for_update(skip_locked=True)
         .execution_options(populate_existing=True)).one_or_none()
 
 
-def _next_due_scheduled_payment(uow: UnitOfWork,
-                                now: datetime) -> models.ScheduledPayment | None:
+def _next_due_scheduled_payment(uow: UnitOfWork, now: datetime,
+                                skip: frozenset[int] = frozenset()
+                                ) -> models.ScheduledPayment | None:
     sp = models.ScheduledPayment
     due = func.coalesce(sp.due_datetime, sp.scheduled_payment_datetime)
     return uow.session.scalars(
-        select(sp).where(sp.status == SCHEDULED,
+        select(sp).where(sp.status == SCHEDULED, sp.id.not_in(skip),
                          or_(sp.due_datetime <= now,
                              and_(sp.due_datetime.is_(None),
                                   sp.scheduled_payment_datetime <= now)))
@@ -471,31 +474,58 @@ def _following(row: models.StandingOrder, paid_due: datetime) -> Instalment | No
     return None
 
 
-def execute_next_due(uow: UnitOfWork, now: datetime,
-                     rng: random.Random | None = None) -> Execution | None:
-    """Pay the earliest instalment due at `now` that no other runner holds, and advance its
-    schedule; None when nothing is due. The caller commits."""
-    order = _next_due_standing_order(uow, now)
-    single = _next_due_scheduled_payment(uow, now)
+class ScheduleFailed(Exception):
+    """An instalment failed for a reason that is not a refusal of the payment (a bug, data
+    the ledger cannot read): `key` names its schedule row, so a run can pass over it."""
+
+    def __init__(self, key: tuple[str, int]):
+        super().__init__(f"{key[0]} {key[1]} failed")
+        self.key = key
+
+
+def execute_next_due(uow: UnitOfWork, now: datetime, rng: random.Random | None = None, *,
+                     skip: frozenset[tuple[str, int]] = frozenset()) -> Execution | None:
+    """Pay the earliest instalment due at `now` that no other runner holds (and not of a
+    schedule in `skip`: ("standing_order" | "scheduled_payment", row id) pairs), and advance
+    its schedule; None when nothing is due. The caller commits."""
+    order = _next_due_standing_order(
+        uow, now, frozenset(pk for kind, pk in skip if kind == "standing_order"))
+    single = _next_due_scheduled_payment(
+        uow, now, frozenset(pk for kind, pk in skip if kind == "scheduled_payment"))
     if order is not None and (single is None
                               or order.next_payment_datetime <= _due_of(single)):
-        return _execute_standing_order(uow, order, now, rng)
-    if single is not None:
-        return _execute_scheduled_payment(uow, single, now, rng)
-    return None
+        row, execute, key = order, _execute_standing_order, ("standing_order", order.id)
+    elif single is not None:
+        row, execute, key = single, _execute_scheduled_payment, ("scheduled_payment",
+                                                                single.id)
+    else:
+        return None
+    try:
+        return execute(uow, row, now, rng)
+    except SQLAlchemyError:
+        raise          # the database's trouble: the whole run stops, the next one retries
+    except Exception as error:
+        log.exception("schedule instalment failed", extra={"fields": {
+            "schedule": getattr(row, "standing_order_id", None)
+            or getattr(row, "scheduled_payment_id", None), "error": type(error).__name__}})
+        raise ScheduleFailed(key) from error
 
 
 def run_due(uow: UnitOfWork, now: datetime, *, limit: int | None = None,
             rng: random.Random | None = None) -> list[Execution]:
     """Pay every instalment due at `now`, earliest first, committing after each (the one
     use case that commits for itself: each instalment is its own transaction, so one
-    schedule's trouble never undoes another's payment). Returns what was executed."""
+    schedule's trouble never undoes another's payment). A schedule whose instalment fails
+    for a reason other than a refused payment is logged and passed over for the rest of the
+    run (the next run tries it again), so it never holds up the others. Returns what was
+    executed."""
     done: list[Execution] = []
     seen: set[tuple[str, int]] = set()
+    skip: set[tuple[str, int]] = set()
     clashes = 0
     while limit is None or len(done) < limit:
         try:
-            execution = execute_next_due(uow, now, rng)
+            execution = execute_next_due(uow, now, rng, skip=frozenset(skip))
         except IntegrityError:
             # Another runner recorded this instalment first: nothing of ours stays, and the
             # schedule it advanced is read afresh on the next turn.
@@ -504,6 +534,10 @@ def run_due(uow: UnitOfWork, now: datetime, *, limit: int | None = None,
             log.warning("schedule instalment already executed by another runner")
             if clashes > 3:
                 break
+            continue
+        except ScheduleFailed as failed:
+            uow.rollback()
+            skip.add(failed.key)
             continue
         if execution is None:
             uow.rollback()

@@ -417,6 +417,34 @@ def test_running_twice_pays_nothing_twice(app, platform, clock, bank):
                                   .select_from(models.ScheduleExecution)) == 6
 
 
+def test_an_instalment_that_fails_unexpectedly_holds_up_no_other(app, platform, clock, bank,
+                                                                 ais, monkeypatch):
+    """Fault injection: the ledger fails (not refuses) for one creditor. That schedule is
+    passed over and stays due; the later ones are paid; the next run pays it."""
+    broken = services.Creditor("Broken Ltd", "UK.OBIE.SortCodeAccountNumber",
+                               "20000011111111")
+    first = scheduled_payment(platform, clock, bank, amount=gbp("1.00"),
+                              execute_at=at("2026-06-16"), creditor=broken)
+    second = scheduled_payment(platform, clock, bank, amount=gbp("2.00"),
+                               execute_at=at("2026-06-17"))
+    real_pay = services.pay
+
+    def pay(uow, **kw):
+        if kw["creditor"].name == "Broken Ltd":
+            raise RuntimeError("the ledger is broken for this creditor")
+        return real_pay(uow, **kw)
+
+    monkeypatch.setattr(services, "pay", pay)
+    move_clock_to(clock, at("2026-06-18"))
+    assert beat(app) == 1
+    assert state_of(platform, scheduled_payment_id=first).status == "Scheduled"
+    assert state_of(platform, scheduled_payment_id=second).status == "Executed"
+    monkeypatch.setattr(services, "pay", real_pay)
+    assert beat(app) == 1
+    assert state_of(platform, scheduled_payment_id=first).status == "Executed"
+    assert reconciled(platform) == []
+
+
 @pytest.fixture
 def own_postgres():
     """A PostgreSQL database of this test's own: two runners commit for real."""
