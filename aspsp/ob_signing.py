@@ -375,6 +375,8 @@ class _SigningKeyCache:
             kid, key = keys.signing_key(uow, "aspsp", keyring=p.keyring, now=p.clock.now(),
                                         alg=alg)
         with self._lock:
+            if len(self._entries) >= 64:     # one per app and database: a test run makes many
+                self._entries.clear()
             self._entries[cache_key] = (time.monotonic(), kid, key)
         return kid, key
 
