@@ -50,8 +50,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Iterator, Protocol
 
-import holidays
-
 
 class FrequencyError(ValueError):
     """A frequency code or a schedule that cannot be paid, with a message a TPP can act on.
@@ -71,7 +69,10 @@ class WorkingDayCalendar(Protocol):
 @functools.lru_cache(maxsize=64)
 def england_and_wales_bank_holidays(year: int) -> frozenset[date]:
     """The bank holidays of England and Wales in `year`, substitute days and one-off
-    holidays (jubilees, coronations, state funerals) included, from the `holidays` package."""
+    holidays (jubilees, coronations, state funerals) included, from the `holidays` package
+    (imported on first use: a few hundred milliseconds a process need not pay at start)."""
+    import holidays
+
     return frozenset(holidays.country_holidays("GB", subdiv="ENG", years=year))
 
 
