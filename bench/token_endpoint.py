@@ -24,7 +24,9 @@ node within each round.
         [--sides sync,gthread,node] [--workers 4] [--threads 4] [--before-tree DIR]
 
 `--before-tree DIR` (a `git worktree add --detach DIR <commit>`, its .venv a symlink to this
-one) adds a side: the older code's gunicorn (sync) on the same database.
+one) adds a side: the older code's gunicorn (sync) on the same database. The side `floor`
+(after `gthread` in `--sides`) sends GET /health/live to the gthread server instead: what a
+request costs through gunicorn, Flask and the app's middleware when the view does nothing.
 
 `--profile N` profiles N in-process certificate-bound tokens with cProfile and prints where
 the time goes (`--tree DIR` runs an older tree's code instead).
@@ -329,13 +331,15 @@ def postgres_pids(url: str) -> list[int]:
 
 
 def load_client(port: int, key_json: str, client_id: str, cert: str, count: int,
-                barrier, results) -> None:
+                barrier, results, floor: bool = False) -> None:
     """One load process: its assertions first, then `count` tokens over a kept-alive
-    connection (a new one whenever the server closes it)."""
+    connection (a new one whenever the server closes it). `floor`: GET /health/live instead
+    (the app's whole middleware stack, no work)."""
     from jwcrypto import jwk
     key = jwk.JWK.from_json(key_json)
     audience = f"http://127.0.0.1:{port}"
-    bodies = [urlencode(token_form(assertion(key, client_id, audience))) for _ in range(count)]
+    bodies = [None if floor else urlencode(token_form(assertion(key, client_id, audience)))
+              for _ in range(count)]
     headers = {"Content-Type": "application/x-www-form-urlencoded",
                "X-SSL-Client-Cert": cert, "Accept": "application/json"}
     barrier.wait()
@@ -345,10 +349,13 @@ def load_client(port: int, key_json: str, client_id: str, cert: str, count: int,
         if connection is None:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
             connects += 1
-        connection.request("POST", "/token", body=body, headers=headers)
+        if floor:
+            connection.request("GET", "/health/live")
+        else:
+            connection.request("POST", "/token", body=body, headers=headers)
         response = connection.getresponse()
         payload = response.read()
-        if response.status != 200 or b'"Bearer"' not in payload:
+        if response.status != 200 or not (floor or b'"Bearer"' in payload):
             errors += 1
             first_error = first_error or payload[:300]
         if response.will_close:
@@ -364,7 +371,8 @@ def run_side(args, side: dict, key_json: str, cert: str, url: str) -> dict:
     barrier = context.Barrier(args.clients + 1)
     results = context.Queue()
     loads = [context.Process(target=load_client, args=(
-        side["port"], key_json, side["client_id"], cert, args.requests, barrier, results))
+        side["port"], key_json, side["client_id"], cert, args.requests, barrier, results,
+        side.get("floor", False)))
         for _ in range(args.clients)]
     for process in loads:
         process.start()
@@ -403,11 +411,17 @@ def run_http(args) -> dict:
             port = free_port()
             if name == "node":
                 process = start_node(port, clients["mtls"], public)
+            elif name == "floor":        # GET /health/live on the first gthread server
+                gthread = servers.get("gthread") or {}
+                process, port = gthread.get("process"), gthread.get("port")
+                if process is None:
+                    raise SystemExit("the floor side needs the gthread side before it")
             elif name == "before":
                 process = start_gunicorn(args, url, port, "sync", Path(args.before_tree))
             else:
                 process = start_gunicorn(args, url, port, name)
-            servers[name] = {"port": port, "process": process, "client_id": clients["mtls"]}
+            servers[name] = {"port": port, "process": process, "client_id": clients["mtls"],
+                             "floor": name == "floor"}
         order = list(servers)
         rounds = []
         for number in range(args.rounds):
@@ -423,8 +437,9 @@ def run_http(args) -> dict:
                                                   / measured["node"]["tokens_per_s"], 3)
             rounds.append(measured)
     finally:
-        for server in servers.values():
-            stop(server["process"])
+        for name, server in servers.items():
+            if name != "floor":
+                stop(server["process"])
         drop_database(url)
     medians = {name: {field: statistics.median(r[name][field] for r in rounds)
                       for field in ("tokens_per_s", "server_cpu_ms_per_token",

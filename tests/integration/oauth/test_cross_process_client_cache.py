@@ -218,3 +218,19 @@ def test_each_process_parses_a_clients_keys_once(apps, inline_client):
         assert clients.key_cache().parses == 2
     with a.app_context():
         assert clients.key_cache().parses == 0
+
+
+def test_an_assertion_used_in_one_process_is_refused_in_the_other(apps, inline_client):
+    """The assertion's jti is single-use across processes (one Redis SET NX EX)."""
+    a, b = apps
+    client_id, key = inline_client
+    assertion = _assertion(key, client_id, alg="ES256")
+
+    def send(app):
+        return app.test_client().post("/token", data={
+            "grant_type": "client_credentials", "scope": "accounts",
+            "client_assertion_type": JWT_BEARER, "client_assertion": assertion}, headers={
+            "DPoP": dpop_proof(jwk.JWK.generate(kty="EC", crv="P-256"), "POST",
+                               f"{TEST_ISSUER}/token", iat=int(NOW.timestamp()))})
+    assert send(a).status_code == 200
+    assert refused(send(b), "client assertion jti has been used before")
