@@ -109,7 +109,8 @@ class Execution:
 @dataclass(frozen=True)
 class ScheduleState:
     schedule_id: str
-    status: str                       # Scheduled/Executed/Rejected/Cancelled; Active/Inactive
+    status: str                       # Scheduled/Executed/Rejected/Cancelled (a scheduled
+                                      # payment); Active/Inactive/Cancelled (a standing order)
     next_payment_at: datetime | None
     next_amount: Money | None
     last_payment_at: datetime | None  # the last payment made (not a missed one)
@@ -316,11 +317,24 @@ def standing_order_state(uow: UnitOfWork, standing_order_id: str) -> ScheduleSta
     executions = _executions(uow, models.ScheduleExecution.standing_order_pk, row.id,
                              standing_order_id)
     money = lambda minor: None if minor is None else from_minor(minor, row.currency)  # noqa: E731
-    return ScheduleState(standing_order_id, row.status, row.next_payment_datetime,
+    status = CANCELLED if row.status == INACTIVE and _stopped_early(row, executions) \
+        else row.status
+    return ScheduleState(standing_order_id, status, row.next_payment_datetime,
                          money(row.next_amount_minor if row.next_amount_minor is not None
                                else row.amount_minor) if row.next_payment_datetime else None,
                          row.last_payment_datetime, money(row.last_amount_minor),
                          executions)
+
+
+def _stopped_early(row: models.StandingOrder, executions: list[Execution]) -> bool:
+    """An Inactive order whose schedule still had payments to make: it was cancelled (AIS
+    shows it Inactive all the same: StandingOrderStatusCode has no other value)."""
+    if not executions:
+        try:
+            return next(schedule_of(row).instalments(), None) is not None
+        except FrequencyError:
+            return False
+    return _following(row, executions[-1].due) is not None
 
 
 def _due_of(row: models.ScheduledPayment) -> datetime:

@@ -354,6 +354,32 @@ def test_a_cancelled_scheduled_payment_is_never_paid(app, platform, clock, bank,
     assert ais.scheduled_payments() == [] and ais.debits() == []
 
 
+def test_a_cancelled_standing_order_pays_no_more(app, platform, clock, bank, ais):
+    order_id = standing_order(platform, clock, bank, frequency="IntrvlWkDay:01:02",
+                              first_payment_at=at("2026-06-16"), first_amount=gbp("3.00"),
+                              number_of_payments=10)
+    move_clock_to(clock, at("2026-06-24"))
+    assert beat(app) == 2
+    with platform.uow() as uow:
+        schedules.cancel_standing_order(uow, order_id, now=clock.now())
+        uow.commit()
+    move_clock_to(clock, at("2026-08-01"))
+    assert beat(app) == 0
+    [order] = ais.standing_orders()
+    assert order["StandingOrderStatusCode"] == "Inactive" and "NextPaymentDateTime" not in order
+    assert order["LastPaymentDateTime"] == "2026-06-23T09:00:00+00:00"
+    assert state_of(platform, standing_order_id=order_id).status == "Cancelled"
+
+
+def test_a_finished_standing_order_is_inactive_not_cancelled(app, platform, clock, bank):
+    order_id = standing_order(platform, clock, bank, frequency="EvryDay",
+                              first_payment_at=at("2026-06-16"), first_amount=gbp("1.00"),
+                              number_of_payments=2)
+    move_clock_to(clock, at("2026-06-20"))
+    assert beat(app) == 2
+    assert state_of(platform, standing_order_id=order_id).status == "Inactive"
+
+
 # --- outbound through the scheme ---------------------------------------------------------
 def test_an_instalment_to_another_bank_settles_through_the_scheme(app, platform, clock, bank,
                                                                   ais):
