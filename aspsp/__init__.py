@@ -57,6 +57,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_ais(app)
     from .pis import init_app as init_pis
     init_pis(app)
+    from .events import init_app as init_events
+    init_events(app)
     if settings["SANDBOX_ENABLED"]:   # the only place the platform meets the sandbox
         from sandbox import init_app as init_sandbox
         init_sandbox(app)

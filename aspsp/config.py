@@ -69,6 +69,19 @@ SETTINGS: tuple[Setting, ...] = (
             "directories, webhooks) may reach although they are not public. Every other "
             "loopback, private, link-local or reserved address is refused after DNS resolution; "
             "SANDBOX_ENABLED adds loopback (and plain http)."),
+    Setting("EVENT_RETRY_WINDOW_SECONDS", 86400, int,
+            "Event notifications: how long a push to a TPP's callback is retried (exponential "
+            "backoff with jitter) before the event is dead-lettered (it stays pollable)."),
+    Setting("EVENT_RETRY_FIRST_DELAY_SECONDS", 5, int,
+            "Event notifications: seconds before the first retry; each next one doubles, up to "
+            "an hour."),
+    Setting("EVENT_DELIVERY_TIMEOUT_SECONDS", 10, int,
+            "Event notifications: one deadline for a whole push (connect, TLS, request, answer)."),
+    Setting("EVENT_MAX_CONCURRENT_PER_CLIENT", 4, int,
+            "Event notifications: pushes to one TPP in flight at once; more wait, so a slow "
+            "receiver never holds the workers that other TPPs' events need."),
+    Setting("EVENT_POLL_MAX_EVENTS", 100, int,
+            "Event notifications: the most events one aggregated poll returns (maxEvents)."),
     Setting("ACCESS_TOKEN_TTL", 600, int, "Access token lifetime in seconds."),
     Setting("REFRESH_TOKEN_TTL", 7776000, int,
             "Refresh token lifetime in seconds (never beyond the consent's expiry)."),

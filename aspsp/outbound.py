@@ -119,6 +119,19 @@ def allowed(address, policy: Policy) -> bool:
 
 def get(url: str, *, policy: Policy, headers: Mapping[str, str] | None = None) -> Response:
     """GET `url` under `policy`; raises an OutboundError subclass when refused or failed."""
+    return _request("GET", url, policy=policy, headers=headers, body=None)
+
+
+def post(url: str, body: bytes, *, policy: Policy,
+         headers: Mapping[str, str] | None = None) -> Response:
+    """POST `body` to `url` under `policy` (webhooks: aspsp.events), with the same checks as
+    `get`. Like `get` it tries the host's next address when one cannot be reached, so a
+    receiver may see a body twice: webhook receivers deduplicate (SETs by their jti)."""
+    return _request("POST", url, policy=policy, headers=headers, body=body)
+
+
+def _request(method: str, url: str, *, policy: Policy, headers: Mapping[str, str] | None,
+             body: bytes | None) -> Response:
     deadline = time.monotonic() + policy.deadline
     parts = _checked_url(url, policy)
     port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -132,7 +145,8 @@ def get(url: str, *, policy: Policy, headers: Mapping[str, str] | None = None) -
     last_error: OutboundError | None = None
     for address in addresses:
         try:
-            return _exchange(parts, address, port, target, headers or {}, policy, deadline)
+            return _exchange(parts, address, port, target, headers or {}, policy, deadline,
+                             method=method, body=body)
         except ConnectionFailed as exc:
             last_error = exc
             continue
@@ -181,7 +195,8 @@ def _resolve(host: str, port: int, deadline: float) -> list[str]:
 
 
 def _exchange(parts, address: str, port: int, target: str, headers: Mapping[str, str],
-              policy: Policy, deadline: float) -> Response:
+              policy: Policy, deadline: float, *, method: str = "GET",
+              body: bytes | None = None) -> Response:
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     # `current` is whichever object owns the connection now: the plain socket, then (https)
     # the SSLSocket, since wrapping detaches the plain one and leaves it empty.
@@ -215,11 +230,14 @@ def _exchange(parts, address: str, port: int, target: str, headers: Mapping[str,
         host_header = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
         if parts.port:
             host_header += f":{parts.port}"
-        connection.putrequest("GET", target, skip_host=True, skip_accept_encoding=True)
+        connection.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
         connection.putheader("Host", host_header)
-        for name, value in {"Connection": "close", **headers}.items():
+        sent = {"Connection": "close", **headers}
+        if body is not None:
+            sent["Content-Length"] = str(len(body))
+        for name, value in sent.items():
             connection.putheader(name, value)
-        connection.endheaders()
+        connection.endheaders(body)
         response = connection.getresponse()
         if 300 <= response.status < 400:
             raise RedirectRefused(f"the server answered {response.status}; redirects are not "

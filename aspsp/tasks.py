@@ -60,6 +60,10 @@ def celery_init_app(app: Flask) -> Celery:
                 "task": "identity.sweep_sessions",
                 "schedule": timedelta(minutes=15),
             },
+            "deliver-due-events": {   # event retries, and events a dead worker held
+                "task": "events.deliver_due",
+                "schedule": timedelta(seconds=15),
+            },
             "sweep-idempotency-keys": {
                 "task": "ob.sweep_idempotency_keys",
                 "schedule": timedelta(hours=1),

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from sqlalchemy import delete, select
 
+from aspsp import events
 from aspsp.db import UnitOfWork
 from aspsp.identity.models import PsuUser
 from aspsp.ids import new_id
@@ -372,3 +373,8 @@ def _store(uow: UnitOfWork, consent: Consent, transition: Transition) -> None:
         to_status=transition.to_status.value, actor=transition.actor.value,
         actor_id=transition.actor_id, reason=transition.reason, at=transition.at))
     uow.session.flush()
+    if transition.from_status == ConsentStatus.AUTHORISED and transition.reason != DELETED_BY_TPP \
+            and transition.to_status in (ConsentStatus.REVOKED, ConsentStatus.EXPIRED):
+        events.consent_authorization_revoked(   # revoked by the customer or the bank, expired
+            uow, client_pk=consent.client_pk, consent_type=consent.consent_type,
+            consent_id=consent.consent_id, now=transition.at)

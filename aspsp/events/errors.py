@@ -1,0 +1,31 @@
+"""Typed errors of the event resources; the views render them as OB errors."""
+from __future__ import annotations
+
+from .domain import Problem
+
+
+class EventsError(Exception):
+    def __init__(self, message: str, path: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.path = path
+
+
+class InvalidSubscription(EventsError):
+    """Bad CallbackUrl, Version or EventTypes (400, each problem its own OB code)."""
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__("; ".join(p.message for p in problems))
+        self.problems = problems
+
+
+class SubscriptionExists(EventsError):
+    """The client already has its one subscription (409)."""
+
+
+class SubscriptionNotFound(EventsError):
+    """No subscription of this client with this id (400 UK.OBIE.Resource.NotFound)."""
+
+
+class InvalidPoll(InvalidSubscription):
+    """Bad maxEvents, ack or setErrs (400)."""

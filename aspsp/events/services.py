@@ -1,0 +1,313 @@
+"""Event use cases. Each takes a unit of work and leaves the commit to its caller (the view,
+the delivery task, or for `publish` the service whose state change raised the event).
+
+Delivery of one event is three steps so that no database transaction stays open while a TPP's
+server is talking: `claim` (the row and the client's subscription locked, the per-client cap
+checked, a lease taken, the SET signed; committed), the POST (aspsp.outbound, outside any
+transaction), `record` (the attempt stored, the event Delivered on a 202, else its next
+attempt scheduled or, after the retry window, DeadLettered). Only a Pending event is ever
+claimed: one acknowledged by polling is never pushed again.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app, g, has_request_context
+from jwcrypto import jwk, jws
+from jwcrypto.common import json_encode
+from sqlalchemy import func, select, update
+
+from ..db import UnitOfWork
+from ..ids import new_id
+from ..oauth import keys
+from ..oauth.models import OAuthClient
+from . import dispatch, domain
+from .domain import EventStatus, Subject
+from .errors import InvalidPoll, InvalidSubscription, SubscriptionExists, SubscriptionNotFound
+from .models import DeliveryAttempt, EventNotification, EventSubscription
+
+API_PREFIX = "/open-banking/v3.1"
+SET_ALG = "PS256"
+SET_TYP = "secevent+jwt"
+
+
+# --- publishing ------------------------------------------------------------------------------
+def publish(uow: UnitOfWork, *, client_pk: int, event_type: str, rty: str, rid: str,
+            path: str, now: datetime, txn: str | None = None,
+            reason: str | None = None) -> str | None:
+    """Raise `event_type` about the resource `rty`/`rid` (served at API_PREFIX + `path`) for
+    the client `client_pk`, in the caller's transaction. Nothing is written when the client
+    has no subscription that wants the event. Returns the event's jti (None: not raised)."""
+    subscription = uow.session.scalars(select(EventSubscription).where(
+        EventSubscription.client_pk == client_pk)).one_or_none()
+    if subscription is None or not domain.wanted(event_type, subscription.version,
+                                                  subscription.event_types):
+        return None
+    client_id = uow.session.scalars(select(OAuthClient.client_id).where(
+        OAuthClient.id == client_pk)).one()
+    issuer = current_app.config["ISSUER"].rstrip("/")
+    subject = Subject(rid, rty, (("v3.1", f"{issuer}{API_PREFIX}{path}"),))
+    jti = str(uuid.uuid4())
+    claims = domain.set_claims(issuer=issuer, audience=client_id, jti=jti,
+                               txn=txn or _interaction_id(), subject=subject,
+                               event_type=event_type, toe=now, iat=now, reason=reason)
+    event = EventNotification(
+        jti=jti, client_pk=client_pk, event_type=event_type, claims=claims,
+        status=EventStatus.PENDING.value, created_at=now, attempts=0,
+        next_attempt_at=now if subscription.callback_url else None)
+    uow.session.add(event)
+    uow.session.flush()
+    if subscription.callback_url:
+        dispatch.after_commit(uow, dispatch.DELIVER_EVENT, event.id)
+    return jti
+
+
+def _interaction_id() -> str:
+    given = g.get("interaction_id") if has_request_context() else None
+    return given or str(uuid.uuid4())
+
+
+def sign(uow: UnitOfWork, claims: dict, now: datetime) -> str:
+    """The SET: the claims signed (compact JWS) with the bank's published key (GET /jwks)."""
+    kid, key = keys.signing_key(uow, "aspsp", keyring=uow.keyring, now=now, alg=SET_ALG)
+    return _compact(claims, key, kid)
+
+
+def _compact(claims: dict, key: jwk.JWK, kid: str) -> str:
+    token = jws.JWS(json_encode(claims).encode())
+    token.add_signature(key, None, json_encode({"alg": SET_ALG, "kid": kid, "typ": SET_TYP}))
+    return token.serialize(compact=True)
+
+
+# --- subscriptions ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SubscriptionRecord:
+    subscription_id: str
+    callback_url: str | None
+    version: str
+    event_types: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
+class SubscriptionRequest:
+    callback_url: str | None
+    version: str
+    event_types: list[str] | None
+
+
+def create_subscription(uow: UnitOfWork, client_pk: int, request: SubscriptionRequest,
+                        now: datetime, *, schemes: tuple[str, ...]) -> SubscriptionRecord:
+    _check(request, schemes)
+    if _subscription_of(uow, client_pk) is not None:
+        raise SubscriptionExists("this client already has an event subscription")
+    row = EventSubscription(subscription_id=new_id(), client_pk=client_pk,
+                            callback_url=request.callback_url, version=request.version,
+                            event_types=request.event_types, created_at=now, updated_at=now)
+    uow.session.add(row)
+    uow.session.flush()
+    return _record(row)
+
+
+def subscriptions(uow: UnitOfWork, client_pk: int) -> list[SubscriptionRecord]:
+    row = _subscription_of(uow, client_pk)
+    return [] if row is None else [_record(row)]
+
+
+def update_subscription(uow: UnitOfWork, client_pk: int, subscription_id: str,
+                        request: SubscriptionRequest, now: datetime, *,
+                        schemes: tuple[str, ...]) -> SubscriptionRecord:
+    row = _own(uow, client_pk, subscription_id)
+    _check(request, schemes)
+    row.callback_url, row.version = request.callback_url, request.version
+    row.event_types, row.updated_at = request.event_types, now
+    if request.callback_url:     # events waiting for polling are pushed to the new callback
+        uow.session.execute(update(EventNotification).where(
+            EventNotification.client_pk == client_pk,
+            EventNotification.status == EventStatus.PENDING.value,
+            EventNotification.next_attempt_at.is_(None)).values(next_attempt_at=now))
+    uow.session.flush()
+    return _record(row)
+
+
+def delete_subscription(uow: UnitOfWork, client_pk: int, subscription_id: str) -> None:
+    uow.session.delete(_own(uow, client_pk, subscription_id))
+    uow.session.flush()
+
+
+def _check(request: SubscriptionRequest, schemes: tuple[str, ...]) -> None:
+    problems = domain.subscription_problems(request.callback_url, request.version,
+                                            request.event_types, schemes=schemes)
+    if problems:
+        raise InvalidSubscription(problems)
+
+
+def _subscription_of(uow: UnitOfWork, client_pk: int, *, lock: bool = False
+                     ) -> EventSubscription | None:
+    query = select(EventSubscription).where(EventSubscription.client_pk == client_pk)
+    if lock:
+        query = query.with_for_update()
+    return uow.session.scalars(query).one_or_none()
+
+
+def _own(uow: UnitOfWork, client_pk: int, subscription_id: str) -> EventSubscription:
+    row = _subscription_of(uow, client_pk, lock=True)
+    if row is None or row.subscription_id != subscription_id:
+        raise SubscriptionNotFound("there is no event subscription with this id",
+                                   "EventSubscriptionId")
+    return row
+
+
+def _record(row: EventSubscription) -> SubscriptionRecord:
+    return SubscriptionRecord(row.subscription_id, row.callback_url, row.version,
+                              tuple(row.event_types) if row.event_types is not None else None)
+
+
+# --- real-time delivery ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Claimed:
+    """An event leased for one push: where to, and the signed SET."""
+    event_pk: int
+    jti: str
+    url: str
+    token: str
+    txn: str
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """The client already has its cap of pushes in flight: try again in `seconds`."""
+    seconds: float
+
+
+def claim(uow: UnitOfWork, event_pk: int, now: datetime, *, cap: int,
+          lease: timedelta) -> Claimed | Deferred | None:
+    """Lease the event for one push, if it is Pending, due and not leased (None otherwise:
+    delivered, acknowledged, dead, or another worker has it)."""
+    event = uow.session.get(EventNotification, event_pk)
+    if event is None:
+        return None
+    subscription = _subscription_of(uow, event.client_pk, lock=True)  # serialises the cap
+    event = uow.session.scalars(select(EventNotification).where(
+        EventNotification.id == event_pk).with_for_update()
+        .execution_options(populate_existing=True)).one()
+    if event.status != EventStatus.PENDING or event.next_attempt_at is None \
+            or event.next_attempt_at > now \
+            or (event.lease_until is not None and event.lease_until > now) \
+            or subscription is None or not subscription.callback_url:
+        return None
+    in_flight = uow.session.scalar(select(func.count()).select_from(EventNotification).where(
+        EventNotification.client_pk == event.client_pk,
+        EventNotification.status == EventStatus.PENDING.value,
+        EventNotification.lease_until > now))
+    if in_flight >= cap:
+        return Deferred(1.0)
+    event.lease_until = now + lease
+    token = sign(uow, event.claims, now)
+    uow.session.flush()
+    return Claimed(event.id, event.jti, subscription.callback_url, token, event.claims["txn"])
+
+
+@dataclass(frozen=True)
+class Outcome:
+    at: datetime
+    latency_ms: int
+    http_status: int | None
+    error: str | None
+
+    @property
+    def accepted(self) -> bool:
+        return self.http_status == 202
+
+
+def record(uow: UnitOfWork, event_pk: int, outcome: Outcome, policy: domain.RetryPolicy,
+           now: datetime) -> datetime | None:
+    """Store the attempt; Delivered on a 202, else the next attempt (returned) or, once the
+    window has run out, DeadLettered."""
+    event = uow.session.scalars(select(EventNotification).where(
+        EventNotification.id == event_pk).with_for_update()
+        .execution_options(populate_existing=True)).one()
+    uow.session.add(DeliveryAttempt(event_pk=event.id, attempted_at=outcome.at,
+                                    latency_ms=outcome.latency_ms,
+                                    http_status=outcome.http_status,
+                                    error=(outcome.error or None) and outcome.error[:500]))
+    event.attempts += 1
+    event.lease_until = None
+    if event.status != EventStatus.PENDING:          # acknowledged by polling meanwhile
+        uow.session.flush()
+        return None
+    if outcome.accepted:
+        event.status, event.settled_at, event.next_attempt_at = \
+            EventStatus.DELIVERED.value, now, None
+        event.last_error = None
+        uow.session.flush()
+        return None
+    event.last_error = outcome.error or f"HTTP {outcome.http_status}"
+    event.next_attempt_at = policy.next_attempt(event.created_at, event.attempts, now)
+    if event.next_attempt_at is None:
+        event.status, event.settled_at = EventStatus.DEAD_LETTERED.value, now
+    uow.session.flush()
+    return event.next_attempt_at
+
+
+def due_events(uow: UnitOfWork, now: datetime, limit: int = 500) -> list[int]:
+    """Pending events whose push is due and not leased (or whose worker's lease ran out)."""
+    e = EventNotification
+    return list(uow.session.scalars(select(e.id).where(
+        e.status == EventStatus.PENDING.value, e.next_attempt_at.is_not(None),
+        e.next_attempt_at <= now, (e.lease_until.is_(None)) | (e.lease_until <= now))
+        .order_by(e.next_attempt_at, e.id).limit(limit)))
+
+
+# --- aggregated polling ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Polled:
+    sets: dict[str, str]
+    more_available: bool
+
+
+def poll(uow: UnitOfWork, client_pk: int, body: dict, now: datetime, *,
+         max_events_cap: int) -> Polled:
+    """Settle what the TPP acknowledged (ack) or refused (setErrs), then return up to
+    maxEvents events it has not had yet, oldest first. Only its own events are touched; a
+    jti it does not know is ignored (the poll draft: acks are idempotent)."""
+    problems = domain.poll_problems(body, max_events_cap=max_events_cap)
+    if problems:
+        raise InvalidPoll(problems)
+    if _subscription_of(uow, client_pk) is None:
+        raise SubscriptionNotFound("the client has no event subscription: create one with "
+                                   "POST /event-subscriptions first")
+    e = EventNotification
+    acked = list(dict.fromkeys(body.get("ack") or ()))
+    if acked:
+        uow.session.execute(update(e).where(
+            e.client_pk == client_pk, e.jti.in_(acked),
+            e.status.in_([s.value for s in domain.POLLABLE]))
+            .values(status=EventStatus.ACKNOWLEDGED.value, settled_at=now,
+                    next_attempt_at=None))
+    for jti, err in (body.get("setErrs") or {}).items():
+        uow.session.execute(update(e).where(
+            e.client_pk == client_pk, e.jti == jti,
+            e.status.in_([s.value for s in domain.POLLABLE]))
+            .values(status=EventStatus.REFUSED.value, settled_at=now, next_attempt_at=None,
+                    last_error=f"{err['err']}: {err['description']}"[:1000]))
+    wanted = body.get("maxEvents")
+    wanted = max_events_cap if wanted is None else wanted
+    rows = list(uow.session.scalars(select(e).where(
+        e.client_pk == client_pk, e.status.in_([s.value for s in domain.POLLABLE]))
+        .order_by(e.created_at, e.id).limit(wanted + 1))) if wanted else []
+    more = len(rows) > wanted if wanted else uow.session.scalar(
+        select(func.count()).select_from(e).where(
+            e.client_pk == client_pk,
+            e.status.in_([s.value for s in domain.POLLABLE]))) > 0
+    sets = {row.jti: sign(uow, row.claims, now) for row in rows[:wanted]} if wanted else {}
+    uow.session.flush()
+    return Polled(sets, bool(more))
+
+
+# --- reading (tests, the developer portal) -----------------------------------------------------
+def attempts_of(uow: UnitOfWork, jti: str) -> list[DeliveryAttempt]:
+    return list(uow.session.scalars(select(DeliveryAttempt).join(
+        EventNotification, EventNotification.id == DeliveryAttempt.event_pk)
+        .where(EventNotification.jti == jti).order_by(DeliveryAttempt.id)))
