@@ -55,7 +55,7 @@ def test_a_signature_without_its_iss_claim_is_refused(pisp):
               "crit": [ob_signing.OB_IAT, ob_signing.OB_TAN]}
     from jwcrypto import jws
     from jwcrypto.common import json_encode
-    token = jws.JWS(body, header_registry=ob_signing._REGISTRY)   # knows the OB claims
+    token = jws.JWS(body, header_registry=ob_signing.HEADER_REGISTRY)   # the OB claims
     token.add_signature(key, alg="ES256", protected=json_encode(header))
     protected, _, signature = token.serialize(compact=True).split(".")
     response = post_raw(pisp, CONSENTS, body, {**idem(),
