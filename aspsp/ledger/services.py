@@ -21,7 +21,7 @@ from .domain import (AccountKind, AccountRules, AccountStatus, BalanceSnapshot, 
 from .errors import AlreadyReversed, InvalidAmount, InvalidCounterparty, LedgerError
 from .money import Money, minor_units
 from .repository import LedgerRepository
-from .scheme import PaymentScheme, SchemeSubmission
+from .scheme import SchemeResult, SchemeSubmission
 
 BANK_CODE = "INVB"          # the first four letters of our BIC, used in our IBANs
 BANK_BIC = "INVBGB2LXXX"
@@ -444,19 +444,33 @@ def _transfer_through_entry(uow: UnitOfWork, *, debtor_account_id: str,
     return payment
 
 
-def settle_payment(uow: UnitOfWork, payment_id: str, scheme: PaymentScheme, *,
-                   now: datetime) -> models.Payment | None:
-    """Submit an outbound payment to the scheme and book the outcome. Idempotent: a payment
-    that is no longer in process is left as it is."""
+def settlement_submission(uow: UnitOfWork, payment_id: str) -> SchemeSubmission | None:
+    """What the scheme is sent for an outbound payment in process; None when it is no longer
+    in process. The settlement task calls the scheme between two units of work, never inside
+    one: the scheme is another system (its call may take long, and its own record is written
+    in its own transaction, which on SQLite could not start while ours held the write
+    lock). The scheme pays the payment's id once, so sending it again is harmless."""
+    payment = LedgerRepository(uow.session).payment(payment_id)
+    if payment is None or payment.status != PaymentStatus.ACCEPTED_SETTLEMENT_IN_PROCESS:
+        return None
+    amount = from_minor(payment.amount_minor, payment.currency)
+    return SchemeSubmission(
+        payment_id=payment.payment_id, amount=str(amount.amount), currency=amount.currency,
+        creditor=payment.creditor, reference=payment.reference,
+        end_to_end_identification=payment.end_to_end_identification)
+
+
+def book_settlement(uow: UnitOfWork, payment_id: str, result: SchemeResult, *,
+                    now: datetime) -> models.Payment | None:
+    """Book the scheme's outcome of an outbound payment: the pending debit booked, then the
+    clearing account settled (accepted) or the debit reversed (rejected). Idempotent: a
+    payment that is no longer in process (booked by an earlier delivery of the task) is left
+    as it is."""
     repo = LedgerRepository(uow.session)
     payment = repo.payment(payment_id, lock=True)
     if payment is None or payment.status != PaymentStatus.ACCEPTED_SETTLEMENT_IN_PROCESS:
         return payment
     amount = from_minor(payment.amount_minor, payment.currency)
-    result = scheme.submit(SchemeSubmission(
-        payment_id=payment.payment_id, amount=str(amount.amount), currency=amount.currency,
-        creditor=payment.creditor, reference=payment.reference,
-        end_to_end_identification=payment.end_to_end_identification))
     entry = uow.session.get(models.JournalEntry, payment.entry_pk)
     book_pending(uow, entry, now=now)
     if result.accepted:

@@ -19,9 +19,18 @@ log = logging.getLogger(__name__)
 @shared_task(name=dispatch.SETTLE_PAYMENT, acks_late=True, autoretry_for=(OperationalError,),
              retry_backoff=True, max_retries=5)
 def settle_payment_task(payment_id: str) -> str | None:
+    """Read what to send, send it to the scheme outside any transaction of ours, book the
+    outcome. A delivery that dies after the scheme's answer comes back (acks_late): the
+    scheme answers the same payment id with its first outcome, and the booking happens once
+    (the payment row locked, its status checked)."""
     p = platform.current()
     with p.uow() as uow:
-        payment = services.settle_payment(uow, payment_id, p.scheme, now=p.clock.now())
+        submission = services.settlement_submission(uow, payment_id)
+    if submission is None:
+        return None
+    result = p.scheme.submit(submission)
+    with p.uow() as uow:
+        payment = services.book_settlement(uow, payment_id, result, now=p.clock.now())
         uow.commit()
         return payment.status if payment else None
 
