@@ -8,6 +8,8 @@ eager mode of tests and one-off scripts runs it inline as before.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
+from typing import Any, Callable
 
 from celery import current_app as current_celery
 
@@ -16,6 +18,22 @@ from ..db import UnitOfWork
 log = logging.getLogger(__name__)
 
 SETTLE_PAYMENT = "ledger.settle_payment"
+
+
+# Called in the settling unit of work when settlement changes a payment's status (the payment
+# initiation context raises its resource-update event from it); registered by init_app.
+_settled_listeners: list[Callable[[UnitOfWork, Any, datetime], None]] = []
+
+
+def on_settlement(listener: Callable[[UnitOfWork, Any, datetime], None]) -> None:
+    """Call `listener(uow, payment, now)` whenever settlement changes a payment's status."""
+    if listener not in _settled_listeners:
+        _settled_listeners.append(listener)
+
+
+def settled(uow: UnitOfWork, payment, now: datetime) -> None:
+    for listener in list(_settled_listeners):
+        listener(uow, payment, now)
 
 
 def after_commit(uow: UnitOfWork, task_name: str, *args) -> None:

@@ -489,6 +489,7 @@ def book_settlement(uow: UnitOfWork, payment_id: str, result: SchemeResult, *,
         payment.rejection_reason = result.reason
         _record_status(payment, PaymentStatus.REJECTED, now, result.reason)
     repo.flush()
+    dispatch.settled(uow, payment, now)
     return payment
 
 

@@ -9,5 +9,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from . import tasks, views  # noqa: F401  (tasks: registers the execution task)
+    from ..ledger import dispatch
+    from . import services, tasks, views  # noqa: F401  (tasks: registers the execution task)
     views.init_app(app)
+    dispatch.on_settlement(services.payment_settled)   # its resource-update event

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
 
+from sqlalchemy import select
+
 from aspsp import events
 from aspsp.db import UnitOfWork
 from aspsp.ids import new_id
@@ -249,6 +251,14 @@ def execute_order(uow: UnitOfWork, payment_order_id: str, now: datetime) -> str 
     repo.flush()
     _announce(uow, order, now)
     return order.status
+
+
+def payment_settled(uow: UnitOfWork, payment, now: datetime) -> None:
+    """Settlement changed the ledger payment's status, so its order's (if a TPP made it)."""
+    order = uow.session.scalars(select(PaymentOrder).where(
+        PaymentOrder.ledger_payment_pk == payment.id)).one_or_none()
+    if order is not None:
+        _announce(uow, order, now)
 
 
 def _announce(uow: UnitOfWork, order: PaymentOrder, now: datetime) -> None:

@@ -62,3 +62,14 @@ def test_a_pushed_resource_update_set_matches_the_tpp_document(app, platform, tp
         {"$ref": f"{SPEC_URI}#/components/schemas/OBEventNotification1"},
         registry=registry, format_checker=FORMATS)
     assert [e.message for e in validator.iter_errors(claims)] == []
+
+
+def test_the_openapi_document_has_every_events_operation_of_the_spec(client):
+    ours = client.get("/open-banking/openapi.json").get_json()["paths"]
+    official = json.loads(SPEC.read_text())["paths"]
+    expected = {(f"/open-banking/v3.1{path}", method, op["operationId"])
+                for path, item in official.items() for method, op in item.items()
+                if method in ("get", "post", "put", "delete")}
+    served = {(path, method, op["operationId"]) for path, item in ours.items()
+              for method, op in item.items() if isinstance(op, dict) and "operationId" in op}
+    assert expected <= served

@@ -77,20 +77,22 @@ def test_the_tpps_own_delete_raises_nothing(tpp, customer, decide, receiver):
     assert receiver.received == []
 
 
-def test_an_executed_payment_raises_its_resource_update(
+def test_a_payment_executed_then_settled_raises_a_resource_update_each_time(
         app, make_events_tpp, payer, journey, receiver):
     pisp = make_events_tpp(roles=("PISP",), name="Pay Quick")
     pisp.subscribe(receiver.url, scope="payments")
-    submitted = journey(pisp, payer).submit()
+    submitted = journey(pisp, payer).submit()      # executed, then settled by the scheme
     assert submitted.status_code == 201, submitted.get_json()
     payment_id = submitted.get_json()["Data"]["DomesticPaymentId"]
-    [token] = receiver.tokens()
-    claims = verified_claims(pisp.http, token)
     link = (f"{app.config['ISSUER'].rstrip('/')}/open-banking/v3.1/pisp/domestic-payments/"
             f"{payment_id}")
-    assert claims["sub"] == link and claims["aud"] == pisp.client_id
-    subject = claims["events"][RU]["subject"]
-    assert subject["http://openbanking.org.uk/rid"] == payment_id
-    assert subject["http://openbanking.org.uk/rty"] == "domestic-payment"
-    assert pisp.call("GET", f"/open-banking/v3.1/pisp/domestic-payments/{payment_id}",
-                     token=pisp.token(scope="payments")).status_code == 200
+    claims = [verified_claims(pisp.http, t) for t in receiver.tokens()]
+    assert len(claims) == 2 and len({c["jti"] for c in claims}) == 2
+    for one in claims:
+        assert one["sub"] == link and one["aud"] == pisp.client_id
+        subject = one["events"][RU]["subject"]
+        assert subject["http://openbanking.org.uk/rid"] == payment_id
+        assert subject["http://openbanking.org.uk/rty"] == "domestic-payment"
+    read = pisp.call("GET", f"/open-banking/v3.1/pisp/domestic-payments/{payment_id}",
+                     token=pisp.token(scope="payments"))
+    assert read.get_json()["Data"]["Status"] == "AcceptedSettlementCompleted"
