@@ -71,8 +71,12 @@ def _interaction_id() -> str:
 
 def sign(uow: UnitOfWork, claims: dict, now: datetime) -> str:
     """The SET: the claims signed (compact JWS) with the bank's published key (GET /jwks)."""
+    return _compact(claims, *_signer(uow, now))
+
+
+def _signer(uow: UnitOfWork, now: datetime) -> tuple[jwk.JWK, str]:
     kid, key = keys.signing_key(uow, "aspsp", keyring=uow.keyring, now=now, alg=SET_ALG)
-    return _compact(claims, key, kid)
+    return key, kid
 
 
 def _compact(claims: dict, key: jwk.JWK, kid: str) -> str:
@@ -301,7 +305,8 @@ def poll(uow: UnitOfWork, client_pk: int, body: dict, now: datetime, *,
         select(func.count()).select_from(e).where(
             e.client_pk == client_pk,
             e.status.in_([s.value for s in domain.POLLABLE]))) > 0
-    sets = {row.jti: sign(uow, row.claims, now) for row in rows[:wanted]} if wanted else {}
+    signer = _signer(uow, now) if rows else None       # one key for the whole answer
+    sets = {row.jti: _compact(row.claims, *signer) for row in rows[:wanted]} if wanted else {}
     uow.session.flush()
     return Polled(sets, bool(more))
 
