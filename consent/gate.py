@@ -20,14 +20,15 @@ from datetime import datetime
 from typing import Callable, Iterable
 
 from flask import g, request
-from sqlalchemy import select
+from sqlalchemy import and_, select
 
 from aspsp import platform
 from aspsp.db import UnitOfWork
 from aspsp.identity.models import PsuUser
+from aspsp.ledger.domain import AccountKind
 from aspsp.ledger.models import Account, AccountParty
 from aspsp.oauth import tokens
-from aspsp.oauth.models import OAuthClient
+from aspsp.oauth.models import OAuthClient, OAuthToken
 from aspsp.obapi import AUTHENTICATES, ErrorCode, check_json_body, forbidden, unauthorized
 
 from . import permissions as perms
@@ -89,6 +90,9 @@ class ConsentContext:
     expiration: datetime | None
     scopes: frozenset[str]
     customer_ip_address: str | None      # set: the PSU is present (x-fapi-customer-ip-address)
+    # (row id, AccountId) of those of `account_pks` that are customer accounts, by row id:
+    # what a resource needs to name the accounts it reads without loading them again.
+    customer_accounts: tuple[tuple[int, str], ...] = ()
 
     def allows(self, permission: str | Iterable[str]) -> bool:
         return perms.grants(self.permissions, permission)
@@ -104,11 +108,13 @@ class ConsentContext:
 def authenticate_client(uow: UnitOfWork, req, *, scope: str, now: datetime,
                         grant: str = CLIENT_CREDENTIALS) -> ClientContext:
     """A sender-constrained token of `grant` with `scope`, of a client holding the role."""
-    token = _token(uow, req, now)
+    token = _token(uow, req, now, _CLIENT_QUERY)[0]
     _check_grant(token, grant)
     _check_scope(token, scope)
-    _check_role(token.client, scope)
-    return ClientContext(ClientRef.of(token.client), token.grant_type, token.scopes)
+    _check_role(token, scope)
+    return ClientContext(ClientRef(token.client_found, token.client_id, token.client_name,
+                                   tuple(token.roles or ())),
+                         token.grant_type, _scopes(token))
 
 
 def authorise_request(uow: UnitOfWork, req, *, scope: str, now: datetime,
@@ -116,52 +122,52 @@ def authorise_request(uow: UnitOfWork, req, *, scope: str, now: datetime,
                       grant: str = AUTHORIZATION_CODE, account_id: str | None = None,
                       statuses: Iterable[ConsentStatus] = (ConsentStatus.AUTHORISED,)
                       ) -> ConsentContext:
-    token = _token(uow, req, now)
+    # One statement reads the token, its client, its consent and the consent's accounts
+    # that the customer still holds (one row per such account, at least one row); the checks
+    # below run on those values in the order the module docstring gives.
+    rows = _token(uow, req, now, _CONSENT_QUERY)
+    token = consent = rows[0]
     _check_grant(token, grant)
     _check_scope(token, scope)
-    _check_role(token.client, scope)
-    consent = uow.session.get(Consent, token.consent_pk) if token.consent_pk else None
-    if consent is None or consent.consent_type not in CONSENT_TYPES_FOR_SCOPE[scope]:
+    _check_role(token, scope)
+    if consent.consent_found is None \
+            or consent.consent_type not in CONSENT_TYPES_FOR_SCOPE[scope]:
         raise forbidden(ErrorCode.CONSENT_TYPE_MISMATCH,
                         f"the token is not bound to a consent for the {scope} scope")
-    if consent.client_pk != token.client.id:
+    if consent.consent_client_pk != token.client_found:
         raise forbidden(ErrorCode.CONSENT_OF_ANOTHER_CLIENT,
                         "the token's consent belongs to another client")
     status = effective_status(consent.status, consent.expiration_datetime, now)
     if status == ConsentStatus.EXPIRED:   # OBIE: an expired consent's token gets a bare 401
         raise unauthorized(tokens.TokenError("invalid_token", "the consent has expired",
-                                             scheme=token.token.token_type).www_authenticate)
+                                             scheme=token.token_type).www_authenticate)
     if status not in set(statuses):
         raise forbidden(ErrorCode.INVALID_CONSENT_STATUS, f"the consent is {status}",
                         "Data.Status")
-    if grant != CLIENT_CREDENTIALS and consent.psu_pk != token.psu_pk:
+    if grant != CLIENT_CREDENTIALS and consent.consent_psu_pk != token.psu_pk:
         raise forbidden(ErrorCode.CONSENT_OF_ANOTHER_CUSTOMER,
                         "the token's customer is not the customer of its consent")
     if permission is not None and not perms.grants(consent.permissions, permission):
         needed = permission if isinstance(permission, str) else " or ".join(permission)
         raise forbidden(ErrorCode.PERMISSION_MISSING, f"the consent does not grant {needed}")
-    # The accounts chosen for the consent that the customer still holds: an account whose
-    # holder has changed since (a joint holder removed, say) drops out at once.
-    still_held = select(AccountParty.account_pk).join(
-        PsuUser, PsuUser.party_pk == AccountParty.party_pk).where(PsuUser.id == consent.psu_pk)
-    accounts = uow.session.execute(
-        select(Account.id, Account.account_id)
-        .join(ConsentAccount, ConsentAccount.account_pk == Account.id)
-        .where(ConsentAccount.consent_pk == consent.id, Account.id.in_(still_held))).all()
-    account_ids = frozenset(a.account_id for a in accounts)
+    accounts = sorted((row.account_pk, row.account_id, row.account_kind) for row in rows
+                      if row.account_pk is not None)
+    account_ids = frozenset(a for _, a, _ in accounts)
     if account_id is not None and account_id not in account_ids:
         raise forbidden(ErrorCode.ACCOUNT_NOT_PERMITTED,
                         "the consent does not cover this account", "AccountId")
     return ConsentContext(
-        consent_id=consent.consent_id, consent_pk=consent.id,
-        consent_type=consent.consent_type, status=status, client_id=token.client.client_id,
-        client_pk=token.client.id, psu_pk=token.psu_pk,
+        consent_id=consent.consent_id, consent_pk=consent.consent_found,
+        consent_type=consent.consent_type, status=status, client_id=token.client_id,
+        client_pk=token.client_found, psu_pk=token.psu_pk,
         permissions=perms.effective(consent.permissions or ()), account_ids=account_ids,
-        account_pks=frozenset(a.id for a in accounts),
+        account_pks=frozenset(pk for pk, _, _ in accounts),
         transaction_from=consent.transaction_from_datetime,
         transaction_to=consent.transaction_to_datetime,
-        expiration=consent.expiration_datetime, scopes=token.scopes,
-        customer_ip_address=g.get("customer_ip_address"))
+        expiration=consent.expiration_datetime, scopes=_scopes(token),
+        customer_ip_address=g.get("customer_ip_address"),
+        customer_accounts=tuple((pk, a) for pk, a, kind in accounts
+                                if kind == AccountKind.CUSTOMER))
 
 
 def requires_consent(scope: str, permission: str | Iterable[str] | None = None, *,
@@ -213,17 +219,60 @@ def current_client() -> ClientContext:
     return g.client_context
 
 
+# --- the statements ---------------------------------------------------------------------------
+def _consent_query():
+    """The token and its client (aspsp.oauth.tokens.resource_token_select), the token's
+    consent, and the accounts chosen for the consent that its customer still holds: an
+    account whose holder has changed since (a joint holder removed, say) drops out at once.
+    Outer joins all the way: a token without a consent, or a consent without such accounts,
+    is still one row, with those columns null."""
+    k, ca, a = Consent.__table__.c, ConsentAccount.__table__, Account.__table__
+    still_held = (select(AccountParty.__table__.c.account_pk)
+                  .join(PsuUser.__table__,
+                        PsuUser.__table__.c.party_pk == AccountParty.__table__.c.party_pk)
+                  .where(PsuUser.__table__.c.id == k.psu_pk)
+                  .correlate(Consent.__table__))
+    return (tokens.resource_token_select(
+                k.id.label("consent_found"), k.consent_id, k.consent_type,
+                k.client_pk.label("consent_client_pk"), k.psu_pk.label("consent_psu_pk"),
+                k.status, k.expiration_datetime, k.transaction_from_datetime,
+                k.transaction_to_datetime, k.permissions,
+                a.c.id.label("account_pk"), a.c.account_id, a.c.kind.label("account_kind"))
+            .outerjoin(Consent.__table__, k.id == OAuthToken.__table__.c.consent_pk)
+            .outerjoin(ca, and_(ca.c.consent_pk == k.id, ca.c.account_pk.in_(still_held)))
+            .outerjoin(a, a.c.id == ca.c.account_pk))
+
+
+# Built once: the same statement object every request, so SQLAlchemy's compiled cache finds
+# it without building and hashing a new expression each time.
+_CONSENT_QUERY = _consent_query()
+_CLIENT_QUERY = tokens.resource_token_select()
+
+
 # --- the checks ------------------------------------------------------------------------------
-def _token(uow: UnitOfWork, req, now: datetime) -> tokens.TokenContext:
+def _token(uow: UnitOfWork, req, now: datetime, statement) -> list:
+    """The rows of `statement` for the presented token, once it has passed the token checks
+    (aspsp.oauth.tokens.check_resource_token): never empty."""
     p = platform.current()
     try:
-        return tokens.authenticate_resource_request(uow, req, now=now, replay=p.replay,
-                                                    config=p.config)
+        presented = tokens.presented_token(req)
+        rows = uow.session.execute(statement, {"access_token_hash": presented.hash}).all()
+        first = rows[0] if rows else None
+        tokens.check_resource_token(
+            req, presented, first,
+            client_live=first is not None and first.client_found is not None
+            and first.client_deleted_at is None,
+            now=now, replay=p.replay, config=p.config)
     except tokens.TokenError as error:
         raise unauthorized(error.www_authenticate) from None
+    return rows
 
 
-def _check_grant(token: tokens.TokenContext, grant: str) -> None:
+def _scopes(token) -> frozenset[str]:
+    return frozenset(token.scope.split())
+
+
+def _check_grant(token, grant: str) -> None:
     """A customer's resource called with a client-credentials token is 401 (the OBIE
     functional conformance suite asserts it for every account resource: the token is not
     valid here, and the customer's authorisation would make a valid one). A consent resource
@@ -236,19 +285,20 @@ def _check_grant(token: tokens.TokenContext, grant: str) -> None:
     if token.grant_type not in PSU_GRANTS or token.consent_pk is None or token.psu_pk is None:
         raise unauthorized(tokens.TokenError(
             "invalid_token", "this resource needs a token of the customer's authorisation "
-            "(authorization_code grant)", scheme=token.token.token_type).www_authenticate)
+            "(authorization_code grant)", scheme=token.token_type).www_authenticate)
 
 
-def _check_scope(token: tokens.TokenContext, scope: str) -> None:
-    if scope not in token.scopes:
+def _check_scope(token, scope: str) -> None:
+    if scope not in _scopes(token):
         raise forbidden(ErrorCode.INSUFFICIENT_SCOPE, f"the token lacks the {scope} scope",
-                        headers={"WWW-Authenticate": f'{token.token.token_type} '
+                        headers={"WWW-Authenticate": f'{token.token_type} '
                                  f'error="insufficient_scope", scope="{scope}"'})
 
 
-def _check_role(client: OAuthClient, scope: str) -> None:
+def _check_role(token, scope: str) -> None:
+    """The token's client (a row of the gate's statement) holds the scope's PSD2 role."""
     role = ROLE_FOR_SCOPE[scope]
-    if role not in (client.roles or ()):
+    if role not in (token.roles or ()):
         raise forbidden(ErrorCode.ROLE_MISSING, f"the client is not registered as an {role}")
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import Request
-from sqlalchemy import select, update
+from sqlalchemy import Select, bindparam, select, update
 
 from ..db import UnitOfWork
 from .dpop import InvalidDPoPProof, verify_proof
@@ -143,10 +143,19 @@ class TokenContext:
         return self.token.grant_type
 
 
-def authenticate_resource_request(uow: UnitOfWork, request: Request, *, now: datetime,
-                                  replay: ReplayCache, config) -> TokenContext:
-    """The token in the Authorization header, checked for existence, expiry, revocation and its
-    sender constraint (DPoP proof with the bound key, or the bound client certificate)."""
+@dataclass(frozen=True)
+class PresentedToken:
+    """The access token as the request presents it: `Authorization: <scheme> <value>`."""
+    scheme: str
+    value: str
+
+    @property
+    def hash(self) -> str:
+        return token_hash(self.value)
+
+
+def presented_token(request: Request) -> PresentedToken:
+    """The token in the Authorization header (Bearer or DPoP), or TokenError."""
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     value = value.strip()
@@ -154,12 +163,40 @@ def authenticate_resource_request(uow: UnitOfWork, request: Request, *, now: dat
         raise TokenError("invalid_request",
                          "an access token is required in the Authorization header",
                          credentials=False)
-    token = find_by_access_token(uow, value)
+    return PresentedToken(scheme, value)
+
+
+_TOKENS, _CLIENTS = OAuthToken.__table__, OAuthClient.__table__
+
+
+def resource_token_select(*more_columns) -> Select:
+    """One statement for what a resource request's token checks read: the token found by the
+    hash of its value (bound parameter `access_token_hash`) and its client, as plain columns
+    (no ORM objects), labelled with the names `check_resource_token` reads. A caller may join
+    more onto it and add `more_columns` (consent.gate adds the consent and its accounts, so
+    that the whole gate is one round trip)."""
+    t, c = _TOKENS.c, _CLIENTS.c
+    return (select(t.id.label("token_pk"), t.client_pk, t.consent_pk, t.psu_pk, t.grant_type,
+                   t.scope, t.token_type, t.cnf_jkt, t.cnf_x5t, t.expires_at, t.revoked_at,
+                   c.id.label("client_found"), c.client_id, c.client_name, c.roles,
+                   c.deleted_at.label("client_deleted_at"), *more_columns)
+            .select_from(_TOKENS.outerjoin(_CLIENTS, c.id == t.client_pk))
+            .where(t.access_token_hash == bindparam("access_token_hash")))
+
+
+def check_resource_token(request: Request, presented: PresentedToken, token, *,
+                         client_live: bool, now: datetime, replay: ReplayCache,
+                         config) -> None:
+    """The presented token's existence, expiry, revocation, client and sender constraint
+    (DPoP proof with the bound key, or the bound client certificate); TokenError otherwise.
+    `token` is the stored token (an OAuthToken, or a row of `resource_token_select`: both
+    have revoked_at, expires_at, token_type, cnf_jkt and cnf_x5t) or None; `client_live`
+    whether its client is still registered."""
+    scheme, value = presented.scheme, presented.value
     if token is None or token.revoked_at is not None or token.expires_at <= now:
         raise TokenError("invalid_token", "the access token is unknown, expired or revoked",
                          scheme=scheme)
-    client = uow.session.get(OAuthClient, token.client_pk)
-    if client is None or client.deleted_at is not None:
+    if not client_live:
         raise TokenError("invalid_token", "the client of this token is no longer registered",
                          scheme=token.token_type)
     if token.cnf_jkt:
@@ -168,8 +205,8 @@ def authenticate_resource_request(uow: UnitOfWork, request: Request, *, now: dat
                              scheme="DPoP")
         try:
             proof = verify_proof(request.headers.get("DPoP"), method=request.method,
-                                 url=config["ISSUER"].rstrip("/") + request.path, now=now, replay=replay,
-                                 access_token=value)
+                                 url=config["ISSUER"].rstrip("/") + request.path, now=now,
+                                 replay=replay, access_token=value)
         except InvalidDPoPProof as exc:
             raise TokenError("invalid_dpop_proof", exc.description, scheme="DPoP") from None
         if proof.jkt != token.cnf_jkt:
@@ -185,4 +222,22 @@ def authenticate_resource_request(uow: UnitOfWork, request: Request, *, now: dat
                              "this token is bound to another client certificate")
     else:
         raise TokenError("invalid_token", "the access token is not sender-constrained")
+
+
+def authenticate_resource_request(uow: UnitOfWork, request: Request, *, now: datetime,
+                                  replay: ReplayCache, config) -> TokenContext:
+    """The token in the Authorization header, checked for existence, expiry, revocation and its
+    sender constraint (DPoP proof with the bound key, or the bound client certificate), with
+    its ORM rows (for callers that change them: registration management revokes the token).
+    The consent gate reads the same through one statement of plain columns
+    (`resource_token_select`)."""
+    presented = presented_token(request)
+    found = uow.session.execute(
+        select(OAuthToken, OAuthClient).outerjoin(OAuthClient,
+                                                  OAuthClient.id == OAuthToken.client_pk)
+        .where(OAuthToken.access_token_hash == presented.hash)).one_or_none()
+    token, client = found if found is not None else (None, None)
+    check_resource_token(request, presented, token,
+                         client_live=client is not None and client.deleted_at is None,
+                         now=now, replay=replay, config=config)
     return TokenContext(token=token, client=client, scopes=frozenset(token.scope.split()))
