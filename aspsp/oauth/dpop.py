@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import base64
+import copy
+import functools
 import hashlib
+import json
 import math
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 from dataclasses import dataclass
@@ -41,6 +44,7 @@ def b64url_sha256(value: str) -> str:
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 
 
+@functools.lru_cache(maxsize=1024)
 def normalise_htu(url: str) -> str:
     """htu is compared without query and fragment, after syntax-based normalisation
     (RFC 9449 §4.3, RFC 3986 §6.2.2): scheme and host in lower case, the path percent-encoded
@@ -79,6 +83,45 @@ def public_key(raw_jwk) -> jwk.JWK:
     return key
 
 
+# Proof keys already parsed and checked by this process, with their thumbprints: a client signs
+# its proofs with one key for many requests, and parsing and checking it (a JWK built from the
+# members, the EC point checked on the curve, the RSA size, the thumbprint) is a pure function
+# of the public members. Only keys that passed `public_key` are kept; a key is public, so
+# keeping it weakens nothing, and the cache is bounded (least recently used go first).
+KEY_CACHE_SIZE = 512
+
+
+def public_key_and_thumbprint(raw_jwk) -> tuple[jwk.JWK, str]:
+    """`public_key(raw_jwk)` and its RFC 7638 thumbprint, from the cache when this process has
+    met the same members before (a member that is not a string is never cached: a JWK of the
+    two kinds accepted has string members only)."""
+    if isinstance(raw_jwk, dict) and all(isinstance(k, str) and isinstance(v, str)
+                                         for k, v in raw_jwk.items()):
+        return _cached_key(json.dumps(raw_jwk, sort_keys=True, separators=(",", ":")))
+    key = public_key(raw_jwk)
+    return key, key.thumbprint()
+
+
+@functools.lru_cache(maxsize=KEY_CACHE_SIZE)
+def _cached_key(members: str) -> tuple[jwk.JWK, str]:
+    key = public_key(json.loads(members))
+    return key, key.thumbprint()
+
+
+# jwcrypto deep-copies its whole JWS header registry into every JWS object it builds (a third
+# of a proof's verification). A proof only reads that registry (nothing here registers a
+# header), so every proof's JWS shares the one copy made here; the per-object state is fresh.
+_JWS_TEMPLATE = jws.JWS()
+JWS_STATE = frozenset({"objects", "verifylog", "_allowed_algs", "header_registry"})
+
+
+def _new_jws() -> jws.JWS:
+    token = copy.copy(_JWS_TEMPLATE)          # shallow: shares the read-only header registry
+    token.objects = {"payload": None}
+    token.verifylog = None
+    return token
+
+
 def verify_proof(proof: str | None, *, method: str, url: str, now: datetime,
                  replay: ReplayCache, access_token: str | None = None) -> DPoPProof:
     if not proof:
@@ -86,7 +129,7 @@ def verify_proof(proof: str | None, *, method: str, url: str, now: datetime,
     if "," in proof:
         raise InvalidDPoPProof("exactly one DPoP proof is allowed")
     try:
-        token = jws.JWS()
+        token = _new_jws()
         token.deserialize(proof)
         header = token.jose_header
     except (JWException, ValueError) as exc:
@@ -95,7 +138,7 @@ def verify_proof(proof: str | None, *, method: str, url: str, now: datetime,
         raise InvalidDPoPProof("DPoP proof typ must be dpop+jwt")
     if header.get("alg") not in ALGORITHMS:
         raise InvalidDPoPProof(f"DPoP proof alg must be one of {', '.join(ALGORITHMS)}")
-    key = public_key(header.get("jwk"))
+    key, jkt = public_key_and_thumbprint(header.get("jwk"))
     try:
         token.verify(key, alg=header["alg"])
     except (JWException, ValueError):
@@ -128,7 +171,6 @@ def verify_proof(proof: str | None, *, method: str, url: str, now: datetime,
         raise InvalidDPoPProof("DPoP proof iat is outside the accepted window")
     if access_token is not None and claims.get("ath") != b64url_sha256(access_token):
         raise InvalidDPoPProof("DPoP proof ath does not match the access token")
-    jkt = key.thumbprint()
     if not replay.first_use("dpop", f"{jkt}:{claims['jti']}", MAX_AGE_SECONDS + MAX_FUTURE_SECONDS):
         raise InvalidDPoPProof("DPoP proof jti has been used before")
     return DPoPProof(jkt=jkt, claims=claims)
