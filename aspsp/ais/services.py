@@ -212,14 +212,16 @@ def transactions(p: Platform, ctx: ConsentContext, query: TransactionQuery) -> P
     filters = {name: naive_text(value) for name, value in
                (("fromBookingDateTime", query.from_booking),
                 ("toBookingDateTime", query.to_booking)) if value is not None}
+    # The consent's customer accounts as the gate read them (what `_accounts` would load).
+    ids = {pk: account_id for pk, account_id in ctx.customer_accounts
+           if query.account_id is None or account_id == query.account_id}
     with p.uow() as uow:
         repo = AccountInformationRepository(uow.session)
-        accounts_ = _accounts(repo, ctx, query.account_id)
-        scope = TransactionScope(tuple(a.id for a in accounts_), _consent_window(ctx),
+        scope = TransactionScope(tuple(ids), _consent_window(ctx),
                                  credits=view.credits, debits=view.debits)
         listed = replace(scope, window=scope.window.narrowed(query.from_booking,
                                                              query.to_booking))
-        return _page(repo, scope, listed, query.page, _ids(accounts_), view,
+        return _page(repo, scope, listed, query.page, ids, view,
                      p.config["AIS_PAGE_SIZE"], filters)
 
 
