@@ -20,8 +20,11 @@ from __future__ import annotations
 import functools
 
 from flask import Flask, current_app, g, request
+from sqlalchemy import select
 
 from aspsp import ob_signing, obapi, outbound, platform
+from aspsp.oauth import tokens
+from aspsp.oauth.models import OAuthClient, OAuthToken
 from aspsp.obapi import ErrorCode, ErrorItem, OBError
 from consent import gate
 
@@ -49,29 +52,39 @@ def init_app(app: Flask) -> None:
 
 
 def requires_events_client(view):
-    """The consent gate's client checks (token, sender constraint, grant, scope, role) for the
-    first of SCOPES the token carries whose role the client holds; a token with none of the
-    scopes is refused for the first it could have had. One token check per request: a DPoP
-    proof is single-use, so the gate's authenticate_client cannot be tried scope by scope."""
+    """The consent gate's client check (gate.authenticate_client: token, sender constraint,
+    grant, scope, role) for one scope: the first of SCOPES the token carries whose role its
+    client holds (else the first it carries, else the first of SCOPES, refused by the gate).
+    The gate runs once per request: a DPoP proof is single-use, so it cannot be tried scope by
+    scope."""
     @functools.wraps(view)
     def gated(*args, **kwargs):
         p = platform.current()
         with p.uow() as uow:
-            token = gate._token(uow, request, p.clock.now(), gate._CLIENT_QUERY)[0]
-        gate._check_grant(token, gate.CLIENT_CREDENTIALS)
-        granted = token.scope.split()
-        held = [s for s in SCOPES if s in granted
-                and gate.ROLE_FOR_SCOPE[s] in (token.roles or ())]
-        scope = (held or [s for s in SCOPES if s in granted] or [SCOPES[0]])[0]
-        gate._check_scope(token, scope)
-        gate._check_role(token, scope)
-        g.client_context = gate.ClientContext(
-            gate.ClientRef(token.client_found, token.client_id, token.client_name,
-                           tuple(token.roles or ())), token.grant_type, frozenset(granted))
+            scope = _scope_of_token(uow)
+            g.client_context = gate.authenticate_client(uow, request, scope=scope,
+                                                        now=p.clock.now())
         obapi.check_json_body()
         return view(*args, **kwargs)
     setattr(gated, obapi.AUTHENTICATES, True)
     return gated
+
+
+def _scope_of_token(uow) -> str:
+    """Which of SCOPES to check the presented token for (nothing is decided here: the gate
+    then checks the token in full, that scope included)."""
+    try:
+        presented = tokens.presented_token(request)
+    except tokens.TokenError:
+        return SCOPES[0]
+    row = uow.session.execute(
+        select(OAuthToken.scope, OAuthClient.roles)
+        .join(OAuthClient, OAuthClient.id == OAuthToken.client_pk)
+        .where(OAuthToken.access_token_hash == presented.hash)).first()
+    granted = (row.scope or "").split() if row is not None else []
+    roles = (row.roles or ()) if row is not None else ()
+    held = [s for s in SCOPES if s in granted and gate.ROLE_FOR_SCOPE[s] in roles]
+    return (held or [s for s in SCOPES if s in granted] or [SCOPES[0]])[0]
 
 
 def _client_pk() -> int:
