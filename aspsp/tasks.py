@@ -56,6 +56,10 @@ def celery_init_app(app: Flask) -> Celery:
                 "task": "ledger.run_schedules",
                 "schedule": timedelta(minutes=1),
             },
+            "expire-consents": {   # expiries recorded (and announced to TPPs) on time
+                "task": "consent.expire_due",
+                "schedule": timedelta(minutes=1),
+            },
             "sweep-customer-sessions": {
                 "task": "identity.sweep_sessions",
                 "schedule": timedelta(minutes=15),

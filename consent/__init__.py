@@ -6,6 +6,6 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from . import api, web
+    from . import api, tasks, web  # noqa: F401  (tasks: registers the expiry sweep)
     api.init_app(app)
     web.init_app(app)

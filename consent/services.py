@@ -26,9 +26,9 @@ from aspsp.oauth import tokens
 from aspsp.oauth.models import OAuthClient
 
 from . import permissions
-from .domain import (CONSUMED_BY_PAYMENT, DELETED_BY_TPP, EXPIRY_PASSED, REAUTHENTICATED,
-                     REVOKED_BY_PSU, Actor, ConsentStatus, ConsentType, Transition,
-                     effective_status, lifecycle)
+from .domain import (CONSUMED_BY_PAYMENT, DELETED_BY_TPP, EXPIRABLE, EXPIRY_PASSED,
+                     REAUTHENTICATED, REVOKED_BY_PSU, Actor, ConsentStatus, ConsentType,
+                     Transition, effective_status, lifecycle)
 from .errors import (AccountNotSelectable, ConsentNotFound, InvalidConsentRequest,
                      NoAccountSelected, Problem, WrongCustomer)
 from .models import Consent, ConsentAccount, ConsentEvent
@@ -350,6 +350,23 @@ def _selectable_accounts(uow: UnitOfWork, psu: PsuUser, account_pks) -> list[Acc
     if len(found) != len(wanted):
         raise AccountNotSelectable("an account chosen cannot be shared by this customer")
     return found
+
+
+def expire_due(uow: UnitOfWork, now: datetime, *, limit: int = 500) -> int:
+    """Record Expired for up to `limit` consents whose ExpirationDateTime has passed, in the
+    caller's unit of work (the beat's sweep commits each batch). Every read already treats such
+    a consent as expired; recording it on time is what tells the TPP at once (an authorised
+    consent's expiry raises consent-authorization-revoked) and what the customer's history
+    shows. Rows another sweep holds are skipped (PostgreSQL), never recorded twice."""
+    due = uow.session.scalars(
+        select(Consent).where(Consent.status.in_([s.value for s in EXPIRABLE]),
+                              Consent.expiration_datetime.is_not(None),
+                              Consent.expiration_datetime <= now)
+        .order_by(Consent.expiration_datetime, Consent.id).limit(limit)
+        .with_for_update(skip_locked=True)).all()
+    for consent in due:
+        _settle_expiry(uow, consent, now)
+    return len(due)
 
 
 def _settle_expiry(uow: UnitOfWork, consent: Consent, now: datetime) -> None:

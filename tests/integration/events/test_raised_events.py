@@ -6,10 +6,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
-
 from consent import services as consents
-from consent.models import Consent
+from consent.tasks import expire_due
 from tests.integration.events.test_delivery import verified_claims
 from tests.integration.pis.conftest import (  # noqa: F401  (fixtures used here)
     approve, create_consent, journey, make_payer, payer)
@@ -58,11 +56,9 @@ def test_an_expired_consent_raises_consent_authorization_revoked(
     consent_id = tpp.create_consent(token=tpp.token(), ExpirationDateTime=expires)
     decide(consent_id, customer)
     clock.advance(timedelta(days=2))
-    with app.app_context(), platform.uow() as uow:   # recorded when next settled
-        consent = uow.session.scalars(select(Consent).where(
-            Consent.consent_id == consent_id)).one()
-        consents._settle_expiry(uow, consent, clock.now())
-        uow.commit()
+    with app.app_context():                          # the beat's minute sweep records it
+        assert expire_due.delay().get() == 1
+        assert expire_due.delay().get() == 0          # once
     [token] = receiver.tokens()
     claims = verified_claims(tpp.http, token)
     assert set(claims["events"]) == {CAR, RU}
