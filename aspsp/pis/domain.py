@@ -40,6 +40,8 @@ class ProblemKind(StrEnum):
     MISMATCH = "mismatch"                      # the submission is not what the consent allowed
     UNEXPECTED = "unexpected"                  # a field that may not be given with another
     UNSUPPORTED_FREQUENCY = "unsupported-frequency"
+    EXPECTED = "expected"                      # a field another one's value calls for
+    EXPIRED = "expired"                        # a quote or time limit that has passed
 
 
 @dataclass(frozen=True)

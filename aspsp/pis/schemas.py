@@ -379,3 +379,116 @@ class OBWriteDomesticStandingOrderResponse6Schema(OBSchema):
     Data = ma.fields.Nested(OBWriteDomesticStandingOrderResponseData6Schema, required=True)
     Links = ma.fields.Nested(obapi.LinksSchema, required=True)
     Meta = ma.fields.Nested(obapi.MetaSchema, required=True)
+
+
+# --- international payments ------------------------------------------------------------------
+CHARGE_BEARERS = ("BorneByCreditor", "BorneByDebtor", "FollowingServiceLevel", "Shared")
+RATE_TYPES = ("Actual", "Agreed", "Indicative")
+CURRENCY = r"^[A-Z]{3,3}$"
+
+
+class StrictNumber(ma.fields.Decimal):
+    """A JSON number (not a string, not a boolean), kept exact."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class OBExchangeRate1Schema(Strict):
+    UnitCurrency = ma.fields.String(required=True, validate=v.Regexp(CURRENCY))
+    ExchangeRate = StrictNumber(allow_nan=False, metadata={"type": "number"})
+    RateType = one_of(*RATE_TYPES, required=True)
+    ContractIdentification = text(1, 256)
+
+
+class OBPartyIdentification43Schema(Strict):
+    Name = text(1, 140)
+    PostalAddress = ma.fields.Nested(OBPostalAddress6Schema)
+
+
+class OBBranchAndFinancialInstitutionIdentification6Schema(Strict):
+    SchemeName = ma.fields.String(validate=v.Length(1, 40), metadata={
+        "description": "UK.OBIE.BICFI"})
+    Identification = text(1, 35)
+    Name = text(1, 140)
+    PostalAddress = ma.fields.Nested(OBPostalAddress6Schema)
+
+
+class OBInternationalInitiationSchema(Strict):
+    InstructionIdentification = text(1, 35, required=True)
+    EndToEndIdentification = text(1, 35, required=True)
+    LocalInstrument = ma.fields.String(validate=v.Length(1, 50))
+    InstructionPriority = one_of("Normal", "Urgent")
+    Purpose = text(1, 4)
+    ExtendedPurpose = text(1, 140)
+    ChargeBearer = one_of(*CHARGE_BEARERS)
+    CurrencyOfTransfer = ma.fields.String(required=True, validate=v.Regexp(CURRENCY))
+    DestinationCountryCode = ma.fields.String(validate=v.Regexp(r"^[A-Z]{2,2}$"))
+    InstructedAmount = ma.fields.Nested(InstructedAmountSchema, required=True)
+    ExchangeRateInformation = ma.fields.Nested(OBExchangeRate1Schema)
+    DebtorAccount = ma.fields.Nested(DebtorAccountSchema)
+    Creditor = ma.fields.Nested(OBPartyIdentification43Schema)
+    CreditorAgent = ma.fields.Nested(OBBranchAndFinancialInstitutionIdentification6Schema)
+    CreditorAccount = ma.fields.Nested(CreditorAccountSchema, required=True)
+    RemittanceInformation = ma.fields.Nested(OBRemittanceInformationSchema)
+    SupplementaryData = ma.fields.Nested(OBSupplementaryData1Schema)
+
+
+class OBExchangeRate2Schema(OBSchema):
+    UnitCurrency = ma.fields.String(required=True)
+    ExchangeRate = ma.fields.Float(required=True)
+    RateType = one_of(*RATE_TYPES, required=True)
+    ContractIdentification = ma.fields.String()
+    ExpirationDateTime = ma.fields.AwareDateTime()
+
+
+class OBWriteInternationalConsentData5Schema(Strict):
+    ReadRefundAccount = one_of("No", "Yes")
+    Initiation = ma.fields.Nested(OBInternationalInitiationSchema, required=True)
+    Authorisation = ma.fields.Nested(OBAuthorisationSchema)
+    SCASupportData = ma.fields.Nested(OBSCASupportData1Schema)
+
+
+class OBWriteInternationalConsent5Schema(Strict):
+    Data = ma.fields.Nested(OBWriteInternationalConsentData5Schema, required=True)
+    Risk = ma.fields.Nested(OBRisk1Schema, required=True)
+
+
+class OBWriteInternationalConsentResponseData6Schema(OBWriteDomesticConsentResponseData5Schema):
+    ExchangeRateInformation = ma.fields.Nested(OBExchangeRate2Schema)
+    Initiation = ma.fields.Nested(OBInternationalInitiationSchema, required=True)
+
+
+class OBWriteInternationalConsentResponse6Schema(OBWriteDomesticConsentResponse5Schema):
+    Data = ma.fields.Nested(OBWriteInternationalConsentResponseData6Schema, required=True)
+
+
+class OBWriteInternationalData3Schema(Strict):
+    ConsentId = text(1, 128, required=True)
+    Initiation = ma.fields.Nested(OBInternationalInitiationSchema, required=True)
+
+
+class OBWriteInternational3Schema(Strict):
+    Data = ma.fields.Nested(OBWriteInternationalData3Schema, required=True)
+    Risk = ma.fields.Nested(OBRisk1Schema, required=True)
+
+
+class OBWriteInternationalResponseData5Schema(OBSchema):
+    InternationalPaymentId = ma.fields.String(required=True)
+    ConsentId = ma.fields.String(required=True)
+    CreationDateTime = ma.fields.AwareDateTime(required=True)
+    Status = one_of("AcceptedCreditSettlementCompleted", "AcceptedSettlementCompleted",
+                    "AcceptedSettlementInProcess", "AcceptedWithoutPosting", "Pending",
+                    "Rejected", required=True)
+    StatusUpdateDateTime = ma.fields.AwareDateTime(required=True)
+    ExchangeRateInformation = ma.fields.Nested(OBExchangeRate2Schema)
+    Initiation = ma.fields.Nested(OBInternationalInitiationSchema, required=True)
+    Debtor = ma.fields.Nested(OBCashAccountDebtor4Schema)
+
+
+class OBWriteInternationalResponse5Schema(OBSchema):
+    Data = ma.fields.Nested(OBWriteInternationalResponseData5Schema, required=True)
+    Links = ma.fields.Nested(obapi.LinksSchema, required=True)
+    Meta = ma.fields.Nested(obapi.MetaSchema, required=True)

@@ -29,7 +29,7 @@ from consent import services as consents
 from consent.domain import ConsentStatus
 from consent.errors import ConsentNotFound
 
-from . import domain
+from . import domain, international
 from .domain import OrderStatus, Problem, ProblemKind
 from .errors import (ConsentNotUsable, DebtorNotPermitted, InvalidPaymentRequest,
                      PaymentOrderNotFound, WrongConsent)
@@ -40,7 +40,11 @@ EXECUTE_ORDER = "pis.execute_payment_order"
 DOMESTIC_PAYMENT = "domestic-payment"
 DOMESTIC_SCHEDULED_PAYMENT = "domestic-scheduled-payment"
 DOMESTIC_STANDING_ORDER = "domestic-standing-order"
-ORDER_TYPES = (DOMESTIC_PAYMENT, DOMESTIC_SCHEDULED_PAYMENT, DOMESTIC_STANDING_ORDER)
+INTERNATIONAL_PAYMENT = international.INTERNATIONAL_PAYMENT
+ORDER_TYPES = (DOMESTIC_PAYMENT, DOMESTIC_SCHEDULED_PAYMENT, DOMESTIC_STANDING_ORDER,
+               INTERNATIONAL_PAYMENT)
+# The orders executed at once after their submission (by EXECUTE_ORDER).
+IMMEDIATE_ORDER_TYPES = (DOMESTIC_PAYMENT, INTERNATIONAL_PAYMENT)
 # A scheduled payment or standing order is initiated when its schedule is set up (at the
 # submission); the schedule engine then pays it on its dates.
 INITIATION_COMPLETED = "InitiationCompleted"
@@ -74,6 +78,7 @@ class OrderRecord:
     debtor: dict[str, str] | None
     history: tuple[StatusStep, ...]
     transaction_id: str           # the ledger payment's id once executed, else the order's
+    exchange_rate: dict | None = None   # international: the rate applied, else the quote
 
 
 class Client:   # the gate's ClientRef or an OAuthClient row: `id`, `client_id`
@@ -94,13 +99,19 @@ def create_consent(uow: UnitOfWork, client: Client, order_type: str,
         problems = domain.scheduled_initiation_problems(initiation, parsed_initiation, now)
     elif order_type == DOMESTIC_STANDING_ORDER:
         problems = domain.standing_order_problems(initiation, parsed_initiation, now)
+    elif order_type == INTERNATIONAL_PAYMENT:
+        problems = international.initiation_problems(initiation)
     else:
         raise ValueError(f"unknown payment order type {order_type}")
     problems += domain.authorisation_problems(parsed["Data"], now)
     if problems:
         raise InvalidPaymentRequest(problems)
-    record = consents.create_payment_consent(uow, client, order_type, consent_data(body), now,
-                                             rng=rng)
+    data = consent_data(body)
+    if order_type in international.ORDER_TYPES:     # the bank's exchange rate quote
+        quote = international.consent_quote(initiation, now)
+        if quote is not None:
+            data["ExchangeRateInformation"] = quote
+    record = consents.create_payment_consent(uow, client, order_type, data, now, rng=rng)
     return ConsentView(record, None)
 
 
@@ -127,6 +138,8 @@ def funds_confirmation(uow: UnitOfWork, context, consent_id: str, now: datetime)
     consent = repo.consent(context.consent_pk)
     debtor = _debtor(repo, consent, context)
     amount = domain.money_of(consent.data["Initiation"]["InstructedAmount"])
+    if consent.consent_type in international.ORDER_TYPES:   # in the account's currency
+        amount, _ = international.debit(consent.data, debtor.currency, now)
     snapshot = ledger.snapshot_of(debtor)
     usable = snapshot.interim_available + ledger.from_minor(debtor.credit_limit_minor,
                                                             debtor.currency)
@@ -147,6 +160,8 @@ def submit_order(uow: UnitOfWork, context, client: Client, body: Mapping[str, An
     if consent.status != ConsentStatus.AUTHORISED:
         raise ConsentNotUsable(f"the consent is {consent.status}", "Data.ConsentId")
     problems = domain.submission_problems(consent.data, body)
+    if order_type in international.ORDER_TYPES:
+        problems += international.submission_problems(consent.data, now)
     if problems:
         raise InvalidPaymentRequest(problems)
     repo = PisRepository(uow.session)
@@ -159,7 +174,7 @@ def submit_order(uow: UnitOfWork, context, client: Client, body: Mapping[str, An
     repo.add(order)
     consents.consume(uow, consent, now)
     repo.flush()
-    if order_type == DOMESTIC_PAYMENT:
+    if order_type in IMMEDIATE_ORDER_TYPES:
         dispatch.after_commit(uow, EXECUTE_ORDER, order.payment_order_id)
     else:
         _set_up_schedule(uow, order, consent.data["Initiation"], debtor, now)
@@ -227,15 +242,19 @@ def execute_order(uow: UnitOfWork, payment_order_id: str, now: datetime) -> str 
     order = repo.order(payment_order_id, lock=True)
     if order is None or order.status != OrderStatus.PENDING or order.ledger_payment_pk:
         return order.status if order else None
-    initiation = repo.consent(order.consent_pk).data["Initiation"]
+    consent_data = repo.consent(order.consent_pk).data
+    initiation = consent_data["Initiation"]
     payee = domain.payee_of(initiation)
     debtor = repo.account(order.debtor_account_pk)
+    amount, applied = domain.money_of(initiation["InstructedAmount"]), None
+    if order.order_type in international.ORDER_TYPES:    # the debtor pays in its currency
+        amount, applied = international.debit(consent_data, debtor.currency, now)
     savepoint = uow.session.begin_nested()
     try:
         payment = ledger.pay(
             uow, debtor_account_id=debtor.account_id,
             creditor=ledger.Creditor(payee.name, payee.scheme, payee.identification),
-            amount=domain.money_of(initiation["InstructedAmount"]), now=now,
+            amount=amount, now=now,
             reference=(initiation.get("RemittanceInformation") or {}).get("Reference"),
             end_to_end_identification=initiation["EndToEndIdentification"])
     except LedgerError as refusal:
@@ -245,12 +264,29 @@ def execute_order(uow: UnitOfWork, payment_order_id: str, now: datetime) -> str 
         repo.flush()
         _announce(uow, order, now)
         return order.status
+    if order.order_type in international.ORDER_TYPES:
+        _record_exchange(uow, payment, initiation, amount, applied)
     savepoint.commit()
     order.ledger_payment_pk = payment.id
     _move(order, OrderStatus(payment.status), now)
+    if applied is not None:      # the rate applied, on the step of the execution
+        order.status_history = [*order.status_history[:-1],
+                                {**order.status_history[-1], "exchange_rate": applied}]
     repo.flush()
     _announce(uow, order, now)
     return order.status
+
+
+def _record_exchange(uow: UnitOfWork, payment, initiation: Mapping[str, Any], debited,
+                     applied: dict | None) -> None:
+    """The ledger entry of an international payment says what was sent and at what rate
+    the debtor paid for it (its description; ledger.pay names every payment a Faster
+    Payment)."""
+    from aspsp.ledger.models import JournalEntry
+    entry = uow.session.get(JournalEntry, payment.entry_pk)
+    entry.description = international.describe(
+        domain.money_of(initiation["InstructedAmount"]), debited, applied)
+    uow.session.flush()
 
 
 def payment_settled(uow: UnitOfWork, payment, now: datetime) -> None:
@@ -268,8 +304,11 @@ def _announce(uow: UnitOfWork, order: PaymentOrder, now: datetime) -> None:
 
 
 def pending_orders(uow: UnitOfWork, created_before: datetime) -> list[str]:
-    """Domestic payment orders not executed yet, submitted before `created_before`."""
-    return PisRepository(uow.session).pending_orders(DOMESTIC_PAYMENT, created_before)
+    """Domestic and international payment orders not executed yet, submitted before
+    `created_before`."""
+    repo = PisRepository(uow.session)
+    return [order_id for order_type in IMMEDIATE_ORDER_TYPES
+            for order_id in repo.pending_orders(order_type, created_before)]
 
 
 def _refusal_reason(refusal: LedgerError) -> str:
@@ -302,6 +341,11 @@ def order_record(repo: PisRepository, order: PaymentOrder, *, consent_id: str | 
                                       step.get("reason")))
             seen.add(step["status"])
     last = history[-1]
+    exchange_rate = None
+    if order.order_type in international.ORDER_TYPES:
+        applied = [s["exchange_rate"] for s in order.status_history if "exchange_rate" in s]
+        exchange_rate = applied[-1] if applied else \
+            (consent or repo.consent(order.consent_pk)).data.get("ExchangeRateInformation")
     return OrderRecord(
         payment_order_id=order.payment_order_id, order_type=order.order_type,
         consent_id=consent_id or consent.consent_id,
@@ -310,7 +354,8 @@ def order_record(repo: PisRepository, order: PaymentOrder, *, consent_id: str | 
         initiation=initiation if initiation is not None else consent.data["Initiation"],
         debtor=debtor_of(debtor or repo.account(order.debtor_account_pk)),
         history=tuple(history),
-        transaction_id=payment.payment_id if payment is not None else order.payment_order_id)
+        transaction_id=payment.payment_id if payment is not None else order.payment_order_id,
+        exchange_rate=exchange_rate)
 
 
 def _schedule_record(repo: PisRepository, order: PaymentOrder, history: list[StatusStep],

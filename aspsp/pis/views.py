@@ -1,6 +1,7 @@
 """Payment Initiation API v3.1.11 under /open-banking/v3.1/pisp: the consents of domestic
-payments, domestic scheduled payments and domestic standing orders (with the funds
-confirmation of a domestic payment consent), and the payment orders they allow (`KINDS`).
+payments, domestic scheduled payments, domestic standing orders and international payments
+(with the funds confirmation of a domestic or international payment consent), and the
+payment orders they allow (`KINDS`).
 
 Every POST carries a detached JWS of its body in x-jws-signature, verified against the TPP's
 registered keys (aspsp.ob_signing), and an x-idempotency-key claimed as the first write of the
@@ -85,6 +86,12 @@ KINDS = (
          schemas.OBWriteDomesticStandingOrderConsentResponse6Schema,
          schemas.OBWriteDomesticStandingOrder3Schema,
          schemas.OBWriteDomesticStandingOrderResponse6Schema),
+    Kind(services.INTERNATIONAL_PAYMENT, "international-payment-consents",
+         "international-payments", "InternationalPaymentId", "InternationalPayment",
+         schemas.OBWriteInternationalConsent5Schema,
+         schemas.OBWriteInternationalConsentResponse6Schema,
+         schemas.OBWriteInternational3Schema, schemas.OBWriteInternationalResponse5Schema,
+         funds_confirmation=True),
 )
 BY_TYPE = {kind.order_type: kind for kind in KINDS}
 
@@ -255,8 +262,8 @@ def _consent_body(view: services.ConsentView) -> dict:
     data = {"ConsentId": record.consent_id, "CreationDateTime": record.created_at,
             "Status": v31_consent_status(record),
             "StatusUpdateDateTime": record.status_updated_at}
-    for name in ("Permission", "ReadRefundAccount", "Initiation", "Authorisation",
-                 "SCASupportData"):
+    for name in ("Permission", "ReadRefundAccount", "ExchangeRateInformation", "Initiation",
+                 "Authorisation", "SCASupportData"):
         if name in record.data:
             data[name] = record.data[name]
     if view.debtor is not None:
@@ -273,6 +280,8 @@ def _order_body(record: services.OrderRecord) -> dict:
             "CreationDateTime": record.created_at, "Status": record.status,
             "StatusUpdateDateTime": record.status_updated_at,
             "Initiation": record.initiation}
+    if record.exchange_rate is not None:        # international: the rate applied or quoted
+        data["ExchangeRateInformation"] = record.exchange_rate
     if record.debtor is not None:
         data["Debtor"] = record.debtor
     return {"Data": data,
@@ -313,7 +322,9 @@ _PROBLEM_CODES = {ProblemKind.INVALID: ErrorCode.FIELD_INVALID,
                       ErrorCode.UNSUPPORTED_LOCAL_INSTRUMENT,
                   ProblemKind.MISMATCH: ErrorCode.CONSENT_MISMATCH,
                   ProblemKind.UNEXPECTED: ErrorCode.FIELD_UNEXPECTED,
-                  ProblemKind.UNSUPPORTED_FREQUENCY: ErrorCode.UNSUPPORTED_FREQUENCY}
+                  ProblemKind.UNSUPPORTED_FREQUENCY: ErrorCode.UNSUPPORTED_FREQUENCY,
+                  ProblemKind.EXPECTED: ErrorCode.FIELD_EXPECTED,
+                  ProblemKind.EXPIRED: ErrorCode.AFTER_CUT_OFF}
 
 
 def _pis_error(error: PisError):
