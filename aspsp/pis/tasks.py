@@ -24,9 +24,9 @@ def execute_payment_order(payment_order_id: str) -> str | None:
 
 @shared_task(name="pis.execute_stuck_orders", acks_late=True)
 def execute_stuck_orders() -> int:
-    """A sweep (beat, every minute) for domestic payment orders still Pending a minute after
-    their submission: their execution message was lost (the broker down at the commit, a
-    restart). Executing twice is harmless: an order no longer Pending is left alone."""
+    """A sweep (beat, every minute) for domestic and international payment orders still
+    Pending a minute after their submission: their execution message was lost (the broker
+    down at the commit, a restart). Executing twice is harmless: an order no longer Pending is left alone."""
     p = platform.current()
     with p.uow() as uow:
         stuck = services.pending_orders(uow, p.clock.now() - timedelta(minutes=1))

@@ -368,3 +368,21 @@ def test_another_pisps_payment_and_consent_are_not_found(pisp, other_pisp, payer
                              token=other_pisp.token(scope="payments"))
     assert theirs.status_code == 400
     assert codes(theirs) == ["UK.OBIE.Resource.NotFound"]
+
+
+def test_the_approval_page_shows_the_banks_quote(pisp, platform):
+    """consent.screens reads the consent as stored: the Initiation and the bank's quote."""
+    from consent import screens
+
+    body = consent_body("50.00", "EUR", ExchangeRateInformation={
+        "UnitCurrency": "GBP", "RateType": "Actual"}, ChargeBearer="Shared")
+    consent_id = create(pisp, body).get_json()["Data"]["ConsentId"]
+    with platform.uow() as uow:
+        consent = uow.session.scalars(select(Consent).where(
+            Consent.consent_id == consent_id)).one()
+        view = screens.payment_of(consent)
+    facts = {f.label: f.value for f in view.facts}
+    assert view.what == "an international payment" and view.amount == "€50.00"
+    assert facts["Currency of transfer"] == "Euro (EUR)"
+    assert facts["Exchange rate"].startswith(
+        "1 GBP = 1.165 EUR, the bank's rate now, quote valid until")
