@@ -83,6 +83,18 @@ def drop_pg_database(url: str) -> None:
         admin.dispose()
 
 
+@pytest.fixture(autouse=True)
+def _celery_joins_allowed():
+    """Celery keeps 'a result may not be waited for here' in one process-wide flag that each
+    eager task sets and restores around its run. Tests that run eager tasks from many threads
+    at once (the concurrency tests) interleave those restores and can leave it set, and every
+    later `.delay().get()` in the same pytest worker then fails. Each test starts as a fresh
+    process would."""
+    from celery.result import _set_task_join_will_block
+    _set_task_join_will_block(False)
+    yield
+
+
 @pytest.fixture(scope="session")
 def sqlite_url(tmp_path_factory) -> str:
     url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
