@@ -28,7 +28,7 @@ from sqlalchemy.orm import defer
 from .. import jsonsafe
 from ..db import UnitOfWork
 from .models import OAuthClient
-from .trust import InvalidSignature, VerifiedJWS, strong_enough
+from .trust import InvalidSignature, VerifiedJWS, strong_enough, verify_parsed
 
 JWS_ALGORITHMS = ("PS256", "ES256")
 SCOPES_BY_ROLE = {"AISP": {"accounts"}, "PISP": {"payments"}, "CBPII": {"fundsconfirmations"}}
@@ -256,31 +256,12 @@ def parse_compact_jws(token: str) -> CompactJWS:
 
 def verify_client_jws(uow: UnitOfWork, client: Client, token: str | CompactJWS, *,
                       algorithms=JWS_ALGORITHMS) -> VerifiedJWS:
-    """trust.verify_jws with the client's registered keys, parsed once per process: the same
-    checks (alg allowed, the key named by kid, strong enough, the signature, a JSON object
-    payload) and the same errors."""
+    """trust.verify_jws's checks and errors (trust.verify_parsed) with the client's registered
+    keys, parsed once per process."""
     compact = token if isinstance(token, CompactJWS) else parse_compact_jws(token)
-    header = compact.header
-    if header.get("alg") not in algorithms:
-        raise InvalidSignature(f"alg must be one of {', '.join(algorithms)}")
-    candidates = client_keys(uow, client).matching(header.get("kid"))
-    if not candidates:
-        raise InvalidSignature("no key of the JWKS matches the JWS kid")
-    for candidate in candidates:
-        if not candidate.strong:
-            continue
-        try:
-            compact.parsed.verify(candidate.key, alg=header["alg"])
-        except (JWException, ValueError, TypeError):
-            continue
-        try:
-            claims = jsonsafe.loads(compact.parsed.payload)
-        except ValueError:
-            raise InvalidSignature("the JWS payload is not JSON") from None
-        if not isinstance(claims, dict):
-            raise InvalidSignature("the JWS payload is not a JSON object")
-        return VerifiedJWS(header=header, claims=claims, key=candidate.key)
-    raise InvalidSignature("the signature does not verify")
+    return verify_parsed(compact.parsed, compact.header, lambda kid: [
+        (c.key, c.strong) for c in client_keys(uow, client).matching(kid)],
+        algorithms=algorithms)
 
 
 def is_number(value) -> bool:

@@ -109,13 +109,21 @@ def signing_keys(jwks: dict, kid: str | None) -> list[jwk.JWK]:
 def verify_jws(token: str, jwks: dict, *, algorithms=ALGORITHMS) -> VerifiedJWS:
     """Verify a compact JWS with a key of `jwks` (by `kid` when the header names one)."""
     parsed, header = parse_jws(token)
+    return verify_parsed(parsed, header, lambda kid: [
+        (key, strong_enough(key)) for key in signing_keys(jwks, kid)], algorithms=algorithms)
+
+
+def verify_parsed(parsed, header: dict, keys_for_kid, *, algorithms=ALGORITHMS) -> VerifiedJWS:
+    """The checks of every JWS the bank verifies, on one already parsed: alg allowed, a key
+    named by the kid (`keys_for_kid(kid)` gives (key, strong enough) pairs, asked only once
+    the alg passes), strong enough, the signature, a JSON object payload."""
     if header.get("alg") not in algorithms:
         raise InvalidSignature(f"alg must be one of {', '.join(algorithms)}")
-    candidates = signing_keys(jwks, header.get("kid"))
+    candidates = keys_for_kid(header.get("kid"))
     if not candidates:
         raise InvalidSignature("no key of the JWKS matches the JWS kid")
-    for key in candidates:
-        if not strong_enough(key):
+    for key, strong in candidates:
+        if not strong:
             continue
         try:
             parsed.verify(key, alg=header["alg"])
