@@ -28,7 +28,7 @@ from aspsp.identity.models import PsuUser
 from aspsp.ledger.domain import AccountKind
 from aspsp.ledger.models import Account, AccountParty
 from aspsp.oauth import tokens
-from aspsp.oauth.models import OAuthClient, OAuthToken
+from aspsp.oauth.models import OAuthToken
 from aspsp.obapi import AUTHENTICATES, ErrorCode, check_json_body, forbidden, unauthorized
 
 from . import permissions as perms
@@ -58,10 +58,6 @@ class ClientRef:
     client_id: str
     client_name: str
     roles: tuple[str, ...]
-
-    @classmethod
-    def of(cls, row: OAuthClient) -> "ClientRef":
-        return cls(row.id, row.client_id, row.client_name, tuple(row.roles or ()))
 
 
 @dataclass(frozen=True)
