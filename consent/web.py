@@ -33,6 +33,7 @@ customer's password step in a browser drops whatever another customer had reache
 """
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -50,6 +51,8 @@ from . import screens, wording
 from . import services as consent_services
 from .errors import ConsentError
 from .permissions import describe
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("psu", __name__, url_prefix="/psu", template_folder="templates",
                static_folder="static", static_url_path="/static")
@@ -184,6 +187,7 @@ def authorize_code(reference: str):
 
 @bp.post("/authorize/<reference>/decision")
 def authorize_decision(reference: str):
+    from aspsp.oauth import keys
     from aspsp.oauth.authorize import AuthorizationAlreadyCompleted, complete_authorization
 
     p = platform.current()
@@ -224,6 +228,10 @@ def authorize_decision(reference: str):
                                             if decision == "approve" else [], now=now)
         except AuthorizationAlreadyCompleted:
             return _gone()
+        except keys.NoSigningKey as exc:       # the bank's fault: keep nothing of the decision,
+            uow.rollback()                      # so the same page works once a key may sign
+            log.error("no signing key for an approval's id_token: %s", exc)
+            return _cannot_sign_yet(reference, exc.retry_after)
         except ConsentError as error:          # e.g. the consent expired meanwhile
             uow.rollback()
             if payment is not None:
@@ -516,6 +524,17 @@ def _code_page(psu, action: str, *, requester=None, error: str | None = None,
                            sandbox=sandbox, sandbox_code=identity.SANDBOX_CODE,
                            current_code=identity.current_code(psu, p.clock.now())
                            if sandbox else None), status
+
+
+def _cannot_sign_yet(reference: str, retry_after: int):
+    minutes = max(1, -(-retry_after // 60))
+    return web_pages.error_page(
+        "We can't finish this just now",
+        "The bank could not complete your answer because of a problem on our side. Nothing "
+        "has been approved or shared yet.",
+        503, next_step=f"Please try again in {minutes} minute{'s' if minutes != 1 else ''}: "
+                       "go back to the previous page and choose again.",
+        developer="temporarily_unavailable", headers={"Retry-After": str(retry_after)})
 
 
 def _gone():

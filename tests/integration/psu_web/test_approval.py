@@ -253,3 +253,48 @@ def test_other_customers_get_no_sandbox_shortcut(browser, world, clock):
     assert "sandbox-current-code" not in browser.html
     response = browser.submit(f"{world.url}/code", {"code": "123456"})
     assert response.status_code == 401 or world.totp.at(clock.now()) == "123456"
+
+
+def test_no_key_that_may_sign_the_id_token_is_a_503_page_and_the_decision_can_be_retried(
+        browser, world, platform, clock, caplog):
+    """A FAPI 1.0 hybrid client's id_token rides in the redirect. If the bank has no key that
+    may sign it yet (a new algorithm's key waits out the JWKS cache lifetime), the customer
+    gets a bank page saying when to try again, nothing is approved, and the same decision
+    works once the key may sign."""
+    from sqlalchemy import delete
+
+    from aspsp.oauth import keys
+    from aspsp.oauth.models import PendingAuthorization, SigningKey
+    with platform.uow() as uow:
+        pending = uow.session.scalars(select(PendingAuthorization).where(
+            PendingAuthorization.reference == world.reference)).one()
+        pending.params = {**pending.params, "response_type": "code id_token"}
+        uow.session.execute(delete(SigningKey).where(SigningKey.owner == "aspsp",
+                                                     SigningKey.alg == "PS256"))
+        [made] = keys.ensure_keys(uow, "aspsp", keyring=platform.keyring, now=clock.now())
+        uow.commit()
+        made_id = made.id
+    sign_in(browser, world, clock=clock)
+
+    with caplog.at_level("ERROR", logger="consent.web"):
+        response = browser.submit(f"{world.url}/decision", {"decision": "approve",
+                                                            "account": [world.current]})
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == str(keys.JWKS_MAX_AGE_SECONDS)
+    assert escape("We can't finish this just now") in browser.html
+    assert "Nothing has been approved or shared yet" in browser.html
+    assert "temporarily_unavailable" in browser.html
+    assert any("no signing key" in r.getMessage() for r in caplog.records)
+    assert consent_row(platform, world) == ("AwaitingAuthorisation", set())
+
+    with platform.uow() as uow:
+        row = uow.session.get(SigningKey, made_id)
+        row.created_at = row.active_from = clock.now() - keys.JWKS_MAX_AGE
+        uow.commit()
+    browser.get(world.url)
+    response = browser.submit(f"{world.url}/decision", {"decision": "approve",
+                                                        "account": [world.current]})
+    assert response.status_code == 303
+    fragment = parse_qs(urlsplit(response.headers["Location"]).fragment)
+    assert fragment["code"][0] and fragment["id_token"][0] and fragment["state"] == ["st-123"]
+    assert consent_row(platform, world) == ("Authorised", {world.current})
