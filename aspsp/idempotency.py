@@ -2,8 +2,12 @@
 
 The rules: the key (1 to 40 characters, no leading or trailing white space: checked by
 aspsp.obapi.idempotency_key) is kept 24 hours per client and resource type. The same key with
-the same body (compared by the SHA-256 of the raw bytes) gets the first response again, status
-and body byte for byte, and no second resource. The same key with another body is refused:
+the same body (compared by the SHA-256 of the raw bytes) gets no second resource, and the
+first response's status with the resource as it is now: the profile asks for "the current
+status of the resource" (a payment created Pending and settled since replays as
+AcceptedSettlementCompleted). A view says how to read its resource again with `current=`, a
+function of the stored response body (parsed JSON) returning the body to send now; without
+one (or when it returns None) the stored response is sent again byte for byte. The same key with another body is refused:
 400 UK.OBIE.Header.Invalid, Path x-idempotency-key (v3.1.11 has no code of its own for it; the
 profile only says the resource must not change). A response that created nothing (an error) is
 not kept: the TPP may retry with the same key.
@@ -23,7 +27,7 @@ Usage (the decorator below the consent gate, which tells who the client is):
     @blp.route("/domestic-payment-consents", methods=["POST"])
     @gate.requires_client("payments")
     @ob_signing.signed_request
-    @idempotency.idempotent("domestic-payment-consent")
+    @idempotency.idempotent("domestic-payment-consent", current=read_again)
     @blp.arguments(Schema, error_status_code=400)
     def create(body):
         p = platform.current()
@@ -33,6 +37,10 @@ Usage (the decorator below the consent gate, which tells who the client is):
             response = key.respond(201, to_json(record))
             uow.commit()                                # the resource and the key, together
         return response                                 # exactly what respond() built
+
+    def read_again(stored: dict) -> bytes:              # a replay: the resource as it is now
+        with p.uow() as uow:
+            return to_json(services.get_...(uow, stored["Data"]["ConsentId"]))
 
 A retry must reach the decorator to be replayed: a resource whose creation changes what the
 gate checks (a payment consumes its consent) needs a gate that lets the retry through, e.g.
@@ -55,6 +63,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Callable
 
 from celery import shared_task
 from flask import Response, current_app, g, request
@@ -159,9 +168,13 @@ def claim(uow: UnitOfWork) -> Claim:
     return current
 
 
-def idempotent(resource_type: str):
+Current = Callable[[dict], "dict | bytes | None"]
+
+
+def idempotent(resource_type: str, current: Current | None = None):
     """Decorate a POST view (below the consent gate's decorator) that creates a resource of
-    `resource_type`: x-idempotency-key required; a repeat gets the first response."""
+    `resource_type`: x-idempotency-key required; a repeat gets the first response's status
+    and `current(stored body)`, the resource as it is now (the first body when None)."""
     if not resource_type or len(resource_type) > 64:
         raise ValueError("resource_type: 1 to 64 characters")
 
@@ -180,7 +193,7 @@ def idempotent(resource_type: str):
                 except KeyAlreadyUsed:
                     replay = _replay(pending)
                     if replay is not None:
-                        return replay
+                        return _current(replay, current)
                     continue          # the row had expired and is gone: run afresh
                 finally:
                     g.pop("ob_idempotency", None)
@@ -198,6 +211,17 @@ def _check_protocol(pending: Claim, result) -> None:
         return                      # an error answered without creating anything
     raise IdempotencyMisuse("an @idempotent view must claim(), respond() and return the "
                             "Response respond() built")
+
+
+def _current(replay: Response, current: Current | None) -> Response:
+    """The replayed status with the resource read again (outside the replay's transaction)."""
+    if current is None:
+        return replay
+    body = current(json.loads(replay.get_data()))
+    if body is None:
+        return replay
+    return _response(replay.status_code, body if isinstance(body, bytes)
+                     else json.dumps(body, separators=(",", ":"), ensure_ascii=False))
 
 
 def _replay(pending: Claim) -> Response | None:
@@ -227,7 +251,7 @@ def _replay(pending: Claim) -> Response | None:
         return _response(row.status, row.body)
 
 
-def _response(status: int, body: str) -> Response:
+def _response(status: int, body: str | bytes) -> Response:
     return current_app.response_class(body, status=status, mimetype=obapi.JSON)
 
 

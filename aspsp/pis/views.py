@@ -5,7 +5,8 @@ payment orders they allow (`KINDS`).
 
 Every POST carries a detached JWS of its body in x-jws-signature, verified against the TPP's
 registered keys (aspsp.ob_signing), and an x-idempotency-key claimed as the first write of the
-creating transaction (aspsp.idempotency: a repeat gets the first response, byte for byte);
+creating transaction (aspsp.idempotency: a repeat makes nothing and answers with the
+resource as it is now);
 every response with a body is signed with the bank's key.
 
 Who may call what (consent.gate): the consent resources and the reading of payments take a
@@ -122,7 +123,7 @@ def _consent_routes(blp: obapi.Blueprint, kind: Kind) -> None:
     @blp.route(f"/{kind.consents}", methods=["POST"], endpoint=create_id)
     @gate.requires_client(SCOPE)
     @ob_signing.signed_request
-    @idempotency.idempotent(f"{kind.order_type}-consent")
+    @idempotency.idempotent(f"{kind.order_type}-consent", current=_consent_now(kind))
     @blp.doc(operationId=create_id, security=TPP, parameters=POSTS,
              summary=f"Create a {kind.order_type} consent (AwaitingAuthorisation)")
     @blp.arguments(kind.consent_request, error_status_code=400)
@@ -185,7 +186,7 @@ def _payment_routes(blp: obapi.Blueprint, kind: Kind) -> None:
     # consent only (checked under the consent's row lock: 403 InvalidConsentStatus).
     @gate.requires_consent(SCOPE, statuses=(ConsentStatus.AUTHORISED, ConsentStatus.CONSUMED))
     @ob_signing.signed_request
-    @idempotency.idempotent(kind.order_type)
+    @idempotency.idempotent(kind.order_type, current=_order_now(kind))
     @blp.doc(operationId=create_id, security=PSU, parameters=POSTS,
              summary=f"Submit the {kind.order_type} an authorised consent allows (once)")
     @blp.arguments(kind.payment_request, error_status_code=400)
@@ -233,6 +234,29 @@ def _payment_routes(blp: obapi.Blueprint, kind: Kind) -> None:
             record = services.get_order(uow, gate.current_client().client,
                                         ids[kind.id_name], kind.order_type)
         return encoding.json_response(_details_body(record))
+
+
+def _consent_now(kind: Kind):
+    """A replayed consent POST answers with the consent as it is now (Authorised since...)."""
+    def read(stored: dict) -> bytes:
+        p = platform.current()
+        with p.uow() as uow:
+            view = services.get_consent(uow, gate.current_client().client,
+                                        stored["Data"]["ConsentId"], kind.order_type,
+                                        p.clock.now())
+        return encoding.encode(_consent_body(view))
+    return read
+
+
+def _order_now(kind: Kind):
+    """A replayed payment POST answers with the order's current status (settled since...)."""
+    def read(stored: dict) -> bytes:
+        p = platform.current()
+        with p.uow() as uow:
+            record = services.get_order(uow, _ClientOf(gate.current_consent()),
+                                        stored["Data"][kind.id_name], kind.order_type)
+        return encoding.encode(_order_body(record))
+    return read
 
 
 class _ClientOf:
