@@ -3,15 +3,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from aspsp.db import Base
 from aspsp.types import BigPK, UTCDateTime
 
 
+# Consents still in force that have an expiry: what the expiry sweep reads (migration 0010).
+_IN_FORCE_WITH_EXPIRY = text("status IN ('AwaitingAuthorisation', 'AwaitingUpload', "
+                             "'Authorised') AND expiration_datetime IS NOT NULL")
+
+
 class Consent(Base):
     __tablename__ = "consents"
+    __table_args__ = (Index("ix_consents_expiry_due", "expiration_datetime", "id",
+                            postgresql_where=_IN_FORCE_WITH_EXPIRY,
+                            sqlite_where=_IN_FORCE_WITH_EXPIRY),)
     id: Mapped[int] = mapped_column(BigPK, primary_key=True)
     consent_id: Mapped[str] = mapped_column(String(128), unique=True)
     consent_type: Mapped[str] = mapped_column(String(40))    # account-access, domestic-payment, ...

@@ -358,15 +358,20 @@ def expire_due(uow: UnitOfWork, now: datetime, *, limit: int = 500) -> int:
     a consent as expired; recording it on time is what tells the TPP at once (an authorised
     consent's expiry raises consent-authorization-revoked) and what the customer's history
     shows. Rows another sweep holds are skipped (PostgreSQL), never recorded twice."""
-    due = uow.session.scalars(
-        select(Consent).where(Consent.status.in_([s.value for s in EXPIRABLE]),
-                              Consent.expiration_datetime.is_not(None),
-                              Consent.expiration_datetime <= now)
-        .order_by(Consent.expiration_datetime, Consent.id).limit(limit)
-        .with_for_update(skip_locked=True)).all()
+    due = uow.session.scalars(expiry_due_query(now, limit)).all()
     for consent in due:
         _settle_expiry(uow, consent, now)
     return len(due)
+
+
+def expiry_due_query(now: datetime, limit: int = 500):
+    """The sweep's statement: it reads the partial index ix_consents_expiry_due (consents in
+    force with an expiry, by expiry), from the oldest expiry up to `now`."""
+    return (select(Consent).where(Consent.status.in_(sorted(s.value for s in EXPIRABLE)),
+                                  Consent.expiration_datetime.is_not(None),
+                                  Consent.expiration_datetime <= now)
+            .order_by(Consent.expiration_datetime, Consent.id).limit(limit)
+            .with_for_update(skip_locked=True))
 
 
 def _settle_expiry(uow: UnitOfWork, consent: Consent, now: datetime) -> None:
