@@ -43,10 +43,23 @@ Failures are 400 OB errors, Path naming the header or the claim:
   a parameter the profile does not allow (b64, jwk...) UK.OBIE.Signature.InvalidClaim
   the signature does not verify (wrong key, body
   changed by one byte)                                 UK.OBIE.Signature.Invalid
+  an x-jws-signature on a request that has no payload
+  to sign (GET, DELETE, HEAD: the profile signs
+  request payloads, and its resources name those
+  calls "Signed Response" only)                        UK.OBIE.Signature.Unexpected
+
+"Unexpected" is the profile's error for "a request that included an x-jws-signature" that
+"the API request was not expecting". The profile lets implementers "optionally add
+signatures to all ... request payloads", so a signature on a POST or PUT whose resource
+does not ask for one (an AIS consent) is not unexpected: it is left unread. A request
+without a payload has nothing a signature could cover: `refuse_unexpected_signatures(blp)`
+(which `sign_responses` installs on the signing APIs) refuses it before the view runs, as
+the other header checks (406, 415) are made, whatever the token.
 
 Responses: `sign_responses(blp)` registers an after_request hook on a blueprint that signs
 every response with a body (errors too, as the profile asks) with the bank's PS256 key from
-aspsp/oauth/keys.py, published at /jwks; `response_signature(body)` signs one body.
+aspsp/oauth/keys.py, published at /jwks; `response_signature(body)` signs one body. It also
+refuses unexpected request signatures (above).
 """
 from __future__ import annotations
 
@@ -344,6 +357,10 @@ def verify_request() -> dict:
         raise error.to_ob_error() from None
 
 
+SIGNED = "ob_signed_request"      # set on a view that verifies x-jws-signature
+UNSIGNED_METHODS = ("GET", "DELETE", "HEAD", "OPTIONS")   # no payload to sign
+
+
 def signed_request(view: Callable) -> Callable:
     """Decorate a POST view (below the consent gate's decorator): the view runs only when
     x-jws-signature verifies over the raw body; the header is in `g.jws_header`."""
@@ -351,7 +368,34 @@ def signed_request(view: Callable) -> Callable:
     def verified(*args, **kwargs):
         g.jws_header = verify_request()
         return view(*args, **kwargs)
+    setattr(verified, SIGNED, True)
     return verified
+
+
+def _refuse_unexpected_signature() -> None:
+    if HEADER not in request.headers or request.method not in UNSIGNED_METHODS:
+        return
+    from flask import current_app
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is None or getattr(view, SIGNED, False):
+        return                       # 404/405 answer as they do; a signed view verifies
+    log.info("request signature refused", extra={"fields": {
+        "code": str(ErrorCode.SIGNATURE_UNEXPECTED), "path": HEADER,
+        "method": request.method}})
+    raise bad_request(ErrorCode.SIGNATURE_UNEXPECTED,
+                      f"a {request.method} request has no payload to sign: this resource "
+                      "does not expect an x-jws-signature", HEADER)
+
+
+def refuse_unexpected_signatures(blp) -> None:
+    """400 UK.OBIE.Signature.Unexpected for an x-jws-signature on a request of `blp` that has
+    no payload to sign: a before_request hook added when the blueprint is registered, so
+    that it runs after the OB conventions' own (aspsp.obapi.install: the interaction id to
+    echo, 406, 415), and before the view and its gate."""
+    def add(state) -> None:
+        state.app.before_request_funcs.setdefault(state.name, []).append(
+            _refuse_unexpected_signature)
+    blp.record_once(add)
 
 
 # --- responses -------------------------------------------------------------------------------
@@ -417,11 +461,13 @@ def _sign_response(response: Response) -> Response:
 
 
 def sign_responses(blp) -> None:
-    """Sign every response of `blp` that has a body (an after_request hook)."""
+    """Sign every response of `blp` that has a body (an after_request hook), and refuse
+    unexpected request signatures (`refuse_unexpected_signatures`)."""
+    refuse_unexpected_signatures(blp)
     blp.after_request(_sign_response)
 
 
 __all__ = ["ALGORITHMS", "CRIT", "Expected", "HEADER", "HEADER_REGISTRY", "OB_IAT", "OB_ISS",
            "OB_TAN", "SignatureError", "bank_identity", "check_header", "parse_detached",
-           "response_signature", "sign_detached", "sign_responses", "signed_request",
-           "verify_detached", "verify_request"]
+           "refuse_unexpected_signatures", "response_signature", "sign_detached",
+           "sign_responses", "signed_request", "verify_detached", "verify_request"]
