@@ -562,10 +562,14 @@ def register_client(uow: UnitOfWork, request_jwt: str, *, config, now: datetime,
 
 
 def update_client(uow: UnitOfWork, client: OAuthClient, request_jwt: str, *, config,
-                  now: datetime, replay) -> OAuthClient:
-    """PUT /register/<client_id>: the whole registration again, for the same software.
-    Tokens already issued stay valid (OB DCR)."""
-    valid = validate_request(uow, request_jwt, config=config, now=now, replay=replay)
+                  now: datetime, replay,
+                  certificate: ClientCertificate | None = None) -> OAuthClient:
+    """PUT /register/<client_id>: the whole registration again, for the same software, with
+    the same transport rules as POST (a certificate presented must be the SSA
+    organisation's, and makes the client an MTLS one). Tokens already issued stay valid (OB
+    DCR)."""
+    valid = validate_request(uow, request_jwt, config=config, now=now, replay=replay,
+                             certificate=certificate, transport=True)
     if valid.software_id != client.software_id:
         raise _statement_error("the software statement is for other software than this client")
     if valid.request_claims.get("client_id", client.client_id) != client.client_id:
@@ -694,7 +698,7 @@ def update(client_id: str):
         client = managed_client(uow, request, client_id, now=p.clock.now(), replay=p.replay,
                                 config=p.config)
         client = update_client(uow, client, _request_jwt(), config=p.config, now=p.clock.now(),
-                               replay=p.replay)
+                               replay=p.replay, certificate=client_certificate(request, p.config))
         uow.commit()
         return _json(client_information(client, issuer=p.config["ISSUER"]), 200)
 

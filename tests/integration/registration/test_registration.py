@@ -215,6 +215,31 @@ def test_an_update_with_another_softwares_statement_is_refused(app, client, plat
     assert response.json["error"] == "invalid_software_statement"
 
 
+def test_an_update_over_mtls_with_a_certificate_of_another_organisation_is_refused(
+        app, client, platform, clock):
+    """PUT takes the transport rules of POST: a certificate presented must be the SSA
+    organisation's, and the registration is left as it was."""
+    from tests.certs import client_certificate
+    tpp, ssa, registered = _registered(app, client, platform, clock)
+    client_id = registered.json["client_id"]
+    holder, access = _token_for(platform, clock, tpp, client_id)
+    platform.config["TRUSTED_PROXIES"] = "127.0.0.1"
+    cert, _ = client_certificate(tpp.software_id, org_id="0015800000jfQ9aAAE")
+    update = tpp_factories.registration_jwt(tpp, ssa, issuer=app.config["ISSUER"],
+                                            now=clock.now(), scope="openid accounts")
+    response = client.put(f"/register/{client_id}", data=update, content_type="application/jwt",
+                          headers={**_headers(holder, access, "PUT", client_id, clock),
+                                   "X-SSL-Client-Cert": cert},
+                          environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert response.status_code == 400, response.json
+    assert response.json["error"] == "unapproved_software_statement"
+    assert "not issued to the software statement's organisation" in \
+        response.json["error_description"]
+    read = client.get(f"/register/{client_id}",
+                      headers=_headers(holder, access, "GET", client_id, clock))
+    assert read.json["scope"] == registered.json["scope"]
+
+
 def test_the_client_deletes_its_registration_and_its_tokens_stop(app, client, platform, clock):
     tpp, _, registered = _registered(app, client, platform, clock)
     client_id = registered.json["client_id"]
