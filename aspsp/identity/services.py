@@ -112,7 +112,7 @@ def authenticate_password(uow: UnitOfWork, username: str, password: str, ip: str
     # the password is checked: concurrent checks of a known name would queue behind each
     # other and those of an unknown one would not, telling them apart by time. The counts are
     # taken under a lock afterwards (_throttle), the same way for both.
-    right = verify_password(psu.password_hash if psu else _dummy_hash(),
+    right = verify_password(psu.password_hash if psu else dummy_hash(),
                             password[:MAX_PASSWORD_LENGTH]) \
         and psu is not None and len(password) <= MAX_PASSWORD_LENGTH
     username = username[:64]
@@ -318,5 +318,5 @@ def _record(uow: UnitOfWork, psu: PsuUser | None, username: str, step: str, outc
 
 
 @lru_cache(maxsize=1)
-def _dummy_hash() -> str:
+def dummy_hash() -> str:
     return hash_password("not a real password: equal timing for unknown usernames")

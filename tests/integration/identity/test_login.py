@@ -208,3 +208,17 @@ def test_cli_creates_a_login_and_prints_the_authenticator_uri(app, platform, clo
     assert result.exit_code == 0, result.output
     assert "otpauth://totp/Invisible%20Bank:bob" in result.output
     assert login(platform, clock, "bob", "s3cret-enough").username == "bob"
+
+
+def test_the_stand_in_hash_for_unknown_usernames_is_made_when_the_app_starts(
+        database, clock, tmp_path):
+    """Otherwise the first unknown username a process meets would cost two argon2 runs (make
+    the stand-in, then check it), and that one login would tell the name apart by its time."""
+    from aspsp import create_app
+    from tests.conftest import TEST_ISSUER
+    identity.dummy_hash.cache_clear()
+    create_app({"DATABASE_URL": database.url, "DATABASE": database, "CLOCK": clock,
+                "CELERY_ALWAYS_EAGER": True, "INSTANCE_PATH": str(tmp_path),
+                "SECRET_KEY": "test-secret", "TESTING": True, "ISSUER": TEST_ISSUER})
+    assert identity.dummy_hash.cache_info().currsize == 1
+    assert identity.dummy_hash().startswith("$argon2id$")
