@@ -344,12 +344,13 @@ def verify_request() -> dict:
     now = p.clock.now()
     value = request.headers.get(HEADER)
     try:
-        parse_detached(value)                # Missing / Malformed before any database work
+        header = parse_detached(value)       # Missing / Malformed before any database work
         with p.uow() as uow:
             row = uow.session.get(OAuthClient, caller_client_pk())
             expected = Expected(iss=f"{row.org_id}/{row.software_id}",
                                 tans=client_tans(uow, row.software_statement, p.config, now))
-            jwks = client_jwks(uow, Client(row))
+            # an unknown kid behind a jwks_uri: the TPP's keys fetched again (rate-limited)
+            jwks = client_jwks(uow, Client(row), kid=header.get("kid"))
         return verify_detached(value, request.get_data(cache=True), jwks, expected, now=now)
     except SignatureError as error:
         log.info("request signature refused", extra={"fields": {

@@ -35,7 +35,7 @@ from ..db import UnitOfWork
 from .clients import (JWS_ALGORITHMS, Client, audience_ok,
                       check_time_claims, client_jwks)
 from .models import PendingAuthorization, PushedAuthorizationRequest
-from .trust import InvalidSignature, verify_jws
+from .trust import InvalidSignature, parse_jws, verify_jws
 
 PAR_URN_PREFIX = "urn:ietf:params:oauth:request_uri:"
 MAX_REQUEST_OBJECT_LIFETIME = 3600   # FAPI 1.0 Advanced 5.2.2-13: exp - nbf <= 60 minutes
@@ -66,7 +66,8 @@ def verify_request_object(uow: UnitOfWork, client: Client, request_object: str, 
 
     try:
         registered = client.metadata.get("request_object_signing_alg")
-        claims = verify_jws(request_object, client_jwks(uow, client),
+        kid = parse_jws(request_object)[1].get("kid")    # unknown: refetched (jwks_uri)
+        claims = verify_jws(request_object, client_jwks(uow, client, kid=kid),
                             algorithms=(registered,) if registered else JWS_ALGORITHMS).claims
     except InvalidSignature as exc:
         fail(f"request object rejected: {exc}")

@@ -98,10 +98,20 @@ def find_client(uow: UnitOfWork, client_id: str | None) -> Client | None:
     return Client(row) if row else None
 
 
-def client_jwks(uow: UnitOfWork, client: Client) -> dict:
+# A TPP that rotates its keys signs with a kid the bank has not fetched yet: that kid, unknown
+# in the cached JWKS, has its client's jwks_uri fetched again at once, but at most once per
+# this many seconds per client in every process together (the replay cache's SET NX EX in
+# Redis, one command), so a flood of made-up kids costs the TPP's server one fetch a minute.
+JWKS_REFETCH_PER_CLIENT_SECONDS = 60
+_REFETCH_NAMESPACE = "jwks_refetch"
+
+
+def client_jwks(uow: UnitOfWork, client: Client, *, kid: str | None = None) -> dict:
     """The client's public keys: registered inline, or behind its JWKS URI (the sandbox
     directory's resolve in-process; others are fetched over HTTPS, cached, failures cached
-    briefly). Keys that cannot be had are no keys: the JWT then fails to verify."""
+    briefly). Keys that cannot be had are no keys: the JWT then fails to verify. `kid`, the
+    key a JWS names: when the JWKS behind the URI has no such key, it is fetched again
+    (JWKS_REFETCH_PER_CLIENT_SECONDS); a failed refetch leaves the keys as they were."""
     if isinstance(client.metadata.get("jwks"), dict):
         return client.metadata["jwks"]
     uri = client.metadata.get("jwks_uri")
@@ -111,9 +121,22 @@ def client_jwks(uow: UnitOfWork, client: Client) -> dict:
     from .trust import JwksUnavailable, software_jwks
     p = platform.current()
     try:
-        return software_jwks(uow, uri, config=p.config, now=p.clock.now())
+        jwks = software_jwks(uow, uri, config=p.config, now=p.clock.now())
     except JwksUnavailable:
-        return {"keys": []}
+        jwks = {"keys": []}
+    if not isinstance(kid, str) or _names_kid(jwks, kid) or not p.replay.first_use(
+            _REFETCH_NAMESPACE, client.get_client_id(), JWKS_REFETCH_PER_CLIENT_SECONDS):
+        return jwks
+    try:      # this client's one refetch of the minute: whatever the fetcher's own pace
+        return software_jwks(uow, uri, config=p.config, now=p.clock.now(), refresh=True,
+                             refetch_after=0)
+    except JwksUnavailable:
+        return jwks
+
+
+def _names_kid(jwks: dict, kid: str) -> bool:
+    keys = jwks.get("keys") if isinstance(jwks, dict) else None
+    return any(isinstance(k, dict) and k.get("kid") == kid for k in keys or ())
 
 
 # --- parsed keys, cached per process ----------------------------------------------------------
@@ -198,9 +221,10 @@ def key_cache() -> ClientKeyCache:
     return current_app.extensions.setdefault(KEY_CACHE, ClientKeyCache())
 
 
-def client_keys(uow: UnitOfWork, client: Client) -> ClientKeys:
-    """The client's parsed public keys (client_jwks, through the app's cache)."""
-    jwks = client_jwks(uow, client)
+def client_keys(uow: UnitOfWork, client: Client, *, kid: str | None = None) -> ClientKeys:
+    """The client's parsed public keys (client_jwks, through the app's cache; `kid` the key
+    a JWS names, refetched behind a jwks_uri when unknown)."""
+    jwks = client_jwks(uow, client, kid=kid)
     if isinstance(client.metadata.get("jwks"), dict):
         return key_cache().get(("client", client.id), jwks, client.row.registration_version)
     return key_cache().get(("jwks_uri", str(client.metadata.get("jwks_uri"))), jwks, None)
@@ -260,7 +284,7 @@ def verify_client_jws(uow: UnitOfWork, client: Client, token: str | CompactJWS, 
     keys, parsed once per process."""
     compact = token if isinstance(token, CompactJWS) else parse_compact_jws(token)
     return verify_parsed(compact.parsed, compact.header, lambda kid: [
-        (c.key, c.strong) for c in client_keys(uow, client).matching(kid)],
+        (c.key, c.strong) for c in client_keys(uow, client, kid=kid).matching(kid)],
         algorithms=algorithms)
 
 

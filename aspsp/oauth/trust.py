@@ -148,13 +148,17 @@ class JwksFetcher:
         self._failures: dict[str, float] = {}             # url -> when a fetch last failed
         self._lock = threading.Lock()
 
-    def get(self, url: str, *, policy: outbound.Policy, refresh: bool = False) -> dict:
-        """The cached JWKS; `refresh` (an unknown kid) refetches unless fetched moments ago.
-        Fetched through aspsp.outbound under `policy` (which addresses may be called)."""
+    def get(self, url: str, *, policy: outbound.Policy, refresh: bool = False,
+            refetch_after: float | None = None) -> dict:
+        """The cached JWKS; `refresh` (an unknown kid) refetches unless fetched less than
+        `refetch_after` seconds ago (default: the fetcher's; a caller that rate-limits its
+        own refreshes passes less). Fetched through aspsp.outbound under `policy` (which
+        addresses may be called)."""
         with self._lock:
             cached = self._cache.get(url)
         age = time.monotonic() - cached[0] if cached else None
-        if cached and (age < self.refetch_after or (age < self.ttl and not refresh)):
+        fresh = self.refetch_after if refetch_after is None else refetch_after
+        if cached and (age < fresh or (age < self.ttl and not refresh)):
             return cached[1]
         with self._lock:
             failed_at = self._failures.get(url)
@@ -317,12 +321,13 @@ def resolve_jwks_uri(uow: UnitOfWork, uri: str) -> dict | None:
 
 
 def software_jwks(uow: UnitOfWork, uri: str, *, config, now: datetime,
-                  refresh: bool = False) -> dict:
+                  refresh: bool = False, refetch_after: float | None = None) -> dict:
     """The JWKS a software statement points at: in-process when a registered anchor serves it,
     else fetched through aspsp.outbound (HTTPS to public addresses only, unless the sandbox
-    is enabled: then http and loopback too)."""
+    is enabled: then http and loopback too). `refresh`, `refetch_after`: JwksFetcher.get."""
     for anchor in trust_anchors(config):
         resolved = anchor.resolve_jwks_uri(uow, uri, now=now)
         if resolved is not None:
             return resolved
-    return _fetcher.get(uri, policy=fetch_policy(config), refresh=refresh)
+    return _fetcher.get(uri, policy=fetch_policy(config), refresh=refresh,
+                        refetch_after=refetch_after)

@@ -4,10 +4,14 @@ first response frozen: a consent authorised since shows Authorised, a payment se
 shows AcceptedSettlementCompleted."""
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from aspsp.pis.models import PaymentOrder
 from tests.integration.pis.conftest import CONSENTS, domestic_consent_body, idem
+
+# Not database-specific: run once, on PostgreSQL (production's engine).
+pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 
 
 def test_a_consent_authorised_since_replays_as_authorised(pisp, payer, approve, platform):

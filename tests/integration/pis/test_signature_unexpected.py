@@ -7,8 +7,13 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from aspsp import ob_signing
 from tests.integration.pis.conftest import CONSENTS, PAYMENTS, codes, domestic_consent_body
+
+# Not database-specific: run once, on PostgreSQL (production's engine).
+pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 
 
 def test_a_signature_on_a_get_is_unexpected(pisp, create_consent, client, platform):
