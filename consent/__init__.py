@@ -6,6 +6,10 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from . import api, tasks, web  # noqa: F401  (tasks: registers the expiry sweep)
+    from aspsp.ledger import dispatch
+
+    from . import api, cli, services, tasks, web  # noqa: F401  (tasks: the expiry sweep)
     api.init_app(app)
     web.init_app(app)
+    cli.init_app(app)
+    dispatch.on_account_out_of_service(services.linked_account_left)  # linked-account-update

@@ -71,6 +71,7 @@ REVOKED_BY_PSU = "revoked by the customer"
 REAUTHENTICATED = "re-authenticated by the customer"
 EXPIRY_PASSED = "its ExpirationDateTime passed"
 CONSUMED_BY_PAYMENT = "consumed by the payment order it allowed"
+REVOKED_BY_BANK = "revoked by the bank"
 
 S = ConsentStatus
 TPP, PSU, SYSTEM = Actor.TPP, Actor.PSU, Actor.SYSTEM
@@ -124,12 +125,13 @@ def _moves(**table: dict[ConsentStatus, frozenset[Actor]]) -> Moves:
 _PSU, _SYSTEM, _TPP = frozenset({PSU}), frozenset({SYSTEM}), frozenset({TPP})
 _PSU_OR_SYSTEM = frozenset({PSU, SYSTEM})
 
-# Long-lived consents the TPP may DELETE and the customer may revoke at the bank, and that a
-# customer may re-authenticate while Authorised (OBIE: "at any point of time").
+# Long-lived consents the TPP may DELETE and the customer (or the bank) may revoke at the
+# bank, and that a customer may re-authenticate while Authorised (OBIE: "at any point of time").
 _LONG_LIVED = _moves(
     AwaitingAuthorisation={S.AUTHORISED: _PSU, S.REJECTED: _PSU_OR_SYSTEM, S.REVOKED: _TPP,
                            S.EXPIRED: _SYSTEM},
-    Authorised={S.AUTHORISED: _PSU, S.REVOKED: frozenset({TPP, PSU}), S.EXPIRED: _SYSTEM},
+    Authorised={S.AUTHORISED: _PSU, S.REVOKED: frozenset({TPP, PSU, SYSTEM}),
+                S.EXPIRED: _SYSTEM},
 )
 
 # Payment-order consents: authorised once, consumed by the payment they allow.

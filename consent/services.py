@@ -27,8 +27,8 @@ from aspsp.oauth.models import OAuthClient
 
 from . import permissions
 from .domain import (CONSUMED_BY_PAYMENT, DELETED_BY_TPP, EXPIRABLE, EXPIRY_PASSED,
-                     REAUTHENTICATED, REVOKED_BY_PSU, Actor, ConsentStatus, ConsentType,
-                     Transition, effective_status, lifecycle)
+                     REAUTHENTICATED, REVOKED_BY_BANK, REVOKED_BY_PSU, TERMINAL, Actor,
+                     ConsentStatus, ConsentType, Transition, effective_status, lifecycle)
 from .errors import (AccountNotSelectable, ConsentNotFound, InvalidConsentRequest,
                      NoAccountSelected, Problem, WrongCustomer)
 from .models import Consent, ConsentAccount, ConsentEvent
@@ -237,6 +237,88 @@ def revoke_by_psu(uow: UnitOfWork, psu: PsuUser, consent_id: str,
     return record_of(uow, consent, now)
 
 
+# --- the bank's side (operator commands) -----------------------------------------------------
+def revoke_by_bank(uow: UnitOfWork, consent_id: str, now: datetime, *, reason: str,
+                   operator: str | None = None) -> ConsentRecord:
+    """The bank stops a consent in force (suspected fraud, its TPP no longer authorised...):
+    a long-lived consent becomes Revoked, one that cannot be revoked (awaiting authorisation,
+    a payment consent) Rejected; its tokens stop working at once; an authorised one raises
+    consent-authorization-revoked with `reason` (an OBExternalEventConsentAuthorization
+    RevokedReason1Code) for its TPP, in this unit of work."""
+    consent = _find(uow, consent_id)
+    if consent is None:
+        raise ConsentNotFound("no such consent")
+    _settle_expiry(uow, consent, now)
+    _revoke_by_bank(uow, consent, now, reason=reason, operator=operator)
+    return record_of(uow, consent, now)
+
+
+def revoke_all_of_client(uow: UnitOfWork, client_id: str, now: datetime, *, reason: str,
+                         operator: str | None = None) -> list[str]:
+    """Every consent of the client still in force, revoked by the bank (its registration was
+    deleted or suspended); returns their ids. Expiries that passed are recorded first."""
+    client_pk = uow.session.scalars(select(OAuthClient.id).where(
+        OAuthClient.client_id == client_id)).one_or_none()
+    if client_pk is None:
+        raise ConsentNotFound("no such client")
+    rows = uow.session.scalars(select(Consent).where(
+        Consent.client_pk == client_pk,
+        Consent.status.in_(sorted(s.value for s in EXPIRABLE)))
+        .order_by(Consent.id).with_for_update()).all()
+    revoked = []
+    for consent in rows:
+        _settle_expiry(uow, consent, now)
+        if ConsentStatus(consent.status) not in TERMINAL:
+            _revoke_by_bank(uow, consent, now, reason=reason, operator=operator)
+            revoked.append(consent.consent_id)
+    return revoked
+
+
+def _revoke_by_bank(uow: UnitOfWork, consent: Consent, now: datetime, *, reason: str,
+                    operator: str | None) -> None:
+    life = lifecycle(consent.consent_type)
+    target = ConsentStatus.REVOKED if life.can(consent.status, ConsentStatus.REVOKED,
+                                               Actor.SYSTEM) else ConsentStatus.REJECTED
+    _store(uow, consent, life.move(consent.status, target, actor=Actor.SYSTEM,
+                                   actor_id=operator, at=now,
+                                   reason=f"{REVOKED_BY_BANK}: {reason}"), event_reason=reason)
+    tokens.revoke_for_consent(uow, consent.id, now=now)
+
+
+# --- accounts leaving a consent's scope -------------------------------------------------------
+LINKED_ACCOUNT_REASONS = {"closure": events.ACCOUNT_CLOSURE, "cass": events.CASS}
+
+
+def linked_account_left(uow: UnitOfWork, account_pk: int, now: datetime,
+                        reason: str | None = None) -> list[str]:
+    """An account some authorised account-access consents cover left their scope (closed or
+    disabled by the bank: reason "closure"; switched to another bank: "cass"): each such
+    consent's TPP gets account-access-consent-linked-account-update (reason
+    UK.OBIE.AccountClosure or UK.OBIE.CASS), in this unit of work, and the account is no
+    longer associated with the consent: it stays Authorised for its other accounts. Consents
+    no longer in force keep their accounts (the customer's history). The ledger calls it
+    (aspsp.ledger.dispatch.on_account_out_of_service). Returns the consents' ids."""
+    code = LINKED_ACCOUNT_REASONS.get(reason or "")
+    rows = uow.session.execute(select(Consent.id, Consent.consent_id, Consent.client_pk,
+                                      Consent.expiration_datetime)
+                               .join(ConsentAccount, ConsentAccount.consent_pk == Consent.id)
+                               .where(ConsentAccount.account_pk == account_pk,
+                                      Consent.consent_type == ConsentType.ACCOUNT_ACCESS,
+                                      Consent.status == ConsentStatus.AUTHORISED.value)
+                               .order_by(Consent.id)).all()
+    raised = []
+    for row in rows:
+        if effective_status(ConsentStatus.AUTHORISED, row.expiration_datetime, now) \
+                != ConsentStatus.AUTHORISED:
+            continue
+        uow.session.execute(delete(ConsentAccount).where(ConsentAccount.consent_pk == row.id,
+                                                         ConsentAccount.account_pk == account_pk))
+        events.linked_account_update(uow, client_pk=row.client_pk, consent_id=row.consent_id,
+                                     reason=code, now=now)
+        raised.append(row.consent_id)
+    return raised
+
+
 def list_for_psu(uow: UnitOfWork, psu: PsuUser, now: datetime | None = None
                  ) -> list[ConsentRecord]:
     """Every consent the customer decided, newest first, with accounts and history."""
@@ -385,7 +467,8 @@ def _settle_expiry(uow: UnitOfWork, consent: Consent, now: datetime) -> None:
         at=consent.expiration_datetime, reason=EXPIRY_PASSED))
 
 
-def _store(uow: UnitOfWork, consent: Consent, transition: Transition) -> None:
+def _store(uow: UnitOfWork, consent: Consent, transition: Transition, *,
+           event_reason: str | None = None) -> None:
     if transition.from_status != transition.to_status:
         consent.status = transition.to_status
         consent.status_updated_at = transition.at
@@ -395,8 +478,10 @@ def _store(uow: UnitOfWork, consent: Consent, transition: Transition) -> None:
         to_status=transition.to_status.value, actor=transition.actor.value,
         actor_id=transition.actor_id, reason=transition.reason, at=transition.at))
     uow.session.flush()
+    by_bank = (transition.reason or "").startswith(REVOKED_BY_BANK)
     if transition.from_status == ConsentStatus.AUTHORISED and transition.reason != DELETED_BY_TPP \
-            and transition.to_status in (ConsentStatus.REVOKED, ConsentStatus.EXPIRED):
+            and (transition.to_status in (ConsentStatus.REVOKED, ConsentStatus.EXPIRED)
+                 or by_bank):
         events.consent_authorization_revoked(   # revoked by the customer or the bank, expired
             uow, client_pk=consent.client_pk, consent_type=consent.consent_type,
-            consent_id=consent.consent_id, now=transition.at)
+            consent_id=consent.consent_id, now=transition.at, reason=event_reason)

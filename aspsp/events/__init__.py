@@ -13,21 +13,34 @@ from datetime import datetime
 from flask import Flask
 
 from ..db import UnitOfWork
-from .domain import (CONSENT_AUTHORIZATION_REVOKED, LINKED_ACCOUNT_UPDATE, RESOURCE_UPDATE,
+from .domain import (ACCOUNT_CLOSURE, BANK_REVOCATION_REASONS, CASS,
+                     CONSENT_AUTHORIZATION_REVOKED, LINKED_ACCOUNT_UPDATE, RESOURCE_UPDATE,
                      consent_resource, payment_resource)
 from .services import publish
 
-__all__ = ["CONSENT_AUTHORIZATION_REVOKED", "LINKED_ACCOUNT_UPDATE", "RESOURCE_UPDATE",
-           "consent_authorization_revoked", "init_app", "payment_status_changed", "publish"]
+__all__ = ["ACCOUNT_CLOSURE", "BANK_REVOCATION_REASONS", "CASS",
+           "CONSENT_AUTHORIZATION_REVOKED", "LINKED_ACCOUNT_UPDATE", "RESOURCE_UPDATE",
+           "consent_authorization_revoked", "init_app", "linked_account_update",
+           "payment_status_changed", "publish"]
 
 
 def consent_authorization_revoked(uow: UnitOfWork, *, client_pk: int, consent_type: str,
-                                  consent_id: str, now: datetime) -> str | None:
+                                  consent_id: str, now: datetime,
+                                  reason: str | None = None) -> str | None:
     """An authorised consent stopped being so without its TPP asking: the customer revoked it,
-    it expired, or the bank revoked it."""
+    it expired, or the bank revoked it (`reason`: one of BANK_REVOCATION_REASONS' codes)."""
     rty, path = consent_resource(consent_type, consent_id)
     return publish(uow, client_pk=client_pk, event_type=CONSENT_AUTHORIZATION_REVOKED,
-                   rty=rty, rid=consent_id, path=path, now=now)
+                   rty=rty, rid=consent_id, path=path, now=now, reason=reason)
+
+
+def linked_account_update(uow: UnitOfWork, *, client_pk: int, consent_id: str,
+                          now: datetime, reason: str | None = None) -> str | None:
+    """An account behind an authorised account-access consent moved out of its scope
+    (`reason`: UK.OBIE.AccountClosure, UK.OBIE.CASS)."""
+    rty, path = consent_resource("account-access", consent_id)
+    return publish(uow, client_pk=client_pk, event_type=LINKED_ACCOUNT_UPDATE, rty=rty,
+                   rid=consent_id, path=path, now=now, reason=reason)
 
 
 def payment_status_changed(uow: UnitOfWork, *, client_pk: int, order_type: str,

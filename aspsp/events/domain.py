@@ -14,6 +14,16 @@ CONSENT_AUTHORIZATION_REVOKED = "urn:uk:org:openbanking:events:consent-authoriza
 LINKED_ACCOUNT_UPDATE = \
     "urn:uk:org:openbanking:events:account-access-consent-linked-account-update"
 EVENT_TYPES = (RESOURCE_UPDATE, CONSENT_AUTHORIZATION_REVOKED, LINKED_ACCOUNT_UPDATE)
+# OBExternalEventAccountAccessConsentLinkedAccountUpdateReason1Code (namespaced enumerations).
+ACCOUNT_CLOSURE, CASS = "UK.OBIE.AccountClosure", "UK.OBIE.CASS"
+# OBExternalEventConsentAuthorizationRevokedReason1Code defines no UK.OBIE code: the bank's own,
+# namespaced as the enumerations allow, for the revocations it makes (README: Event
+# notifications). The customer's revocation and an expiry carry no reason.
+BANK_REVOCATION_REASONS = {
+    "fraud": "UK.InvisibleBank.SuspectedFraud",             # the bank suspects misuse
+    "tpp-unauthorised": "UK.InvisibleBank.TppNotAuthorised",  # registration deleted/suspended
+    "bank-decision": "UK.InvisibleBank.RevokedByBank",        # any other decision of the bank
+}
 SUBJECT_TYPE = "http://openbanking.org.uk/rid_http://openbanking.org.uk/rty"
 RID, RTY, RLK = ("http://openbanking.org.uk/rid", "http://openbanking.org.uk/rty",
                  "http://openbanking.org.uk/rlk")

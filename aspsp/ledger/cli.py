@@ -6,7 +6,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from .. import platform
-from . import services
+from . import dispatch, services
 
 ledger_cli = AppGroup("ledger", help="Core ledger operations.")
 
@@ -21,6 +21,32 @@ def reconcile_command() -> None:
     if problems:
         raise SystemExit(1)
     click.echo("ledger reconciled: no problems")
+
+
+@ledger_cli.command("close-account")
+@click.argument("account_id")
+@click.option("--status", type=click.Choice(["Disabled", "Deleted"]), default="Disabled",
+              show_default=True, help="The account's status from now on.")
+@click.option("--reason", type=click.Choice(["closure", "cass"]), default="closure",
+              show_default=True,
+              help="closure: the account is closed; cass: switched to another bank (CASS).")
+def close_account_command(account_id: str, status: str, reason: str) -> None:
+    """Take a customer account out of service: no payment or Open Banking access any more,
+    and every TPP whose authorised account-access consent covered it is told
+    (account-access-consent-linked-account-update), in the same transaction."""
+    from .errors import AccountNotFound
+    from .repository import LedgerRepository
+    p = platform.current()
+    now = p.clock.now()
+    with p.uow() as uow:
+        try:
+            account = LedgerRepository(uow.session).account(account_id, lock=True)
+        except AccountNotFound:
+            raise click.ClickException(f"no account {account_id}") from None
+        services.set_account_status(uow, account_id, status, now=now)
+        dispatch.account_out_of_service(uow, account.id, now, reason)
+        uow.commit()
+    click.echo(f"account {account_id} is {status}")
 
 
 def init_app(app: Flask) -> None:

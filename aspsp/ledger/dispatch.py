@@ -36,6 +36,26 @@ def settled(uow: UnitOfWork, payment, now: datetime) -> None:
         listener(uow, payment, now)
 
 
+# Called in the unit of work that takes a customer account out of service (closed, disabled,
+# switched away): the consent context raises account-access-consent-linked-account-update for
+# the consents that covered it. Registered by init_app.
+_out_of_service_listeners: list[Callable[[UnitOfWork, int, datetime, str | None], None]] = []
+
+
+def on_account_out_of_service(listener: Callable[[UnitOfWork, int, datetime, str | None],
+                                                 None]) -> None:
+    """Call `listener(uow, account_pk, now, reason)` when an account leaves service (reason:
+    "closure", or "cass" when switched to another bank)."""
+    if listener not in _out_of_service_listeners:
+        _out_of_service_listeners.append(listener)
+
+
+def account_out_of_service(uow: UnitOfWork, account_pk: int, now: datetime,
+                           reason: str | None) -> None:
+    for listener in list(_out_of_service_listeners):
+        listener(uow, account_pk, now, reason)
+
+
 def after_commit(uow: UnitOfWork, task_name: str, *args) -> None:
     """Send the task `task_name` with `args` once `uow` has committed."""
     uow.on_commit(lambda: send(task_name, *args))
