@@ -236,6 +236,9 @@ class StandingOrder(Base):
     last_amount_minor: Mapped[int | None] = mapped_column(BigInteger)
     instalments_done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # An order in another currency than the account's (an international standing order):
+    # the exchange terms each payment is converted on when it is made (aspsp.ledger.fx).
+    exchange: Mapped[dict | None] = mapped_column(Json)
     __table_args__ = (Index("ix_standing_orders_status_next", "status",
                             "next_payment_datetime"),)
 
@@ -264,6 +267,9 @@ class ScheduledPayment(Base):
     end_to_end_identification: Mapped[str | None] = mapped_column(String(35))
     rejection_reason: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A payment in another currency than the account's (an international scheduled
+    # payment): the exchange terms it is converted on when it is made (aspsp.ledger.fx).
+    exchange: Mapped[dict | None] = mapped_column(Json)
     __table_args__ = (Index("ix_scheduled_payments_status_due", "status", "due_datetime"),)
 
 
@@ -287,6 +293,8 @@ class ScheduleExecution(Base):
     status: Mapped[str] = mapped_column(String(40))
     rejection_reason: Mapped[str | None] = mapped_column(String(500))
     payment_pk: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), unique=True)
+    # A schedule in another currency: the rate applied and the amount the account paid.
+    exchange_rate: Mapped[dict | None] = mapped_column(Json)
 
     payment: Mapped[Payment | None] = relationship()
     __table_args__ = (

@@ -4,12 +4,13 @@ What the PIS API (and anything else that sets up a future payment) calls:
 
     create_scheduled_payment(uow, *, debtor_account_id, creditor, amount, execute_at, now,
                              reference=None, debtor_reference=None,
-                             end_to_end_identification=None, scheduled_type="Execution")
+                             end_to_end_identification=None, scheduled_type="Execution",
+                             exchange=None)
         -> models.ScheduledPayment            (scheduled_payment_id is its opaque id)
     create_standing_order(uow, *, debtor_account_id, creditor, frequency, first_payment_at,
                           first_amount, now, recurring_payment_at=None, recurring_amount=None,
                           final_payment_at=None, number_of_payments=None, final_amount=None,
-                          reference=None)
+                          reference=None, exchange=None)
         -> models.StandingOrder               (standing_order_id is its opaque id)
     scheduled_payment_state(uow, scheduled_payment_id) -> ScheduleState | None
     standing_order_state(uow, standing_order_id) -> ScheduleState | None
@@ -23,6 +24,14 @@ not in the account's currency, a date in the past: `InvalidSchedule`, whose `fie
 OB Initiation field and whose message a TPP can act on), add the row and leave the commit to
 the caller, like every ledger use case. The rows are the ones AIS reads, so a schedule shows
 in `scheduled-payments` and `standing-orders` as soon as the caller commits.
+
+Another currency (international scheduled payments and standing orders): with `exchange`
+(exchange terms, `aspsp.ledger.fx.terms`) the amounts may be in any currency the bank trades,
+not only the account's. They are kept as instructed (AIS shows them so), and each payment is
+converted when it is made (`fx.convert_at_execution`: an Agreed contract at its rate, else
+the bank's rate at that moment): the account is debited in its own currency, the ledger
+entry's description says what was sent and at what rate, and the execution keeps the rate
+applied and the amount debited (`exchange_rate`).
 
 Dates (aspsp.ledger.frequency): a payment whose date is not a working day in England and
 Wales is made on the next working day (EvryDay and IntrvlDay excepted: they name calendar
@@ -60,7 +69,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..db import UnitOfWork
 from ..ids import new_id
-from . import models, services
+from . import fx, models, services
 from .domain import AccountKind
 from .errors import (AccountNotActive, CurrencyMismatch, InsufficientFunds, InvalidAmount,
                      InvalidCounterparty, LedgerError)
@@ -104,6 +113,7 @@ class Execution:
     status: str
     rejection_reason: str | None
     payment_id: str | None
+    exchange_rate: dict | None = None   # another currency: the rate applied, DebitedAmount
 
 
 @dataclass(frozen=True)
@@ -126,11 +136,14 @@ def _debtor(uow: UnitOfWork, account_id: str) -> models.Account:
     return account
 
 
-def _amount(money: Money | None, account: models.Account, field: str) -> int | None:
+def _amount(money: Money | None, account: models.Account, field: str,
+            exchange: dict | None = None) -> int | None:
     if money is None:
         return None
     if not money.is_positive:
         raise InvalidSchedule(f"{field} must be more than zero, not {money.amount}", field)
+    if exchange is not None and fx.supported(money.currency):
+        return to_minor(money)       # converted into the account's currency when paid
     if money.currency != account.currency:
         raise InvalidSchedule(f"{field} is in {money.currency} but the debtor account is in "
                               f"{account.currency}", field)
@@ -156,12 +169,14 @@ def create_scheduled_payment(uow: UnitOfWork, *, debtor_account_id: str, credito
                              reference: str | None = None, debtor_reference: str | None = None,
                              end_to_end_identification: str | None = None,
                              scheduled_type: str = "Execution",
+                             exchange: dict | None = None,
                              rng: random.Random | None = None) -> models.ScheduledPayment:
     """A one-off payment of `amount` to `creditor` on `execute_at` (the OB
-    RequestedExecutionDateTime), paid on the next working day if that is not one."""
+    RequestedExecutionDateTime), paid on the next working day if that is not one; in another
+    currency than the account's with `exchange` (see the module's docstring)."""
     account = _debtor(uow, debtor_account_id)
     creditor = _creditor(creditor)
-    minor = _amount(amount, account, "InstructedAmount")
+    minor = _amount(amount, account, "InstructedAmount", exchange)
     _not_past(execute_at, now, "RequestedExecutionDateTime")
     row = models.ScheduledPayment(
         scheduled_payment_id=new_id(rng), account_pk=account.id,
@@ -170,7 +185,8 @@ def create_scheduled_payment(uow: UnitOfWork, *, debtor_account_id: str, credito
         currency=amount.currency, creditor_name=creditor.name,
         creditor_scheme=creditor.scheme, creditor_identification=creditor.identification,
         status=SCHEDULED, due_datetime=one_off_due(execute_at),
-        end_to_end_identification=end_to_end_identification, created_at=now)
+        end_to_end_identification=end_to_end_identification, created_at=now,
+        exchange=exchange)
     uow.session.add(row)
     uow.session.flush()
     return row
@@ -183,6 +199,7 @@ def create_standing_order(uow: UnitOfWork, *, debtor_account_id: str, creditor: 
                           final_payment_at: datetime | None = None,
                           number_of_payments: int | None = None,
                           final_amount: Money | None = None, reference: str | None = None,
+                          exchange: dict | None = None,
                           rng: random.Random | None = None) -> models.StandingOrder:
     """A standing order on the OB frequency `frequency`: `first_amount` on
     `first_payment_at`, then `recurring_amount` (default: the first amount) from
@@ -195,9 +212,14 @@ def create_standing_order(uow: UnitOfWork, *, debtor_account_id: str, creditor: 
         code = parse(frequency)
     except FrequencyError as exc:
         raise InvalidSchedule(exc.message, exc.field) from None
-    first_minor = _amount(first_amount, account, "FirstPaymentAmount")
-    recurring_minor = _amount(recurring_amount, account, "RecurringPaymentAmount")
-    final_minor = _amount(final_amount, account, "FinalPaymentAmount")
+    first_minor = _amount(first_amount, account, "FirstPaymentAmount", exchange)
+    recurring_minor = _amount(recurring_amount, account, "RecurringPaymentAmount", exchange)
+    final_minor = _amount(final_amount, account, "FinalPaymentAmount", exchange)
+    for other in (recurring_amount, final_amount):
+        if other is not None and other.currency != first_amount.currency:
+            raise InvalidSchedule("every payment of a standing order is in one currency",
+                                  "RecurringPaymentAmount" if other is recurring_amount
+                                  else "FinalPaymentAmount")
     _not_past(first_payment_at, now, "FirstPaymentDateTime")
     if number_of_payments is not None and number_of_payments > MAX_NUMBER_OF_PAYMENTS:
         raise InvalidSchedule(f"NumberOfPayments must be at most {MAX_NUMBER_OF_PAYMENTS}",
@@ -227,7 +249,7 @@ def create_standing_order(uow: UnitOfWork, *, debtor_account_id: str, creditor: 
         final_amount_minor=final_minor, next_amount_minor=first_minor,
         currency=first_amount.currency, creditor_name=creditor.name,
         creditor_scheme=creditor.scheme, creditor_identification=creditor.identification,
-        instalments_done=0, created_at=now)
+        instalments_done=0, created_at=now, exchange=exchange)
     uow.session.add(order)
     uow.session.flush()
     return order
@@ -288,7 +310,8 @@ def _executions(uow: UnitOfWork, column, pk: int, schedule_id: str) -> list[Exec
         .outerjoin(p, p.id == e.payment_pk).where(column == pk).order_by(e.instalment))
     return [Execution(row.execution_id, schedule_id, row.instalment, row.due_datetime,
                       row.executed_at, from_minor(row.amount_minor, row.currency),
-                      status or row.status, row.rejection_reason or reason, payment_id)
+                      status or row.status, row.rejection_reason or reason, payment_id,
+                      row.exchange_rate)
             for row, payment_id, status, reason in rows]
 
 
@@ -386,17 +409,27 @@ def _next_due_scheduled_payment(uow: UnitOfWork, now: datetime,
 
 def _pay(uow: UnitOfWork, row, *, amount_minor: int, due: datetime, now: datetime,
          end_to_end: str | None, rng: random.Random | None):
-    """Pay one instalment of `row` inside a savepoint: the ledger payment, or the LedgerError
-    that refused it (and nothing written)."""
-    debtor_id = uow.session.scalar(select(models.Account.account_id)
-                                   .where(models.Account.id == row.account_pk))
+    """Pay one instalment of `row` inside a savepoint: the ledger payment and the exchange
+    applied (None when the row is in the account's currency), or the LedgerError that
+    refused it (and nothing written)."""
+    debtor_id, debtor_currency = uow.session.execute(
+        select(models.Account.account_id, models.Account.currency)
+        .where(models.Account.id == row.account_pk)).one()
     creditor = Creditor(row.creditor_name, row.creditor_scheme, row.creditor_identification)
+    instructed = debited = from_minor(amount_minor, row.currency)
+    applied = None
+    if row.exchange is not None:     # converted now, at the rate of the moment it is paid
+        debited, applied = fx.convert_at_execution(instructed, debtor_currency, row.exchange,
+                                                   now)
     try:
         with uow.session.begin_nested():
             payment = services.pay(uow, debtor_account_id=debtor_id, creditor=creditor,
-                                   amount=from_minor(amount_minor, row.currency), now=now,
+                                   amount=debited, now=now,
                                    reference=row.reference,
                                    end_to_end_identification=end_to_end, rng=rng)
+            if applied is not None:   # the entry says what was sent, at what rate
+                entry = uow.session.get(models.JournalEntry, payment.entry_pk)
+                entry.description = fx.describe(instructed, debited, applied)
             # `pay` books and values at `now`; an instalment's value date is its due date.
             uow.session.execute(update(models.Posting)
                                 .where(models.Posting.entry_pk == payment.entry_pk)
@@ -406,19 +439,23 @@ def _pay(uow: UnitOfWork, row, *, amount_minor: int, due: datetime, now: datetim
         log.info("scheduled payment refused", extra={"fields": {
             "schedule": getattr(row, "standing_order_id", None)
             or getattr(row, "scheduled_payment_id", None), "error": error.code}})
-        return error
-    return payment
+        return error, None
+    if applied is not None:
+        applied = {**applied, "DebitedAmount": {"Amount": str(debited.amount),
+                                                "Currency": debited.currency}}
+    return payment, applied
 
 
 def _record(uow: UnitOfWork, *, execution_id: str, row, instalment: int, due: datetime,
             amount_minor: int, now: datetime, outcome) -> Execution:
+    outcome, exchange_rate = outcome
     paid = isinstance(outcome, models.Payment)
     record = models.ScheduleExecution(
         execution_id=execution_id, instalment=instalment, due_datetime=due, executed_at=now,
         amount_minor=amount_minor, currency=row.currency,
         status=outcome.status if paid else REJECTED,
         rejection_reason=None if paid else _reason(outcome),
-        payment_pk=outcome.id if paid else None)
+        payment_pk=outcome.id if paid else None, exchange_rate=exchange_rate)
     if isinstance(row, models.StandingOrder):
         record.standing_order_pk, schedule_id = row.id, row.standing_order_id
     else:
@@ -428,7 +465,7 @@ def _record(uow: UnitOfWork, *, execution_id: str, row, instalment: int, due: da
     return Execution(execution_id, schedule_id, instalment, due, now,
                      from_minor(amount_minor, row.currency), record.status,
                      record.rejection_reason,
-                     outcome.payment_id if paid else None)
+                     outcome.payment_id if paid else None, exchange_rate)
 
 
 def _execute_scheduled_payment(uow: UnitOfWork, row: models.ScheduledPayment, now: datetime,
@@ -438,7 +475,7 @@ def _execute_scheduled_payment(uow: UnitOfWork, row: models.ScheduledPayment, no
                    end_to_end=row.end_to_end_identification, rng=rng)
     execution = _record(uow, execution_id=new_id(rng), row=row, instalment=1, due=due,
                         amount_minor=row.amount_minor, now=now, outcome=outcome)
-    row.status = EXECUTED if isinstance(outcome, models.Payment) else REJECTED
+    row.status = EXECUTED if isinstance(outcome[0], models.Payment) else REJECTED
     row.rejection_reason = execution.rejection_reason
     return execution
 
@@ -454,7 +491,7 @@ def _execute_standing_order(uow: UnitOfWork, row: models.StandingOrder, now: dat
                    end_to_end=execution_id.replace("-", ""), rng=rng)
     execution = _record(uow, execution_id=execution_id, row=row, instalment=number, due=due,
                         amount_minor=amount, now=now, outcome=outcome)
-    if isinstance(outcome, models.Payment):
+    if isinstance(outcome[0], models.Payment):
         row.last_payment_datetime, row.last_amount_minor = due, amount
     row.instalments_done = number
     following = _following(row, due)
