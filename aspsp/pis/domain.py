@@ -212,8 +212,23 @@ def standing_order_problems(initiation: Mapping[str, Any], parsed: Mapping[str, 
     problems += account_problems(initiation["CreditorAccount"], f"{path}.CreditorAccount")
     if "DebtorAccount" in initiation:
         problems += account_problems(initiation["DebtorAccount"], f"{path}.DebtorAccount")
-    problems += _not_before_today(parsed["FirstPaymentDateTime"], now,
-                                  f"{path}.FirstPaymentDateTime")
+    return problems + standing_order_schedule_problems(initiation, parsed, now, path)
+
+
+def not_before_today(value: datetime | None, now: datetime, path: str) -> list[Problem]:
+    """A payment date-time (`path`) that is today or later (UTC dates)."""
+    return _not_before_today(value, now, path)
+
+
+def standing_order_schedule_problems(initiation: Mapping[str, Any], parsed: Mapping[str, Any],
+                                     now: datetime, path: str = "Data.Initiation"
+                                     ) -> list[Problem]:
+    """The schedule of a standing order (domestic or international): an OBIE frequency code
+    this bank can pay, a first payment today or later, and an end the profile allows
+    (NumberOfPayments or FinalPaymentDateTime, not both; a FinalPaymentAmount only with one
+    of them), by the schedule engine's own rules (aspsp.ledger.frequency)."""
+    problems = _not_before_today(parsed["FirstPaymentDateTime"], now,
+                                 f"{path}.FirstPaymentDateTime")
     count = number_of_payments(initiation)
     if count == -1:
         problems.append(Problem(ProblemKind.INVALID, f"{path}.NumberOfPayments",

@@ -1,7 +1,11 @@
-"""International payments: the rules of an OBInternational3 initiation and its exchange rate,
-pure (as aspsp.pis.domain: each rule returns every Problem it finds), and what the services
-ask of them: the bank's quote for a consent, whether a submission still has its quote, and
-the amount the debtor account pays in its own currency at execution.
+"""International payments, scheduled payments and standing orders: the rules of an
+OBInternational3 (OBInternationalScheduled3, OBInternationalStandingOrder4) initiation and its
+exchange rate, pure (as aspsp.pis.domain: each rule returns every Problem it finds), and what
+the services ask of them: the bank's quote for a consent, whether a submission still has its
+quote, the amount the debtor account pays in its own currency at execution, and the exchange
+terms a schedule is converted on each time the schedule engine pays it
+(aspsp.ledger.fx.convert_at_execution: Agreed at the contract's rate; Actual and Indicative
+at the bank's rate at that moment).
 
 The rules (OBIE Payment Initiation v3.1.11, international-payment-consents):
 - InstructedAmount in a currency the sandbox trades (aspsp.pis.fx), above zero, no more
@@ -13,6 +17,11 @@ The rules (OBIE Payment Initiation v3.1.11, international-payment-consents):
 - ExchangeRateInformation: UnitCurrency traded; `Agreed` needs ExchangeRate and
   ContractIdentification, and they must be a contract the bank made (fx.CONTRACTS);
   `Actual` and `Indicative` must carry neither.
+- Scheduled (international-scheduled-payment-consents): a RequestedExecutionDateTime today
+  or later. Standing orders (international-standing-order-consents): the schedule rules of
+  a domestic standing order (aspsp.pis.domain.standing_order_schedule_problems); they carry
+  no ExchangeRateInformation (v3.1.11 has none for them): each payment is converted at the
+  bank's rate on its day, the consent keeping an indicative quote for the approval page.
 """
 from __future__ import annotations
 
@@ -30,7 +39,12 @@ from . import domain, fx
 from .domain import Problem, ProblemKind
 
 INTERNATIONAL_PAYMENT = "international-payment"
-ORDER_TYPES = (INTERNATIONAL_PAYMENT,)
+INTERNATIONAL_SCHEDULED_PAYMENT = "international-scheduled-payment"
+INTERNATIONAL_STANDING_ORDER = "international-standing-order"
+ORDER_TYPES = (INTERNATIONAL_PAYMENT, INTERNATIONAL_SCHEDULED_PAYMENT,
+               INTERNATIONAL_STANDING_ORDER)
+# The consent response of these shows the bank's quote (a standing order's has no place).
+QUOTED_TYPES = (INTERNATIONAL_PAYMENT, INTERNATIONAL_SCHEDULED_PAYMENT)
 LOCAL_INSTRUMENTS = ("UK.OBIE.SEPACreditTransfer", "UK.OBIE.SEPAInstantCreditTransfer",
                      "UK.OBIE.SWIFT", "UK.OBIE.Target2", "UK.OBIE.Euro1")
 BICFI = "UK.OBIE.BICFI"
@@ -66,6 +80,22 @@ def initiation_problems(initiation: Mapping[str, Any],
     if "ExchangeRateInformation" in initiation:
         problems += exchange_rate_problems(initiation, f"{path}.ExchangeRateInformation")
     return problems
+
+
+def scheduled_initiation_problems(initiation: Mapping[str, Any], parsed: Mapping[str, Any],
+                                  now: datetime, path: str = "Data.Initiation") -> list[Problem]:
+    """An international scheduled payment: an international initiation paid on its
+    RequestedExecutionDateTime, today or later (`parsed`: its date-times parsed)."""
+    return initiation_problems(initiation, path) + domain.not_before_today(
+        parsed["RequestedExecutionDateTime"], now, f"{path}.RequestedExecutionDateTime")
+
+
+def standing_order_problems(initiation: Mapping[str, Any], parsed: Mapping[str, Any],
+                            now: datetime, path: str = "Data.Initiation") -> list[Problem]:
+    """An international standing order: an international initiation (every payment of
+    its InstructedAmount) on a standing order's schedule."""
+    return initiation_problems(initiation, path) + domain.standing_order_schedule_problems(
+        initiation, parsed, now, path)
 
 
 def _currency_problems(currency: Any, path: str) -> list[Problem]:
@@ -202,6 +232,30 @@ def submission_problems(consent_data: Mapping[str, Any], now: datetime) -> list[
     return []
 
 
+def schedule_terms(consent_data: Mapping[str, Any]) -> dict:
+    """The exchange terms the schedule engine converts each payment of an international
+    schedule on (aspsp.ledger.fx.terms): the payment's currency pair and the RateType the
+    PISP asked for (Indicative when none), with an Agreed contract's rate."""
+    initiation = consent_data["Initiation"]
+    info = initiation.get("ExchangeRateInformation") or {}
+    instructed = initiation["InstructedAmount"]["Currency"]
+    unit, other = currency_pair(initiation) or (instructed, instructed)
+    rate_type = info.get("RateType", fx.INDICATIVE)
+    if rate_type == fx.AGREED:
+        return fx.terms(unit, other, fx.AGREED, _decimal(info["ExchangeRate"]),
+                        info["ContractIdentification"])
+    return fx.terms(unit, other, rate_type)
+
+
+def applied_rate(executions) -> dict | None:
+    """The rate the latest payment of a schedule applied (its ExchangeRateInformation), or
+    None before the first."""
+    applied = [e.exchange_rate for e in executions if e.exchange_rate]
+    if not applied:
+        return None
+    return {k: v for k, v in applied[-1].items() if k != "DebitedAmount"}
+
+
 def debit(consent_data: Mapping[str, Any], debtor_currency: str,
           now: datetime) -> tuple[Money, dict | None]:
     """What the debtor account pays, in its own currency, and the rate applied (an OB
@@ -227,9 +281,5 @@ def debit(consent_data: Mapping[str, Any], debtor_currency: str,
 
 def describe(amount: Money, debited: Money, applied: dict | None) -> str:
     """The ledger entry's description of an international payment: what was sent and at
-    what rate the debtor account paid for it."""
-    if applied is None:
-        return f"International payment of {amount}"
-    return (f"International payment of {amount}, {debited} debited at "
-            f"1 {applied['UnitCurrency']} = {Decimal(str(applied['ExchangeRate']))} "
-            f"({applied['RateType']})")[:500]
+    what rate the debtor account paid for it (the schedule engine's words too)."""
+    return fx.describe(amount, debited, applied)

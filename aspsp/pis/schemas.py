@@ -492,3 +492,142 @@ class OBWriteInternationalResponse5Schema(OBSchema):
     Data = ma.fields.Nested(OBWriteInternationalResponseData5Schema, required=True)
     Links = ma.fields.Nested(obapi.LinksSchema, required=True)
     Meta = ma.fields.Nested(obapi.MetaSchema, required=True)
+
+
+# --- international scheduled payments --------------------------------------------------------
+class OBInternationalScheduledInitiationSchema(OBInternationalInitiationSchema):
+    EndToEndIdentification = text(1, 35)
+    RequestedExecutionDateTime = ma.fields.AwareDateTime(required=True, **_DATETIME)
+
+
+class OBWriteInternationalScheduledConsentData5Schema(Strict):
+    Permission = one_of("Create", required=True)
+    ReadRefundAccount = one_of("No", "Yes")
+    Initiation = ma.fields.Nested(OBInternationalScheduledInitiationSchema, required=True)
+    Authorisation = ma.fields.Nested(OBAuthorisationSchema)
+    SCASupportData = ma.fields.Nested(OBSCASupportData1Schema)
+
+
+class OBWriteInternationalScheduledConsent5Schema(Strict):
+    Data = ma.fields.Nested(OBWriteInternationalScheduledConsentData5Schema, required=True)
+    Risk = ma.fields.Nested(OBRisk1Schema, required=True)
+
+
+class OBWriteInternationalScheduledConsentResponseData6Schema(
+        OBWriteInternationalConsentResponseData6Schema):
+    Permission = one_of("Create", required=True)
+    Initiation = ma.fields.Nested(OBInternationalScheduledInitiationSchema, required=True)
+
+
+class OBWriteInternationalScheduledConsentResponse6Schema(
+        OBWriteDomesticConsentResponse5Schema):
+    Data = ma.fields.Nested(OBWriteInternationalScheduledConsentResponseData6Schema,
+                            required=True)
+
+
+class OBWriteInternationalScheduledData3Schema(Strict):
+    ConsentId = text(1, 128, required=True)
+    Initiation = ma.fields.Nested(OBInternationalScheduledInitiationSchema, required=True)
+
+
+class OBWriteInternationalScheduled3Schema(Strict):
+    Data = ma.fields.Nested(OBWriteInternationalScheduledData3Schema, required=True)
+    Risk = ma.fields.Nested(OBRisk1Schema, required=True)
+
+
+class OBWriteInternationalScheduledResponseData6Schema(OBSchema):
+    InternationalScheduledPaymentId = ma.fields.String(required=True)
+    ConsentId = ma.fields.String(required=True)
+    CreationDateTime = ma.fields.AwareDateTime(required=True)
+    Status = one_of(*INITIATION_STATUSES, required=True)
+    StatusUpdateDateTime = ma.fields.AwareDateTime(required=True)
+    ExchangeRateInformation = ma.fields.Nested(OBExchangeRate2Schema)
+    Initiation = ma.fields.Nested(OBInternationalScheduledInitiationSchema, required=True)
+    Debtor = ma.fields.Nested(OBCashAccountDebtor4Schema)
+
+
+class OBWriteInternationalScheduledResponse6Schema(OBSchema):
+    Data = ma.fields.Nested(OBWriteInternationalScheduledResponseData6Schema, required=True)
+    Links = ma.fields.Nested(obapi.LinksSchema, required=True)
+    Meta = ma.fields.Nested(obapi.MetaSchema, required=True)
+
+
+# --- international standing orders -----------------------------------------------------------
+class OBStandingOrderCreditorSchema(OBPartyIdentification43Schema):
+    Name = text(1, 350)
+
+
+class OBStandingOrderCreditorAgentSchema(
+        OBBranchAndFinancialInstitutionIdentification6Schema):
+    Identification = text(1, 35)
+
+
+class OBInternationalStandingOrderInitiationSchema(Strict):
+    Frequency = text(1, 35, required=True, metadata={
+        "description": "OBIE frequency code: EvryDay, EvryWorkgDay, IntrvlDay:NN, "
+                       "IntrvlWkDay:WW:DD, WkInMnthDay:WW:DD, IntrvlMnthDay:MM:DD, QtrDay:..."})
+    Reference = text(1, 35)
+    NumberOfPayments = text(1, 35)
+    FirstPaymentDateTime = ma.fields.AwareDateTime(required=True, **_DATETIME)
+    FinalPaymentDateTime = ma.fields.AwareDateTime(**_DATETIME)
+    Purpose = text(1, 4)
+    ExtendedPurpose = text(1, 140)
+    ChargeBearer = one_of(*CHARGE_BEARERS)
+    CurrencyOfTransfer = ma.fields.String(required=True, validate=v.Regexp(CURRENCY))
+    DestinationCountryCode = ma.fields.String(validate=v.Regexp(r"^[A-Z]{2,2}$"))
+    InstructedAmount = ma.fields.Nested(InstructedAmountSchema, required=True)
+    DebtorAccount = ma.fields.Nested(DebtorAccountSchema)
+    Creditor = ma.fields.Nested(OBStandingOrderCreditorSchema)
+    CreditorAgent = ma.fields.Nested(OBStandingOrderCreditorAgentSchema)
+    CreditorAccount = ma.fields.Nested(CreditorAccountSchema, required=True)
+    SupplementaryData = ma.fields.Nested(OBSupplementaryData1Schema)
+
+
+class OBWriteInternationalStandingOrderConsentData6Schema(Strict):
+    Permission = one_of("Create", required=True)
+    ReadRefundAccount = one_of("No", "Yes")
+    Initiation = ma.fields.Nested(OBInternationalStandingOrderInitiationSchema, required=True)
+    Authorisation = ma.fields.Nested(OBAuthorisationSchema)
+    SCASupportData = ma.fields.Nested(OBSCASupportData1Schema)
+
+
+class OBWriteInternationalStandingOrderConsent6Schema(Strict):
+    Data = ma.fields.Nested(OBWriteInternationalStandingOrderConsentData6Schema, required=True)
+    Risk = ma.fields.Nested(OBRisk1Schema, required=True)
+
+
+class OBWriteInternationalStandingOrderConsentResponseData7Schema(
+        OBWriteDomesticStandingOrderConsentResponseData6Schema):
+    Initiation = ma.fields.Nested(OBInternationalStandingOrderInitiationSchema, required=True)
+
+
+class OBWriteInternationalStandingOrderConsentResponse7Schema(
+        OBWriteDomesticStandingOrderConsentResponse6Schema):
+    Data = ma.fields.Nested(OBWriteInternationalStandingOrderConsentResponseData7Schema,
+                            required=True)
+
+
+class OBWriteInternationalStandingOrderData4Schema(Strict):
+    ConsentId = text(1, 128, required=True)
+    Initiation = ma.fields.Nested(OBInternationalStandingOrderInitiationSchema, required=True)
+
+
+class OBWriteInternationalStandingOrder4Schema(Strict):
+    Data = ma.fields.Nested(OBWriteInternationalStandingOrderData4Schema, required=True)
+    Risk = ma.fields.Nested(OBRisk1Schema, required=True)
+
+
+class OBWriteInternationalStandingOrderResponseData7Schema(OBSchema):
+    InternationalStandingOrderId = ma.fields.String(required=True)
+    ConsentId = ma.fields.String(required=True)
+    CreationDateTime = ma.fields.AwareDateTime(required=True)
+    Status = one_of(*INITIATION_STATUSES, required=True)
+    StatusUpdateDateTime = ma.fields.AwareDateTime(required=True)
+    Initiation = ma.fields.Nested(OBInternationalStandingOrderInitiationSchema, required=True)
+    Debtor = ma.fields.Nested(OBCashAccountDebtor4Schema)
+
+
+class OBWriteInternationalStandingOrderResponse7Schema(OBSchema):
+    Data = ma.fields.Nested(OBWriteInternationalStandingOrderResponseData7Schema, required=True)
+    Links = ma.fields.Nested(obapi.LinksSchema, required=True)
+    Meta = ma.fields.Nested(obapi.MetaSchema, required=True)

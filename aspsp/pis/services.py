@@ -41,8 +41,12 @@ DOMESTIC_PAYMENT = "domestic-payment"
 DOMESTIC_SCHEDULED_PAYMENT = "domestic-scheduled-payment"
 DOMESTIC_STANDING_ORDER = "domestic-standing-order"
 INTERNATIONAL_PAYMENT = international.INTERNATIONAL_PAYMENT
+INTERNATIONAL_SCHEDULED_PAYMENT = international.INTERNATIONAL_SCHEDULED_PAYMENT
+INTERNATIONAL_STANDING_ORDER = international.INTERNATIONAL_STANDING_ORDER
 ORDER_TYPES = (DOMESTIC_PAYMENT, DOMESTIC_SCHEDULED_PAYMENT, DOMESTIC_STANDING_ORDER,
-               INTERNATIONAL_PAYMENT)
+               INTERNATIONAL_PAYMENT, INTERNATIONAL_SCHEDULED_PAYMENT,
+               INTERNATIONAL_STANDING_ORDER)
+SCHEDULED_PAYMENT_TYPES = (DOMESTIC_SCHEDULED_PAYMENT, INTERNATIONAL_SCHEDULED_PAYMENT)
 # The orders executed at once after their submission (by EXECUTE_ORDER).
 IMMEDIATE_ORDER_TYPES = (DOMESTIC_PAYMENT, INTERNATIONAL_PAYMENT)
 # A scheduled payment or standing order is initiated when its schedule is set up (at the
@@ -101,6 +105,11 @@ def create_consent(uow: UnitOfWork, client: Client, order_type: str,
         problems = domain.standing_order_problems(initiation, parsed_initiation, now)
     elif order_type == INTERNATIONAL_PAYMENT:
         problems = international.initiation_problems(initiation)
+    elif order_type == INTERNATIONAL_SCHEDULED_PAYMENT:
+        problems = international.scheduled_initiation_problems(initiation, parsed_initiation,
+                                                               now)
+    elif order_type == INTERNATIONAL_STANDING_ORDER:
+        problems = international.standing_order_problems(initiation, parsed_initiation, now)
     else:
         raise ValueError(f"unknown payment order type {order_type}")
     problems += domain.authorisation_problems(parsed["Data"], now)
@@ -177,26 +186,30 @@ def submit_order(uow: UnitOfWork, context, client: Client, body: Mapping[str, An
     if order_type in IMMEDIATE_ORDER_TYPES:
         dispatch.after_commit(uow, EXECUTE_ORDER, order.payment_order_id)
     else:
-        _set_up_schedule(uow, order, consent.data["Initiation"], debtor, now)
+        exchange = international.schedule_terms(consent.data) \
+            if order_type in international.ORDER_TYPES else None
+        _set_up_schedule(uow, order, consent.data["Initiation"], debtor, now, exchange)
     return order_record(repo, order, consent_id=consent_id, initiation=consent.data["Initiation"],
                         debtor=debtor)
 
 
 def _set_up_schedule(uow: UnitOfWork, order: PaymentOrder, initiation: Mapping[str, Any],
-                     debtor: Account, now: datetime) -> None:
+                     debtor: Account, now: datetime, exchange: dict | None = None) -> None:
     """The ledger schedule of a scheduled payment or standing order, in the submission's
-    transaction: the schedule engine (aspsp.ledger.schedules) pays it on its dates. A
+    transaction: the schedule engine (aspsp.ledger.schedules) pays it on its dates (an
+    international one in the instructed currency, converted on `exchange` when paid). A
     schedule the engine refuses (a date passed since the consent) refuses the submission."""
     payee = domain.payee_of(initiation)
     creditor = ledger.Creditor(payee.name, payee.scheme, payee.identification)
     try:
-        if order.order_type == DOMESTIC_SCHEDULED_PAYMENT:
+        if order.order_type in SCHEDULED_PAYMENT_TYPES:
             row = schedules.create_scheduled_payment(
                 uow, debtor_account_id=debtor.account_id, creditor=creditor,
                 amount=domain.money_of(initiation["InstructedAmount"]),
                 execute_at=_datetime(initiation["RequestedExecutionDateTime"]), now=now,
                 reference=(initiation.get("RemittanceInformation") or {}).get("Reference"),
-                end_to_end_identification=initiation.get("EndToEndIdentification"))
+                end_to_end_identification=initiation.get("EndToEndIdentification"),
+                exchange=exchange)
             order.scheduled_payment_pk = row.id
         else:
             optional = {name: _datetime(initiation[key]) for name, key in (
@@ -209,9 +222,10 @@ def _set_up_schedule(uow: UnitOfWork, order: PaymentOrder, initiation: Mapping[s
                 uow, debtor_account_id=debtor.account_id, creditor=creditor,
                 frequency=initiation["Frequency"],
                 first_payment_at=_datetime(initiation["FirstPaymentDateTime"]),
-                first_amount=domain.money_of(initiation["FirstPaymentAmount"]), now=now,
+                first_amount=domain.money_of(initiation.get("FirstPaymentAmount")
+                                             or initiation["InstructedAmount"]), now=now,
                 number_of_payments=domain.number_of_payments(initiation),
-                reference=initiation.get("Reference"), **optional)
+                reference=initiation.get("Reference"), exchange=exchange, **optional)
             order.standing_order_pk = row.id
     except schedules.InvalidSchedule as refusal:
         kind = ProblemKind.INVALID_DATE if refusal.field.endswith("DateTime") \
@@ -370,12 +384,17 @@ def _schedule_record(repo: PisRepository, order: PaymentOrder, history: list[Sta
     steps = list(history) + [
         StatusStep(e.status, e.executed_at, e.rejection_reason,
                    e.payment_id or e.execution_id) for e in (state.executions if state else [])]
+    exchange_rate = None
+    if order.order_type in international.QUOTED_TYPES:    # the rate applied, else the quote
+        exchange_rate = international.applied_rate(state.executions if state else []) or \
+            repo.consent(order.consent_pk).data.get("ExchangeRateInformation")
     return OrderRecord(
         payment_order_id=order.payment_order_id, order_type=order.order_type,
         consent_id=consent_id, status=status, status_updated_at=history[-1].at,
         created_at=order.created_at, initiation=initiation,
         debtor=debtor_of(debtor or repo.account(order.debtor_account_pk)),
-        history=tuple(steps), transaction_id=order.payment_order_id)
+        history=tuple(steps), transaction_id=order.payment_order_id,
+        exchange_rate=exchange_rate)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Payment Initiation API v3.1.11 under /open-banking/v3.1/pisp: the consents of domestic
-payments, domestic scheduled payments, domestic standing orders and international payments
-(with the funds confirmation of a domestic or international payment consent), and the
-payment orders they allow (`KINDS`).
+payments, domestic scheduled payments, domestic standing orders, international payments,
+international scheduled payments and international standing orders (with the funds
+confirmation of a domestic, international or international scheduled payment consent), and
+the payment orders they allow (`KINDS`).
 
 Every POST carries a detached JWS of its body in x-jws-signature, verified against the TPP's
 registered keys (aspsp.ob_signing), and an x-idempotency-key claimed as the first write of the
@@ -64,10 +65,16 @@ class Kind:
     payment_request: type
     payment_response: type
     funds_confirmation: bool = False
+    path_id: str | None = None    # the path variable when it is not `id_name`
+    exchange_rate: bool = False   # the consent shows the bank's ExchangeRateInformation
 
     @property
     def plural(self) -> str:
         return self.operation + "s"
+
+    @property
+    def variable(self) -> str:
+        return self.path_id or self.id_name
 
 
 KINDS = (
@@ -92,7 +99,25 @@ KINDS = (
          schemas.OBWriteInternationalConsent5Schema,
          schemas.OBWriteInternationalConsentResponse6Schema,
          schemas.OBWriteInternational3Schema, schemas.OBWriteInternationalResponse5Schema,
-         funds_confirmation=True),
+         funds_confirmation=True, exchange_rate=True),
+    Kind(services.INTERNATIONAL_SCHEDULED_PAYMENT, "international-scheduled-payment-consents",
+         "international-scheduled-payments", "InternationalScheduledPaymentId",
+         "InternationalScheduledPayment",
+         schemas.OBWriteInternationalScheduledConsent5Schema,
+         schemas.OBWriteInternationalScheduledConsentResponse6Schema,
+         schemas.OBWriteInternationalScheduled3Schema,
+         schemas.OBWriteInternationalScheduledResponse6Schema, funds_confirmation=True,
+         exchange_rate=True),
+    # v3.1.11 names the resource's id InternationalStandingOrderId and its path variable
+    # InternationalStandingOrderPaymentId.
+    Kind(services.INTERNATIONAL_STANDING_ORDER, "international-standing-order-consents",
+         "international-standing-orders", "InternationalStandingOrderId",
+         "InternationalStandingOrder",
+         schemas.OBWriteInternationalStandingOrderConsent6Schema,
+         schemas.OBWriteInternationalStandingOrderConsentResponse7Schema,
+         schemas.OBWriteInternationalStandingOrder4Schema,
+         schemas.OBWriteInternationalStandingOrderResponse7Schema,
+         path_id="InternationalStandingOrderPaymentId"),
 )
 BY_TYPE = {kind.order_type: kind for kind in KINDS}
 
@@ -203,8 +228,8 @@ def _payment_routes(blp: obapi.Blueprint, kind: Kind) -> None:
             uow.commit()
         return response
 
-    get_id = f"Get{kind.plural}{kind.id_name}"
-    variable = f"<{kind.id_name}>"
+    get_id = f"Get{kind.plural}{kind.variable}"
+    variable = f"<{kind.variable}>"
 
     @blp.route(f"/{kind.payments}/{variable}", methods=["GET"], endpoint=get_id)
     @gate.requires_client(SCOPE)
@@ -216,7 +241,7 @@ def _payment_routes(blp: obapi.Blueprint, kind: Kind) -> None:
         p = platform.current()
         with p.uow() as uow:
             record = services.get_order(uow, gate.current_client().client,
-                                        ids[kind.id_name], kind.order_type)
+                                        ids[kind.variable], kind.order_type)
         return encoding.json_response(_order_body(record))
 
     details_id = f"{get_id}PaymentDetails"
@@ -232,7 +257,7 @@ def _payment_routes(blp: obapi.Blueprint, kind: Kind) -> None:
         p = platform.current()
         with p.uow() as uow:
             record = services.get_order(uow, gate.current_client().client,
-                                        ids[kind.id_name], kind.order_type)
+                                        ids[kind.variable], kind.order_type)
         return encoding.json_response(_details_body(record))
 
 
@@ -286,13 +311,15 @@ def _consent_body(view: services.ConsentView) -> dict:
     data = {"ConsentId": record.consent_id, "CreationDateTime": record.created_at,
             "Status": v31_consent_status(record),
             "StatusUpdateDateTime": record.status_updated_at}
+    kind = BY_TYPE[record.consent_type]
     for name in ("Permission", "ReadRefundAccount", "ExchangeRateInformation", "Initiation",
                  "Authorisation", "SCASupportData"):
         if name in record.data:
             data[name] = record.data[name]
+    if not kind.exchange_rate:     # a standing order's quote is for the approval page only
+        data.pop("ExchangeRateInformation", None)
     if view.debtor is not None:
         data["Debtor"] = view.debtor
-    kind = BY_TYPE[record.consent_type]
     return {"Data": data, "Risk": record.data.get("Risk", {}),
             "Links": {"Self": f"{_issuer()}{PREFIX}/{kind.consents}/{record.consent_id}"},
             "Meta": {}}

@@ -1,6 +1,7 @@
 """The PIS operations in the OpenAPI document generated from the schemas, at
 /open-banking/openapi.json: every official v3.1.11 operation of the families built (domestic
-payments, domestic scheduled payments, domestic standing orders, international payments)
+payments, domestic scheduled payments, domestic standing orders, international payments,
+international scheduled payments, international standing orders)
 with its operation id, security and the POSTs' x-idempotency-key and x-jws-signature
 headers."""
 from __future__ import annotations
@@ -11,7 +12,8 @@ from tests.integration.pis.test_contract import SPEC
 
 PREFIX = "/open-banking/v3.1/pisp"
 FAMILIES = ("/domestic-payment", "/domestic-scheduled-payment", "/domestic-standing-order",
-            "/international-payment")
+            "/international-payment", "/international-scheduled-payment",
+            "/international-standing-order")
 
 
 def operations(paths: dict, prefix: str = "") -> dict[tuple[str, str], dict]:
@@ -33,7 +35,8 @@ def test_every_official_operation_of_the_families_built_is_published(client):
 def test_posts_document_their_signature_and_idempotency_headers(client):
     document = client.get("/open-banking/openapi.json").get_json()
     for path in ("/domestic-payment-consents", "/domestic-payments",
-                 "/domestic-standing-orders", "/international-payments"):
+                 "/domestic-standing-orders", "/international-payments",
+                 "/international-scheduled-payments", "/international-standing-orders"):
         post = document["paths"][PREFIX + path]["post"]
         headers = {p["name"] for p in post["parameters"] if p.get("in") == "header"}
         assert {"x-idempotency-key", "x-jws-signature"} <= headers, path
