@@ -57,6 +57,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_ais(app)
     from .pis import init_app as init_pis
     init_pis(app)
+    from .cof import init_app as init_cof
+    init_cof(app)
     from .events import init_app as init_events
     init_events(app)
     if settings["SANDBOX_ENABLED"]:   # the only place the platform meets the sandbox

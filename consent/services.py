@@ -39,8 +39,10 @@ ID_PREFIXES = {ConsentType.ACCOUNT_ACCESS: "aac", ConsentType.DOMESTIC_PAYMENT: 
                ConsentType.DOMESTIC_STANDING_ORDER: "pso",
                ConsentType.INTERNATIONAL_PAYMENT: "pic",
                ConsentType.INTERNATIONAL_SCHEDULED_PAYMENT: "pis",
-               ConsentType.INTERNATIONAL_STANDING_ORDER: "pio"}
-PAYMENT_TYPES = frozenset(ID_PREFIXES) - {ConsentType.ACCOUNT_ACCESS}
+               ConsentType.INTERNATIONAL_STANDING_ORDER: "pio",
+               ConsentType.FUNDS_CONFIRMATION: "fcc"}
+PAYMENT_TYPES = frozenset(ID_PREFIXES) - {ConsentType.ACCOUNT_ACCESS,
+                                          ConsentType.FUNDS_CONFIRMATION}
 
 
 class Client(Protocol):
@@ -141,6 +143,31 @@ def delete_consent(uow: UnitOfWork, client: Client, consent_id: str, now: dateti
     return record_of(uow, consent, now)
 
 
+# --- funds-confirmation consents (the CoF API's side) ---------------------------------------
+def create_funds_confirmation_consent(uow: UnitOfWork, client: Client, data: dict,
+                                      now: datetime, *, expiration: datetime | None = None,
+                                      api_version: str = "3.1",
+                                      rng: random.Random | None = None) -> ConsentRecord:
+    """A funds-confirmation consent (AwaitingAuthorisation) holding `data` exactly as the
+    CBPII sent it ({"DebtorAccount", "ExpirationDateTime"}); the API layer has validated the
+    account's form. Open-ended without an ExpirationDateTime, which must be in the future."""
+    problems = _window_problems(AccountAccessRequest(permissions=[], expiration=expiration),
+                                now)
+    if problems:
+        raise InvalidConsentRequest(problems)
+    created = lifecycle(ConsentType.FUNDS_CONFIRMATION).created(client.client_id, now)
+    consent = Consent(
+        consent_id=f"{ID_PREFIXES[ConsentType.FUNDS_CONFIRMATION]}-{new_id(rng)}",
+        consent_type=ConsentType.FUNDS_CONFIRMATION, client_pk=client.id, psu_pk=None,
+        status=created.to_status, status_updated_at=now, created_at=now,
+        expiration_datetime=expiration, permissions=[], data=dict(data),
+        api_version=api_version)
+    uow.session.add(consent)
+    uow.session.flush()
+    _store(uow, consent, created)
+    return record_of(uow, consent, now)
+
+
 # --- payment consents (the PIS API's side) --------------------------------------------------
 def create_payment_consent(uow: UnitOfWork, client: Client, consent_type: str, data: dict,
                            now: datetime, *, expiration: datetime | None = None,
@@ -198,6 +225,8 @@ def authorise(uow: UnitOfWork, consent: Consent, psu: PsuUser, account_pks: list
     accounts = _selectable_accounts(uow, psu, account_pks)
     if consent.consent_type == ConsentType.ACCOUNT_ACCESS and not accounts:
         raise NoAccountSelected("choose at least one account to share")
+    if consent.consent_type == ConsentType.FUNDS_CONFIRMATION and len(accounts) != 1:
+        raise NoAccountSelected("a funds confirmation consent is for exactly one account")
     consent.psu_pk, consent.authorised_at = psu.id, now
     uow.session.execute(delete(ConsentAccount).where(ConsentAccount.consent_pk == consent.id))
     uow.session.expire(consent, ["accounts"])
