@@ -78,8 +78,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("EVENT_DELIVERY_TIMEOUT_SECONDS", 10, int,
             "Event notifications: one deadline for a whole push (connect, TLS, request, answer)."),
     Setting("EVENT_MAX_CONCURRENT_PER_CLIENT", 4, int,
-            "Event notifications: pushes to one TPP in flight at once; more wait, so a slow "
-            "receiver never holds the workers that other TPPs' events need."),
+            "Event notifications: pushes to one TPP in flight at once (workers pushing its "
+            "batches); more wait, so a slow receiver never holds the workers that other TPPs' "
+            "events need."),
+    Setting("EVENT_DELIVERY_BATCH", 50, int,
+            "Event notifications: the most due events of one TPP a worker takes at once and "
+            "pushes one after the other (stopping at the first answer that is not 202)."),
     Setting("EVENT_POLL_MAX_EVENTS", 100, int,
             "Event notifications: the most events one aggregated poll returns (maxEvents)."),
     Setting("ACCESS_TOKEN_TTL", 600, int, "Access token lifetime in seconds."),

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from flask import current_app, g, has_request_context
 from jwcrypto import jwk, jws
 from jwcrypto.common import json_encode
-from sqlalchemy import func, select, update
+from sqlalchemy import case, distinct, func, or_, select, update
 
 from ..db import UnitOfWork
 from ..ids import new_id
@@ -171,12 +171,20 @@ def _record(row: EventSubscription) -> SubscriptionRecord:
 # --- real-time delivery ----------------------------------------------------------------------
 @dataclass(frozen=True)
 class Claimed:
-    """An event leased for one push: where to, and the signed SET."""
+    """One event of a batch: its signed SET."""
     event_pk: int
     jti: str
-    url: str
     token: str
     txn: str
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Due events of one client leased together by one worker, pushed one after the other to
+    the client's callback URL (so a batch is one push in flight at a time)."""
+    url: str
+    events: tuple[Claimed, ...]
+    lease_until: datetime
 
 
 @dataclass(frozen=True)
@@ -185,32 +193,46 @@ class Deferred:
     seconds: float
 
 
-def claim(uow: UnitOfWork, event_pk: int, now: datetime, *, cap: int,
-          lease: timedelta) -> Claimed | Deferred | None:
-    """Lease the event for one push, if it is Pending, due and not leased (None otherwise:
-    delivered, acknowledged, dead, or another worker has it)."""
-    event = uow.session.get(EventNotification, event_pk)
-    if event is None:
+def claim(uow: UnitOfWork, event_pk: int, now: datetime, *, cap: int, lease: timedelta,
+          limit: int = 1) -> Batch | Deferred | None:
+    """Lease up to `limit` Pending, due, unleased events of `event_pk`'s client, that event
+    first, for one worker; their SETs signed with one key lookup. None when there is nothing
+    to send (that event delivered, acknowledged, dead, not due, or leased by another worker):
+    checked first without a lock, so the tasks of events a batch already took cost one read."""
+    e = EventNotification
+    head = uow.session.execute(select(e.client_pk, e.status, e.next_attempt_at, e.lease_until)
+                               .where(e.id == event_pk)).one_or_none()
+    if head is None or not _sendable(head.status, head.next_attempt_at, head.lease_until, now):
         return None
-    subscription = _subscription_of(uow, event.client_pk, lock=True)  # serialises the cap
-    event = uow.session.scalars(select(EventNotification).where(
-        EventNotification.id == event_pk).with_for_update()
-        .execution_options(populate_existing=True)).one()
-    if event.status != EventStatus.PENDING or event.next_attempt_at is None \
-            or event.next_attempt_at > now \
-            or (event.lease_until is not None and event.lease_until > now) \
-            or subscription is None or not subscription.callback_url:
+    subscription = _subscription_of(uow, head.client_pk, lock=True)  # serialises the cap
+    if subscription is None or not subscription.callback_url:
         return None
-    in_flight = uow.session.scalar(select(func.count()).select_from(EventNotification).where(
-        EventNotification.client_pk == event.client_pk,
-        EventNotification.status == EventStatus.PENDING.value,
-        EventNotification.lease_until > now))
+    rows = list(uow.session.scalars(select(e).where(
+        e.client_pk == head.client_pk, e.status == EventStatus.PENDING.value,
+        e.next_attempt_at.is_not(None), e.next_attempt_at <= now,
+        or_(e.lease_until.is_(None), e.lease_until <= now))
+        .order_by(case((e.id == event_pk, 0), else_=1), e.next_attempt_at, e.id)
+        .limit(limit).with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)))
+    if not rows:
+        return None
+    in_flight = uow.session.scalar(select(func.count(distinct(e.lease_until))).where(
+        e.client_pk == head.client_pk, e.status == EventStatus.PENDING.value,
+        e.lease_until > now))
     if in_flight >= cap:
         return Deferred(1.0)
-    event.lease_until = now + lease
-    token = sign(uow, event.claims, now)
-    uow.session.flush()
-    return Claimed(event.id, event.jti, subscription.callback_url, token, event.claims["txn"])
+    until = now + lease
+    uow.session.execute(update(e).where(e.id.in_([row.id for row in rows]))
+                        .values(lease_until=until).execution_options(synchronize_session=False))
+    key, kid = _signer(uow, now)
+    return Batch(subscription.callback_url,
+                 tuple(Claimed(row.id, row.jti, _compact(row.claims, key, kid),
+                               row.claims["txn"]) for row in rows), until)
+
+
+def _sendable(status: str, next_attempt_at, lease_until, now: datetime) -> bool:
+    return status == EventStatus.PENDING and next_attempt_at is not None \
+        and next_attempt_at <= now and (lease_until is None or lease_until <= now)
 
 
 @dataclass(frozen=True)
@@ -227,32 +249,48 @@ class Outcome:
 
 def record(uow: UnitOfWork, event_pk: int, outcome: Outcome, policy: domain.RetryPolicy,
            now: datetime) -> datetime | None:
-    """Store the attempt; Delivered on a 202, else the next attempt (returned) or, once the
-    window has run out, DeadLettered."""
-    event = uow.session.scalars(select(EventNotification).where(
-        EventNotification.id == event_pk).with_for_update()
-        .execution_options(populate_existing=True)).one()
-    uow.session.add(DeliveryAttempt(event_pk=event.id, attempted_at=outcome.at,
-                                    latency_ms=outcome.latency_ms,
-                                    http_status=outcome.http_status,
-                                    error=(outcome.error or None) and outcome.error[:500]))
-    event.attempts += 1
-    event.lease_until = None
-    if event.status != EventStatus.PENDING:          # acknowledged by polling meanwhile
-        uow.session.flush()
-        return None
-    if outcome.accepted:
-        event.status, event.settled_at, event.next_attempt_at = \
-            EventStatus.DELIVERED.value, now, None
-        event.last_error = None
-        uow.session.flush()
-        return None
-    event.last_error = outcome.error or f"HTTP {outcome.http_status}"
-    event.next_attempt_at = policy.next_attempt(event.created_at, event.attempts, now)
-    if event.next_attempt_at is None:
-        event.status, event.settled_at = EventStatus.DEAD_LETTERED.value, now
+    """Store one attempt (record_all of one)."""
+    return dict(record_all(uow, [(event_pk, outcome)], policy, now)).get(event_pk)
+
+
+def record_all(uow: UnitOfWork, outcomes: list[tuple[int, Outcome]],
+               policy: domain.RetryPolicy, now: datetime, *,
+               released: tuple[int, ...] = ()) -> list[tuple[int, datetime]]:
+    """Store each attempt of a batch, in one transaction: Delivered on a 202, else the next
+    attempt or, once the window has run out, DeadLettered. `released`: events of the batch
+    not attempted (the batch stopped), whose lease is given back. Returns the retries due,
+    as (event_pk, when)."""
+    e = EventNotification
+    ids = [pk for pk, _ in outcomes] + list(released)
+    rows = {row.id: row for row in uow.session.scalars(
+        select(e).where(e.id.in_(ids)).order_by(e.id).with_for_update()
+        .execution_options(populate_existing=True))} if ids else {}
+    uow.session.add_all(DeliveryAttempt(event_pk=pk, attempted_at=o.at,
+                                        latency_ms=o.latency_ms, http_status=o.http_status,
+                                        error=(o.error or None) and o.error[:500])
+                        for pk, o in outcomes)
+    retries = []
+    for pk, outcome in outcomes:
+        event = rows[pk]
+        event.attempts += 1
+        event.lease_until = None
+        if event.status != EventStatus.PENDING:          # acknowledged by polling meanwhile
+            continue
+        if outcome.accepted:
+            event.status, event.settled_at, event.next_attempt_at = \
+                EventStatus.DELIVERED.value, now, None
+            event.last_error = None
+            continue
+        event.last_error = outcome.error or f"HTTP {outcome.http_status}"
+        event.next_attempt_at = policy.next_attempt(event.created_at, event.attempts, now)
+        if event.next_attempt_at is None:
+            event.status, event.settled_at = EventStatus.DEAD_LETTERED.value, now
+        else:
+            retries.append((pk, event.next_attempt_at))
+    for pk in released:
+        rows[pk].lease_until = None
     uow.session.flush()
-    return event.next_attempt_at
+    return retries
 
 
 def due_events(uow: UnitOfWork, now: datetime, limit: int = 500) -> list[int]:

@@ -23,6 +23,7 @@ from . import dispatch, services
 from .domain import RetryPolicy
 
 MAX_RESPONSE_BYTES = 16 * 1024
+LEASE_MARGIN_SECONDS = 5     # the last push of a batch starts this long before its lease ends
 
 
 def policy_from_config(config) -> RetryPolicy:
@@ -33,37 +34,56 @@ def policy_from_config(config) -> RetryPolicy:
 @shared_task(name=dispatch.DELIVER_EVENT, acks_late=True, autoretry_for=(OperationalError,),
              retry_backoff=True, max_retries=5)
 def deliver(event_pk: int) -> str:
+    """Push the event, with up to EVENT_DELIVERY_BATCH more of its client's due events, one
+    after the other; the batch stops at the first push that is not a 202 (the receiver is in
+    trouble: the rest wait for their own turn) and before its lease could run out."""
     p = platform.current()
     config = p.config
     timeout = float(config["EVENT_DELIVERY_TIMEOUT_SECONDS"])
+    lease = timedelta(seconds=2 * (timeout + LEASE_MARGIN_SECONDS))
+    started = time.monotonic()
     with p.uow() as uow:
         claimed = services.claim(uow, event_pk, p.clock.now(),
                                  cap=int(config["EVENT_MAX_CONCURRENT_PER_CLIENT"]),
-                                 lease=timedelta(seconds=2 * timeout + 30))
+                                 lease=lease, limit=int(config["EVENT_DELIVERY_BATCH"]))
         uow.commit()
     if claimed is None:
         return "skipped"
     if isinstance(claimed, services.Deferred):
         dispatch.send_later(dispatch.DELIVER_EVENT, event_pk, countdown=claimed.seconds)
         return "deferred"
-    outcome = _push(claimed, outbound.policy_from_config(
-        config, deadline=timeout, max_bytes=MAX_RESPONSE_BYTES), p.clock)
+    policy = outbound.policy_from_config(config, deadline=timeout,
+                                         max_bytes=MAX_RESPONSE_BYTES)
+    last_start = started + lease.total_seconds() - timeout - LEASE_MARGIN_SECONDS
+    outcomes: list[tuple[int, services.Outcome]] = []
+    for event in claimed.events:
+        if time.monotonic() > last_start:     # the push could outlive the lease
+            break
+        outcome = _push(claimed.url, event, policy, p.clock)
+        outcomes.append((event.event_pk, outcome))
+        if not outcome.accepted:
+            break
+    released = tuple(e.event_pk for e in claimed.events[len(outcomes):])
     with p.uow() as uow:
-        next_at = services.record(uow, event_pk, outcome, policy_from_config(config),
-                                  p.clock.now())
+        retries = services.record_all(uow, outcomes, policy_from_config(config),
+                                      p.clock.now(), released=released)
         uow.commit()
-    if next_at is not None:
-        dispatch.send_later(dispatch.DELIVER_EVENT, event_pk,
+    for pk, next_at in retries:
+        dispatch.send_later(dispatch.DELIVER_EVENT, pk,
                             countdown=(next_at - p.clock.now()).total_seconds())
-    return "delivered" if outcome.accepted else "failed"
+    if released and all(o.accepted for _, o in outcomes):    # stopped by the lease's clock
+        dispatch.send_later(dispatch.DELIVER_EVENT, released[0], countdown=0)
+    accepted = sum(o.accepted for _, o in outcomes)
+    return f"delivered {accepted} of {len(claimed.events)}"
 
 
-def _push(claimed: services.Claimed, policy: outbound.Policy, clock) -> services.Outcome:
+def _push(url: str, event: services.Claimed, policy: outbound.Policy,
+          clock) -> services.Outcome:
     at, started = clock.now(), time.monotonic()
     status, error = None, None
     try:
-        response = outbound.post(claimed.url, claimed.token.encode(), policy=policy, headers={
-            "Content-Type": "application/jwt", "x-fapi-interaction-id": claimed.txn})
+        response = outbound.post(url, event.token.encode(), policy=policy, headers={
+            "Content-Type": "application/jwt", "x-fapi-interaction-id": event.txn})
         status = response.status
     except outbound.OutboundError as exc:
         error = f"{type(exc).__name__}: {exc}"

@@ -85,6 +85,7 @@ class Receiver:
     hold: bool = False
     release: threading.Event = field(default_factory=threading.Event)
     arrived: threading.Event = field(default_factory=threading.Event)
+    answered: list[tuple[bytes, int]] = field(default_factory=list)   # (body, status) sent
 
     @property
     def url(self) -> str:
@@ -95,7 +96,7 @@ class Receiver:
         return [r.body.decode() for r in self.received]
 
 
-def _start_receiver() -> Receiver:
+def _start_receiver(port: int = 0) -> Receiver:
     receiver: Receiver
 
     class Handler(BaseHTTPRequestHandler):
@@ -109,11 +110,12 @@ def _start_receiver() -> Receiver:
             self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()
+            receiver.answered.append((body, status))
 
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True
     receiver = Receiver(server)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -124,8 +126,8 @@ def _start_receiver() -> Receiver:
 def make_receiver():
     started: list[Receiver] = []
 
-    def build() -> Receiver:
-        started.append(_start_receiver())
+    def build(port: int = 0) -> Receiver:
+        started.append(_start_receiver(port))
         return started[-1]
     yield build
     for receiver in started:

@@ -171,7 +171,9 @@ def test_a_worker_that_died_mid_delivery_loses_nothing(
         claimed = services.claim(uow, outbox()[0].id, clock.now(), cap=4,
                                  lease=timedelta(minutes=1))
         uow.commit()
-    tasks._push(claimed, tasks.outbound.policy_from_config(platform.config), clock)  # then dies
+    [event] = claimed.events
+    tasks._push(claimed.url, event, tasks.outbound.policy_from_config(platform.config),
+                clock)                                                       # then dies
     assert sweep(app) == 0                    # the lease still holds
     clock.advance(timedelta(minutes=2))
     assert sweep(app) == 1
@@ -221,3 +223,42 @@ def test_a_slow_receiver_never_holds_another_clients_delivery(
     clock.advance(timedelta(seconds=1))
     sweep(app)                                # the deferred one goes once the cap frees
     assert [a.http_status for a in attempts(second)] == [202]
+
+
+def test_one_task_pushes_the_clients_due_events_in_order_and_stops_at_a_failure(
+        app, platform, clock, tpp, receiver, outbox, attempts):
+    """A worker takes the client's due events as one batch (one lease, one key lookup) and
+    pushes them one after the other; the first answer that is not a 202 ends the batch: the
+    events after it are given back untried, for their own turn."""
+    tpp.subscribe(receiver.url)
+    jtis = [raise_event(app, platform, tpp, f"pay-{i}", lose_dispatch=True) for i in range(4)]
+    receiver.statuses = [202, 503]
+    with app.app_context():
+        assert tasks.deliver(outbox()[0].id) == "delivered 1 of 4"
+    assert [verified_claims(tpp.http, t)["jti"] for t in receiver.tokens()] == jtis[:2]
+    assert [e.status for e in outbox()] == ["Delivered", "Pending", "Pending", "Pending"]
+    assert [a.http_status for a in attempts(jtis[1])] == [503]
+    assert attempts(jtis[2]) == [] and attempts(jtis[3]) == []
+    assert all(e.lease_until is None for e in outbox())      # nothing held any more
+    assert sweep(app) == 2                    # the untried ones are due; the 503 one is not
+    assert [e.status for e in outbox()] == ["Delivered", "Pending", "Delivered", "Delivered"]
+    clock.advance(timedelta(seconds=10))
+    sweep(app)
+    assert all(e.status == EventStatus.DELIVERED for e in outbox())
+    assert len(receiver.received) == 5        # one 503, then each event accepted once
+
+
+def test_a_batch_leaves_events_leased_by_another_worker_alone(
+        app, platform, clock, tpp, receiver, outbox):
+    tpp.subscribe(receiver.url)
+    jtis = [raise_event(app, platform, tpp, f"pay-{i}", lose_dispatch=True) for i in range(3)]
+    with app.app_context(), platform.uow() as uow:     # another worker holds the second one
+        held = services.claim(uow, outbox()[1].id, clock.now(), cap=4,
+                              lease=timedelta(minutes=1))
+        uow.commit()
+    assert [e.jti for e in held.events] == [jtis[1]]
+    with app.app_context():
+        tasks.deliver(outbox()[0].id)
+    assert [verified_claims(tpp.http, t)["jti"] for t in receiver.tokens()] == \
+        [jtis[0], jtis[2]]
+    assert [e.status for e in outbox()] == ["Delivered", "Pending", "Delivered"]
