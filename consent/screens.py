@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import select
 
@@ -403,9 +404,9 @@ def _schedule_facts(consent_type: str, initiation: dict, data: dict) -> list[wor
     if rate or quote:
         fact(wording.Fact("Exchange rate", _rate_words({**rate, **quote}, transfer,
                                                        _obj(initiation.get("InstructedAmount")))))
-    if initiation.get("ChargeBearer"):
-        fact(wording.Fact("Charges", CHARGE_BEARERS.get(initiation["ChargeBearer"],
-                                                        _text(initiation["ChargeBearer"]))))
+    if initiation.get("ChargeBearer") or data.get("Charges"):     # the bank's, when it has
+        fact(wording.Fact("Charges", _charge_words(data.get("Charges"),
+                                                   initiation.get("ChargeBearer"))))
     agent = _obj(initiation.get("CreditorAgent"))
     if agent.get("Name") or agent.get("Identification"):
         fact(wording.Fact("Payee's bank", " ".join(filter(None, (
@@ -436,6 +437,25 @@ def _rate_words(rate: dict, transfer: str, instructed: dict) -> str:
     if expiry is not None:
         parts.append(f"quote valid until {wording.uk_time(expiry)}")
     return ", ".join(parts)
+
+
+def _charge_words(charges, bearer) -> str:
+    """The bank's charges for the payment (the consent's Charges, aspsp.pis.charges) and
+    who pays them; without any, what the ChargeBearer asked for."""
+    if not isinstance(charges, list) or not charges:
+        return CHARGE_BEARERS.get(bearer, _text(bearer))
+    parts = []
+    for payee_pays, words in ((False, "paid by you, on top of the amount"),
+                              (True, "taken from the amount sent (the payee pays it)")):
+        total, currency = Decimal(0), None
+        for charge in charges:
+            amount = _obj(_obj(charge).get("Amount"))
+            if (_obj(charge).get("ChargeBearer") == "BorneByCreditor") == payee_pays:
+                total += Decimal(str(amount.get("Amount", "0")))
+                currency = _text(amount.get("Currency"))
+        if currency:
+            parts.append(f"{wording.money(str(total), currency)} {words}")
+    return "; ".join(parts)
 
 
 def _amount_on(amount: dict, when, word: str = "on") -> str:

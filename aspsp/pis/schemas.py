@@ -155,6 +155,15 @@ class OBCashAccountDebtor4Schema(OBSchema):
     SecondaryIdentification = ma.fields.String()
 
 
+class OBCharge2Schema(OBSchema):
+    """One of the bank's charges for the payment (its tariff: aspsp.pis.charges)."""
+    ChargeBearer = one_of("BorneByCreditor", "BorneByDebtor", "FollowingServiceLevel",
+                          "Shared", required=True)
+    Type = ma.fields.String(required=True, metadata={
+        "description": "the bank's charge type, e.g. UK.InvisibleBank.SWIFTOut"})
+    Amount = ma.fields.Nested(InstructedAmountSchema, required=True)
+
+
 class OBWriteDomesticConsentResponseData5Schema(OBSchema):
     ConsentId = ma.fields.String(required=True)
     CreationDateTime = ma.fields.AwareDateTime(required=True)
@@ -165,6 +174,7 @@ class OBWriteDomesticConsentResponseData5Schema(OBSchema):
     Initiation = ma.fields.Nested(OBDomesticInitiationSchema, required=True)
     Authorisation = ma.fields.Nested(OBAuthorisationSchema)
     SCASupportData = ma.fields.Nested(OBSCASupportData1Schema)
+    Charges = ma.fields.List(ma.fields.Nested(OBCharge2Schema))
     Debtor = ma.fields.Nested(OBCashAccountDebtor4Schema)
 
 
@@ -210,6 +220,7 @@ class OBWriteDomesticResponseData5Schema(OBSchema):
                     "Rejected", required=True)
     StatusUpdateDateTime = ma.fields.AwareDateTime(required=True)
     Initiation = ma.fields.Nested(OBDomesticInitiationSchema, required=True)
+    Charges = ma.fields.List(ma.fields.Nested(OBCharge2Schema))
     Debtor = ma.fields.Nested(OBCashAccountDebtor4Schema)
 
 
@@ -485,6 +496,7 @@ class OBWriteInternationalResponseData5Schema(OBSchema):
     StatusUpdateDateTime = ma.fields.AwareDateTime(required=True)
     ExchangeRateInformation = ma.fields.Nested(OBExchangeRate2Schema)
     Initiation = ma.fields.Nested(OBInternationalInitiationSchema, required=True)
+    Charges = ma.fields.List(ma.fields.Nested(OBCharge2Schema))
     Debtor = ma.fields.Nested(OBCashAccountDebtor4Schema)
 
 

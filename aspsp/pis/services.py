@@ -29,7 +29,7 @@ from consent import services as consents
 from consent.domain import ConsentStatus
 from consent.errors import ConsentNotFound
 
-from . import domain, international
+from . import charges, domain, international
 from .domain import OrderStatus, Problem, ProblemKind
 from .errors import (ConsentNotUsable, DebtorNotPermitted, InvalidPaymentRequest,
                      PaymentOrderNotFound, WrongConsent)
@@ -83,6 +83,7 @@ class OrderRecord:
     history: tuple[StatusStep, ...]
     transaction_id: str           # the ledger payment's id once executed, else the order's
     exchange_rate: dict | None = None   # international: the rate applied, else the quote
+    charges: list | None = None         # the consent's OB Charges (aspsp.pis.charges)
 
 
 class Client:   # the gate's ClientRef or an OAuthClient row: `id`, `client_id`
@@ -120,6 +121,10 @@ def create_consent(uow: UnitOfWork, client: Client, order_type: str,
         quote = international.consent_quote(initiation, now)
         if quote is not None:
             data["ExchangeRateInformation"] = quote
+    found = charges.consent_charges(uow, initiation,
+                                    international=order_type == INTERNATIONAL_PAYMENT)
+    if found:                                       # the bank's tariff, fixed from now on
+        data["Charges"] = found
     record = consents.create_payment_consent(uow, client, order_type, data, now, rng=rng)
     return ConsentView(record, None)
 
@@ -149,6 +154,8 @@ def funds_confirmation(uow: UnitOfWork, context, consent_id: str, now: datetime)
     amount = domain.money_of(consent.data["Initiation"]["InstructedAmount"])
     if consent.consent_type in international.ORDER_TYPES:   # in the account's currency
         amount, _ = international.debit(consent.data, debtor.currency, now)
+    amount = charges.with_charges(amount, charges.split(consent.data.get("Charges"),
+                                                        debtor.currency, now))
     snapshot = ledger.snapshot_of(debtor)
     usable = snapshot.interim_available + ledger.from_minor(debtor.credit_limit_minor,
                                                             debtor.currency)
@@ -263,14 +270,17 @@ def execute_order(uow: UnitOfWork, payment_order_id: str, now: datetime) -> str 
     amount, applied = domain.money_of(initiation["InstructedAmount"]), None
     if order.order_type in international.ORDER_TYPES:    # the debtor pays in its currency
         amount, applied = international.debit(consent_data, debtor.currency, now)
+    fees = charges.of_order(uow, consent_data, order.debtor_account_pk, now)
     savepoint = uow.session.begin_nested()
-    try:
+    try:      # the payment and its charges together, or neither
         payment = ledger.pay(
             uow, debtor_account_id=debtor.account_id,
             creditor=ledger.Creditor(payee.name, payee.scheme, payee.identification),
-            amount=amount, now=now,
+            amount=charges.amount_sent(amount, fees), now=now,
             reference=(initiation.get("RemittanceInformation") or {}).get("Reference"),
             end_to_end_identification=initiation["EndToEndIdentification"])
+        charge = charges.post_charge(uow, payment, order.debtor_account_pk, fees, now,
+                                     payee=payee.name)
     except LedgerError as refusal:
         savepoint.rollback()
         _move(order, OrderStatus.REJECTED, now, _refusal_reason(refusal))
@@ -286,6 +296,9 @@ def execute_order(uow: UnitOfWork, payment_order_id: str, now: datetime) -> str 
     if applied is not None:      # the rate applied, on the step of the execution
         order.status_history = [*order.status_history[:-1],
                                 {**order.status_history[-1], "exchange_rate": applied}]
+    if charge is not None:       # booked (or refunded) with the payment at settlement
+        order.status_history = [*order.status_history[:-1], {
+            **order.status_history[-1], charges.CHARGE_ENTRY: charge.entry_id}]
     repo.flush()
     _announce(uow, order, now)
     return order.status
@@ -308,6 +321,8 @@ def payment_settled(uow: UnitOfWork, payment, now: datetime) -> None:
     order = uow.session.scalars(select(PaymentOrder).where(
         PaymentOrder.ledger_payment_pk == payment.id)).one_or_none()
     if order is not None:
+        charges.settle_charge(uow, charges.charge_entry_of(order.status_history), payment,
+                              now)
         _announce(uow, order, now)
 
 
@@ -369,7 +384,8 @@ def order_record(repo: PisRepository, order: PaymentOrder, *, consent_id: str | 
         debtor=debtor_of(debtor or repo.account(order.debtor_account_pk)),
         history=tuple(history),
         transaction_id=payment.payment_id if payment is not None else order.payment_order_id,
-        exchange_rate=exchange_rate)
+        exchange_rate=exchange_rate,
+        charges=(consent or repo.consent(order.consent_pk)).data.get("Charges"))
 
 
 def _schedule_record(repo: PisRepository, order: PaymentOrder, history: list[StatusStep],

@@ -320,6 +320,8 @@ def _consent_body(view: services.ConsentView) -> dict:
         data.pop("ExchangeRateInformation", None)
     if view.debtor is not None:
         data["Debtor"] = view.debtor
+    if "Charges" in record.data:        # the bank's tariff, worked out with the consent
+        data["Charges"] = record.data["Charges"]
     return {"Data": data, "Risk": record.data.get("Risk", {}),
             "Links": {"Self": f"{_issuer()}{PREFIX}/{kind.consents}/{record.consent_id}"},
             "Meta": {}}
@@ -335,6 +337,8 @@ def _order_body(record: services.OrderRecord) -> dict:
         data["ExchangeRateInformation"] = record.exchange_rate
     if record.debtor is not None:
         data["Debtor"] = record.debtor
+    if record.charges:                  # the consent's (aspsp.pis.charges)
+        data["Charges"] = record.charges
     return {"Data": data,
             "Links": {"Self": f"{_issuer()}{PREFIX}/{kind.payments}/"
                               f"{record.payment_order_id}"},

@@ -261,8 +261,8 @@ def test_a_euro_payment_debits_the_converted_pounds_and_records_the_rate(pisp, m
     assert later["Status"] == "AcceptedSettlementCompleted"
     assert later["ExchangeRateInformation"] == {"UnitCurrency": "GBP", "ExchangeRate": 1.165,
                                                 "RateType": "Indicative"}
-    # 116.50 EUR at 1.165 EUR per GBP is exactly 100.00 GBP.
-    assert booked(platform, clock, payer.account_ids[0]) == Money.of("400.00", "GBP")
+    # 116.50 EUR at 1.165 EUR per GBP is exactly 100.00 GBP, and the SWIFT charge 15.00 GBP.
+    assert booked(platform, clock, payer.account_ids[0]) == Money.of("385.00", "GBP")
     with platform.uow() as uow:
         payment = uow.session.scalars(select(Payment).where(
             Payment.end_to_end_identification == "e2e-internat-pay")).one()
@@ -287,7 +287,8 @@ def test_an_agreed_rate_is_the_rate_applied(pisp, make_payer, international, pla
     data = read(pisp, payment_id).get_json()["Data"]
     assert data["ExchangeRateInformation"]["RateType"] == "Agreed"
     assert data["ExchangeRateInformation"]["ExchangeRate"] == 1.16
-    assert booked(platform, clock, payer.account_ids[0]) == Money.of("300.00", "GBP")
+    # 232.00 EUR at the contract's 1.16 is 200.00 GBP; the SWIFT charge 15.00 GBP.
+    assert booked(platform, clock, payer.account_ids[0]) == Money.of("285.00", "GBP")
 
 
 def test_pounds_sent_abroad_debit_the_pounds_instructed(pisp, make_payer, international,
@@ -297,7 +298,8 @@ def test_pounds_sent_abroad_debit_the_pounds_instructed(pisp, make_payer, intern
     payment_id = submit(j).get_json()["Data"]["InternationalPaymentId"]
     data = read(pisp, payment_id).get_json()["Data"]
     assert data["ExchangeRateInformation"]["ExchangeRate"] == 1.27     # GBP to USD
-    assert booked(platform, clock, payer.account_ids[0]) == Money.of("75.00", "GBP")
+    # 25.00 GBP and the SWIFT charge 15.00 GBP.
+    assert booked(platform, clock, payer.account_ids[0]) == Money.of("60.00", "GBP")
 
 
 def test_an_actual_quote_refuses_a_submission_after_it_expired(pisp, payer, international,
@@ -322,7 +324,7 @@ def test_an_actual_quote_within_its_time_is_the_rate_applied(pisp, make_payer, i
     payment_id = submit(fresh_token(j)).get_json()["Data"]["InternationalPaymentId"]
     rate = read(pisp, payment_id).get_json()["Data"]["ExchangeRateInformation"]
     assert rate["RateType"] == "Actual" and rate["ExchangeRate"] == 1.165
-    assert booked(platform, clock, payer.account_ids[0]) == Money.of("400.00", "GBP")
+    assert booked(platform, clock, payer.account_ids[0]) == Money.of("385.00", "GBP")  # +15
 
 
 def test_not_enough_money_for_the_converted_amount_rejects_it(pisp, make_payer, international,
