@@ -2,7 +2,8 @@
 on, the customer's own accounts, and every consent the customer gave, with its history; for a
 payment consent, the payment in the customer's words (payee, amount, schedule, exchange rate),
 the accounts it may be paid from with their available balances, and the bank's refusal when
-the account the TPP named is not one of them.
+the account the TPP named is not one of them; for a funds-confirmation consent, the one
+account the third party named (never its balance) and until when it may ask.
 
 The views call these and never query the ORM themselves. Consent rules stay in
 consent.services (which accounts may be shared, effective status, history); this module only
@@ -527,3 +528,36 @@ def _obj(value) -> dict:
 def _text(value) -> str | None:
     return value.strip() or None if isinstance(value, str) else \
         (str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None)
+
+
+# --- confirmation of funds ----------------------------------------------------------------------
+
+FUNDS_CONFIRMATION = "funds-confirmation"
+
+
+@dataclass(frozen=True)
+class FundsCheckView:
+    """A funds-confirmation consent as the approval page shows it: the account the third
+    party named (formatted, and as sent) and until when it may ask."""
+    debtor_named: str               # "40-12-34 12345678", an IBAN in groups of four
+    debtor: dict
+    expiration: datetime | None
+
+
+def is_funds_confirmation(consent: Consent) -> bool:
+    return consent.consent_type == FUNDS_CONFIRMATION
+
+
+def funds_check_of(consent: Consent) -> FundsCheckView:
+    debtor = _obj((consent.data or {}).get("DebtorAccount"))
+    return FundsCheckView(wording.account_number(debtor.get("SchemeName"),
+                                                 debtor.get("Identification")) or "—",
+                          debtor, consent.expiration_datetime)
+
+
+def funds_check_accounts(uow: UnitOfWork, psu: PsuUser, view: FundsCheckView
+                         ) -> list[AccountChoice]:
+    """The customer's account the third party named, when the customer may share it (their
+    own, open): one account, or none."""
+    return [_choice(a) for a in services.selectable_accounts(uow, psu)
+            if _is_named(a, view.debtor)][:1]

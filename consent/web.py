@@ -16,6 +16,11 @@ the consent's Initiation and checked again at the decision (any change sends the
 to sign), and the decision picks the account to pay from (consent.screens.payment_accounts).
 An account named by the TPP that the customer cannot pay from refuses the consent at once.
 
+Confirmation of funds (a funds-confirmation consent's approval): the page says in plain words
+what the third party may ask (whether the account has enough money for a payment, never its
+balance), until when, and for which account: the one the CBPII named, which must be the
+customer's own open account (else the consent is refused at once, as a payment's is).
+
 Dashboard (`/psu/consents`): its own login (`/psu/login`, then `/psu/login/code`), a list of
 every consent the customer decided, grouped by third party, with a Revoke button for those in
 force. Sign-out (`/psu/logout`) deletes the session.
@@ -88,6 +93,9 @@ def authorize(reference: str):
                               requester=_requester(uow, pending))
         if payment is not None:
             return _payment_page(uow, pending, psu, payment)
+        funds = _funds_check(uow, pending)
+        if funds is not None:
+            return _funds_page(uow, pending, psu, funds)
         return _consent_page(uow, pending, psu)
 
 
@@ -176,6 +184,17 @@ def authorize_code(reference: str):
                 f"{_requester(uow, pending).client_name} asked to pay from account "
                 f"{payment.debtor_named}, which is not one of your accounts that can make "
                 "payments. The payment was not approved, and nothing was paid.")
+        funds = _funds_check(uow, pending)
+        if funds is not None and not screens.funds_check_accounts(uow, psu, funds):
+            target = screens.refuse_payment(
+                uow, pending, now, "the DebtorAccount is not an open account of the customer")
+            uow.commit()
+            _unbind(reference)
+            return _refused_page(
+                uow, pending, target, "That account can't be checked",
+                f"{_requester(uow, pending).client_name} asked about account "
+                f"{funds.debtor_named}, which is not one of your open accounts. The request "
+                "was refused, and nothing was shared.")
         signed = screens.signed_digest(screens.consent_of(uow, pending)) \
             if payment is not None else None
         uow.commit()
@@ -202,7 +221,17 @@ def authorize_decision(reference: str):
         decision = request.form.get("decision")
         account_ids = request.form.getlist("account")
         payment = _payment(uow, pending)
-        if payment is not None:
+        funds = _funds_check(uow, pending)
+        if funds is not None:
+            if decision not in ("approve", "deny"):
+                return _funds_page(uow, pending, psu, funds, status=400,
+                                   error="Choose Approve or Refuse.")
+            named = [a.account_id for a in screens.funds_check_accounts(uow, psu, funds)]
+            if decision == "approve" and account_ids != named:
+                return _funds_page(uow, pending, psu, funds, status=422,
+                                   error="Confirm the account, or refuse.")
+            account_ids = named if decision == "approve" else []
+        elif payment is not None:
             if decision not in ("approve", "deny"):
                 return _payment_page(uow, pending, psu, payment, status=400,
                                      error="Choose Approve or Refuse.")
@@ -234,6 +263,8 @@ def authorize_decision(reference: str):
             return _cannot_sign_yet(reference, exc.retry_after)
         except ConsentError as error:          # e.g. the consent expired meanwhile
             uow.rollback()
+            if funds is not None:
+                return _funds_page(uow, pending, psu, funds, error=error.message, status=422)
             if payment is not None:
                 return _payment_page(uow, pending, psu, payment, error=error.message,
                                      status=422)
@@ -271,6 +302,11 @@ def _still_signed(uow, pending, binding: dict) -> bool:
 def _payment(uow, pending) -> screens.PaymentView | None:
     consent = screens.consent_of(uow, pending)
     return screens.payment_of(consent) if screens.is_payment(consent) else None
+
+
+def _funds_check(uow, pending) -> screens.FundsCheckView | None:
+    consent = screens.consent_of(uow, pending)
+    return screens.funds_check_of(consent) if screens.is_funds_confirmation(consent) else None
 
 
 def _binding(reference: str) -> dict | None:
@@ -353,6 +389,15 @@ def _payment_page(uow, pending, psu, payment: screens.PaymentView, *,
         chosen = accounts[0].account_id
     return render_template("psu/payment.html", requester=_requester(uow, pending),
                            payment=payment, accounts=accounts, chosen=chosen,
+                           action=url_for(".authorize_decision", reference=pending.reference),
+                           error=error, customer=psu.username), status
+
+
+def _funds_page(uow, pending, psu, funds: screens.FundsCheckView, *,
+                error: str | None = None, status: int = 200):
+    _allow_redirect_to_tpp(pending)
+    return render_template("psu/funds.html", requester=_requester(uow, pending), funds=funds,
+                           accounts=screens.funds_check_accounts(uow, psu, funds),
                            action=url_for(".authorize_decision", reference=pending.reference),
                            error=error, customer=psu.username), status
 
@@ -467,7 +512,10 @@ def revoke(consent_id: str):
             flash("That access cannot be revoked: it is no longer in force.", "error")
         else:
             uow.commit()
-            flash(f"Done: {record.client_name} can no longer see your accounts.", "success")
+            flash(f"Done: {record.client_name} can no longer check whether your account has "
+                  "enough money for a payment." if record.consent_type ==
+                  screens.FUNDS_CONFIRMATION else
+                  f"Done: {record.client_name} can no longer see your accounts.", "success")
     return redirect(url_for(".consents"), 303)
 
 
