@@ -114,10 +114,10 @@ def platform_server(tmp_path_factory):
     with app.app_context(), p.uow() as uow:
         org = directory.create_organisation(
             uow, name="Conformance TPP Ltd", competent_authority="GB:FCA",
-            authorisation_id="654321", roles=["AISP", "PISP"], now=p.clock.now())
+            authorisation_id="654321", roles=["AISP", "PISP", "CBPII"], now=p.clock.now())
         software = directory.create_software(
             uow, org_id=org.org_id, client_name="Conformance TPP", redirect_uris=[REDIRECT_URI],
-            roles=["AISP", "PISP"], jwks={"keys": [public]}, now=p.clock.now())
+            roles=["AISP", "PISP", "CBPII"], jwks={"keys": [public]}, now=p.clock.now())
         software_id = software.software_id
         uow.commit()
     alice = next(u for u in DEMO_USERS if u.username == "alice")
