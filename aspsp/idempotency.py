@@ -7,10 +7,10 @@ first response's status with the resource as it is now: the profile asks for "th
 status of the resource" (a payment created Pending and settled since replays as
 AcceptedSettlementCompleted). A view says how to read its resource again with `current=`, a
 function of the stored response body (parsed JSON) returning the body to send now; without
-one (or when it returns None) the stored response is sent again byte for byte. The same key with another body is refused:
-400 UK.OBIE.Header.Invalid, Path x-idempotency-key (v3.1.11 has no code of its own for it; the
-profile only says the resource must not change). A response that created nothing (an error) is
-not kept: the TPP may retry with the same key.
+one (or when it returns None) the stored response is sent again byte for byte. The same key
+with another body is refused: 400 UK.OBIE.Header.Invalid, Path x-idempotency-key (v3.1.11
+has no code of its own for it; the profile only says the resource must not change). A
+response that created nothing (an error) is not kept: the TPP may retry with the same key.
 
 Concurrency, without read-then-write: the view's unit of work INSERTs the key's row as its
 FIRST write (`claim`), under the unique constraint (client_pk, resource_type, key), then
