@@ -85,7 +85,8 @@ class ConsentView:
     def history(self) -> list[wording.HistoryLine]:
         r = self.record
         return wording.history(r.events, status=r.status, expiration=r.expiration,
-                               app=self.app or r.client_name, payment=self.payment is not None)
+                               app=self.app or r.client_name, payment=self.payment is not None,
+                               funds=r.consent_type == "funds-confirmation")
 
 
 @dataclass

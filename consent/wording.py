@@ -71,12 +71,15 @@ def end_fact(status: str, expiration: datetime | None, status_updated_at: dateti
 
 
 def history_line(from_status: str | None, to_status: str, actor: str, reason: str | None,
-                 app: str, *, payment: bool = False) -> str:
+                 app: str, *, payment: bool = False, funds: bool = False) -> str:
     """One event of a consent's history, as the customer would say it (`payment`: the
-    consent asks for a payment, not for account information)."""
+    consent asks for a payment, not for account information; `funds`: it asks to check
+    whether an account has enough money for a payment)."""
     before = ConsentStatus(from_status) if from_status else None
     after = ConsentStatus(to_status)
     if before is None:
+        if funds:
+            return f"{app} asked to check whether your account has enough money for payments"
         return f"{app} asked to make a payment" if payment else \
             f"{app} asked to see your account information"
     if after == S.AUTHORISED:
@@ -113,11 +116,12 @@ class HistoryLine:
 
 
 def history(events, *, status: str, expiration: datetime | None, app: str,
-            payment: bool = False) -> list[HistoryLine]:
+            payment: bool = False, funds: bool = False) -> list[HistoryLine]:
     """The consent's history, oldest first; an expiry that has passed but is not recorded
     yet (nobody touched the consent since) is shown too."""
     lines = [HistoryLine(uk_time(e.at), history_line(e.from_status, e.to_status, e.actor,
-                                                     e.reason, app, payment=payment))
+                                                     e.reason, app, payment=payment,
+                                                     funds=funds))
              for e in events]
     recorded_expiry = any(e.to_status == S.EXPIRED or e.reason == EXPIRY_PASSED for e in events)
     if ConsentStatus(status) == S.EXPIRED and not recorded_expiry and events:

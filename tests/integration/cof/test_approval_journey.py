@@ -156,6 +156,7 @@ def test_revoking_in_the_dashboard_stops_the_next_confirmation_and_tells_the_cbp
     assert "Whether your account has enough money for a payment: yes or no, never your " \
            "balance" in browser.html
     assert "no end date" in browser.html
+    assert "asked to check whether your account has enough money for payments" in browser.html
     browser.get(f"/psu/consents/{world.consent_id}/revoke")
     assert "it can no longer ask whether" in " ".join(browser.html.split())
     browser.submit(f"/psu/consents/{world.consent_id}/revoke", {})
