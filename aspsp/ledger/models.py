@@ -238,7 +238,7 @@ class StandingOrder(Base):
     created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # An order in another currency than the account's (an international standing order):
     # the exchange terms each payment is converted on when it is made (aspsp.ledger.fx).
-    exchange: Mapped[dict | None] = mapped_column(Json)
+    exchange: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
     __table_args__ = (Index("ix_standing_orders_status_next", "status",
                             "next_payment_datetime"),)
 
@@ -269,7 +269,7 @@ class ScheduledPayment(Base):
     created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # A payment in another currency than the account's (an international scheduled
     # payment): the exchange terms it is converted on when it is made (aspsp.ledger.fx).
-    exchange: Mapped[dict | None] = mapped_column(Json)
+    exchange: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
     __table_args__ = (Index("ix_scheduled_payments_status_due", "status", "due_datetime"),)
 
 
@@ -294,7 +294,7 @@ class ScheduleExecution(Base):
     rejection_reason: Mapped[str | None] = mapped_column(String(500))
     payment_pk: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), unique=True)
     # A schedule in another currency: the rate applied and the amount the account paid.
-    exchange_rate: Mapped[dict | None] = mapped_column(Json)
+    exchange_rate: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
 
     payment: Mapped[Payment | None] = relationship()
     __table_args__ = (
