@@ -424,3 +424,29 @@ def test_the_approval_page_shows_the_schedule_and_the_rate(pisp, platform):
     assert facts["First payment"] == "30 June 2026" and facts["Ends"] == "After 2 payments"
     assert facts["Exchange rate"] == "1 GBP = 1.165 EUR, indicative rate"
     assert view.sign_amount == "23.30" and view.to_sign.currency == "EUR"   # the code signs it
+
+
+def test_the_new_posts_are_signed_and_idempotent(pisp, payer, approve, platform):
+    body = standing_body()
+    unsigned = pisp.call("POST", STANDING, token=pisp.token(scope="payments"), json=body,
+                         headers=idem(), sign=False)
+    assert unsigned.status_code == 400 and codes(unsigned) == ["UK.OBIE.Signature.Missing"]
+    key = idem()
+    first = pisp.call("POST", STANDING, token=pisp.token(scope="payments"), json=body,
+                      headers=key)
+    again = pisp.call("POST", STANDING, token=pisp.token(scope="payments"), json=body,
+                      headers=key)
+    assert first.status_code == again.status_code == 201
+    assert again.get_json()["Data"]["ConsentId"] == first.get_json()["Data"]["ConsentId"]
+    assert count(platform, Consent) == 1
+    consent_id = first.get_json()["Data"]["ConsentId"]
+    approve(consent_id, payer)
+    token = pisp.token(scope="payments", grant_type="authorization_code",
+                       consent_id=consent_id, psu=payer.psu)
+    key = idem()
+    orders = [pisp.call("POST", STANDING_ORDERS, token=token,
+                        json=payment_body(consent_id, body), headers=key) for _ in range(2)]
+    assert [o.status_code for o in orders] == [201, 201]
+    assert len({o.get_json()["Data"]["InternationalStandingOrderId"] for o in orders}) == 1
+    assert count(platform, StandingOrder) == 1
+    assert orders[0].headers["x-jws-signature"].count(".") == 2       # a signed response
