@@ -8,10 +8,11 @@ from typing import Iterable
 
 from sqlalchemy import JSON, and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from . import models
-from .domain import AccountKind, PostingStatus
+from .domain import AccountKind, AccountStatus, PostingStatus
 from .errors import AccountNotFound, EntryNotFound
 
 _JSON_COLUMNS = ("counterparty", "card_instrument")
@@ -40,6 +41,94 @@ def _count_upsert(dialect: str):
         index_elements=[table.c.account_pk, table.c.day],
         set_={"credits": table.c.credits + statement.excluded.credits,
               "debits": table.c.debits + statement.excluded.debits})
+
+
+_BALANCE_COLUMNS = ("booked_minor", "pending_debits_minor", "pending_credits_minor")
+_LOCKED_COLUMNS = ("id", "account_id", "kind", "status", "currency", "name", "sort_code",
+                   "account_number", "iban", "credit_limit_minor", "booked_minor",
+                   "pending_debits_minor", "pending_credits_minor")
+
+
+def _internal_pk(name: str):
+    """The row id of the enabled internal account whose code is the parameter `name`, in
+    the parameter `currency`, as a scalar subquery labelled `name` (NULL when none is)."""
+    internal = models.Account.__table__.alias(name)
+    return (select(internal.c.id)
+            .where(internal.c.internal_code == bindparam(name),
+                   internal.c.currency == bindparam("currency"),
+                   internal.c.status == AccountStatus.ENABLED)
+            .scalar_subquery().label(name))
+
+
+@functools.lru_cache(maxsize=None)
+def _payment_parties(by_iban: bool):
+    """The debtor and the payee if it is one of our customers' accounts, row-locked in id
+    order, with the enabled clearing account's row id (not locked) in every row. Built once
+    per shape, so its compiled form is cached."""
+    a = models.Account.__table__
+    payee = a.c.iban == bindparam("iban") if by_iban else \
+        and_(a.c.sort_code == bindparam("sort_code"),
+             a.c.account_number == bindparam("account_number"))
+    return (select(*(a.c[name] for name in _LOCKED_COLUMNS), _internal_pk("clearing"))
+            .where(a.c.kind == AccountKind.CUSTOMER,
+                   or_(a.c.account_id == bindparam("debtor"), payee))
+            .order_by(a.c.id).with_for_update(of=a))
+
+
+@functools.lru_cache(maxsize=None)
+def _pending_customer_postings():
+    """The pending postings of an entry on customer accounts with their accounts, the
+    accounts row-locked in id order; and the settlement's two internal accounts (not
+    locked) in every row."""
+    p, a = models.Posting.__table__, models.Account.__table__
+    return (select(p.c.id, p.c.account_pk, p.c.amount_minor, p.c.booking_datetime,
+                   *(a.c[name] for name in _LOCKED_COLUMNS[1:]),
+                   _internal_pk("clearing"), _internal_pk("settlement"))
+            .join_from(p, a, a.c.id == p.c.account_pk)
+            .where(p.c.entry_pk == bindparam("entry_pk"), p.c.status == PostingStatus.PENDING,
+                   a.c.kind == AccountKind.CUSTOMER)
+            .order_by(a.c.id).with_for_update(of=a))
+
+
+@functools.lru_cache(maxsize=None)
+def _book_entry_postings():
+    """Every pending posting of an entry booked at `now`; the one on a customer account
+    (`posting_pk`) gets its balance after. A fixed shape, so its compiled form is cached."""
+    p = models.Posting.__table__
+    return (update(p).where(p.c.entry_pk == bindparam("b_entry_pk"),
+                            p.c.status == PostingStatus.PENDING)
+            .values(status=PostingStatus.BOOKED, booking_datetime=bindparam("b_now"),
+                    balance_after_minor=case(
+                        (p.c.id == bindparam("b_posting_pk"), bindparam("b_balance_after")),
+                        else_=p.c.balance_after_minor)))
+
+
+@functools.lru_cache(maxsize=None)
+def _returning_insert(table):
+    """INSERT ... RETURNING id of one row, its columns given as parameters: built once, so
+    neither the statement nor its cache key is made anew for every row."""
+    return insert(table).returning(table.c.id)
+
+
+@functools.lru_cache(maxsize=None)
+def _two_balances_update():
+    """The cached balances of one or two accounts (pk_1 and pk_2, the same for one)."""
+    a = models.Account.__table__
+
+    def column(name):
+        return case((a.c.id == bindparam("pk_1"), bindparam(f"{name}_1")),
+                    else_=bindparam(f"{name}_2"))
+    return update(a).where(a.c.id.in_([bindparam("pk_1"), bindparam("pk_2")])).values(
+        booked_minor=column("b"), pending_debits_minor=column("d"),
+        pending_credits_minor=column("c"))
+
+
+@functools.lru_cache(maxsize=None)
+def _payment_to_submit():
+    p = models.Payment.__table__
+    return select(p.c.payment_id, p.c.status, p.c.amount_minor, p.c.currency, p.c.creditor,
+                  p.c.reference, p.c.end_to_end_identification) \
+        .where(p.c.payment_id == bindparam("payment_id"))
 
 
 class LedgerRepository:
@@ -103,7 +192,7 @@ class LedgerRepository:
     def lock_customer_accounts(self, account_ids: Iterable[str]) -> dict:
         """The named customer accounts as rows of what posting needs (rules, cached balances,
         names), row-locked in id order in the same statement; the ORM objects of them that
-        the session holds are expired, so that nothing reads balances from before."""
+        the session holds get the new balances (store_balances), none from before."""
         a = models.Account.__table__
         self.session.flush()        # a change the session holds (a status, say) counts
         rows = self.session.execute(
@@ -115,25 +204,64 @@ class LedgerRepository:
             .order_by(a.c.id).with_for_update()).all()
         return {row.account_id: row for row in rows}
 
+    def lock_payment_parties(self, debtor_account_id: str, payee_scheme: str,
+                             payee_identification: str, clearing_code: str,
+                             currency: str) -> list:
+        """For a payment, in one SELECT ... FOR UPDATE: the debtor's account and the
+        payee's if it is one of our customer accounts (rows of what posting needs, locked
+        in id order), each row also carrying `clearing`, the row id of the enabled internal
+        account `clearing_code` in `currency` (not locked: it has no cached balance)."""
+        self.session.flush()        # a change the session holds (a status, say) counts
+        by_iban = payee_scheme == "UK.OBIE.IBAN"
+        payee = {"iban": payee_identification} if by_iban else \
+            {"sort_code": payee_identification[:6], "account_number": payee_identification[6:]}
+        return self.session.execute(_payment_parties(by_iban), {
+            "debtor": debtor_account_id, "clearing": clearing_code, "currency": currency,
+            **payee}).all()
+
+    def lock_pending_customer_postings(self, entry_pk: int, clearing_code: str,
+                                       settlement_code: str, currency: str) -> list:
+        """The entry's pending postings on customer accounts, each with its account's
+        columns (as lock_payment_parties), the accounts locked in id order; every row also
+        carries `clearing` and `settlement`, the row ids of those enabled internal accounts
+        in `currency`."""
+        return self.session.execute(_pending_customer_postings(), {
+            "entry_pk": entry_pk, "clearing": clearing_code, "settlement": settlement_code,
+            "currency": currency}).all()
+
+    def book_entry(self, entry_pk: int, now: datetime, posting_pk: int,
+                   balance_after: int) -> None:
+        """Book every pending posting of the entry at `now`; `posting_pk` (its one on a
+        customer account) with `balance_after`."""
+        self.session.execute(_book_entry_postings(), {
+            "b_entry_pk": entry_pk, "b_now": now, "b_posting_pk": posting_pk,
+            "b_balance_after": balance_after})
+
     def store_balances(self, balances: dict[int, tuple[int, int, int]]) -> None:
-        """Set (booked, pending debits, pending credits) of locked accounts, in one UPDATE."""
+        """Set (booked, pending debits, pending credits) of locked accounts, in one UPDATE
+        (of a fixed shape, cached, for the one or two accounts of a payment)."""
         a = models.Account.__table__
-        if not balances:
-            return
-        def column(i):
-            return case({pk: values[i] for pk, values in balances.items()}, value=a.c.id)
-        self.session.execute(update(a).where(a.c.id.in_(list(balances))).values(
-            booked_minor=column(0), pending_debits_minor=column(1),
-            pending_credits_minor=column(2)))
-        for pk in balances:
+        if len(balances) in (1, 2):
+            (pk_1, one), (pk_2, two) = (list(balances.items()) * 2)[:2]
+            self.session.execute(_two_balances_update(), {
+                "pk_1": pk_1, "pk_2": pk_2, **{f"{name}_1": v for name, v in zip("bdc", one)},
+                **{f"{name}_2": v for name, v in zip("bdc", two)}})
+        elif balances:
+            def column(i):
+                return case({pk: values[i] for pk, values in balances.items()}, value=a.c.id)
+            self.session.execute(update(a).where(a.c.id.in_(list(balances))).values(
+                booked_minor=column(0), pending_debits_minor=column(1),
+                pending_credits_minor=column(2)))
+        for pk, values in balances.items():   # what the session holds is current...
             held = self.session.identity_map.get(identity_key(models.Account, pk))
-            if held is not None:
-                self.session.expire(held)
+            if held is not None:                # ...without a read back, and still usable
+                for name, value in zip(_BALANCE_COLUMNS, values):   # once it has closed
+                    set_committed_value(held, name, value)
 
     def insert_entry(self, entry: dict, postings: list[dict]) -> int:
         """A journal entry and its postings in two INSERTs; the entry's row id."""
-        entry_pk = self.session.execute(insert(models.JournalEntry.__table__).values(entry)
-                                        .returning(models.JournalEntry.__table__.c.id)).scalar_one()
+        entry_pk = self.session.execute(_returning_insert(models.JournalEntry.__table__),
+                                        entry).scalar_one()
         self.session.execute(_posting_insert(), [{**posting, "entry_pk": entry_pk}
                                                  for posting in postings])
         return entry_pk
@@ -143,8 +271,7 @@ class LedgerRepository:
         as a loaded object without reading it back."""
         table = models.Payment.__table__
         values = {c.key: getattr(payment, c.key) for c in table.columns if c.key != "id"}
-        payment.id = self.session.execute(insert(table).values(values)
-                                          .returning(table.c.id)).scalar_one()
+        payment.id = self.session.execute(_returning_insert(table), values).scalar_one()
         make_transient_to_detached(payment)
         self.session.add(payment)
         return payment
@@ -268,6 +395,12 @@ class LedgerRepository:
         if lock:
             query = query.with_for_update().execution_options(populate_existing=True)
         return self.session.scalars(query).one_or_none()
+
+    def payment_to_submit(self, payment_id: str):
+        """What the scheme is sent of a payment, and its status, as a row (not an ORM
+        object: read once, in a unit of work of its own); None when there is no such."""
+        return self.session.execute(_payment_to_submit(),
+                                    {"payment_id": payment_id}).one_or_none()
 
     def payments_in_status(self, status: str, updated_before: datetime) -> list[str]:
         return list(self.session.scalars(select(models.Payment.payment_id).where(

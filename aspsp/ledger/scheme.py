@@ -100,14 +100,11 @@ class SimulatedFasterPayments:
             return uow.session.get(SimulatedSchemeRecord, key)
 
     def _record(self, submission: SchemeSubmission) -> SchemeResult:
-        """The outcome given to this key before, or a new one recorded for it. Two
-        submissions of one key at once: the second insert fails on the key, and reads the
-        first one's outcome."""
+        """The outcome given to this key before, or a new one recorded for it. The record
+        is inserted first (a key is nearly always new): a key seen before, or two
+        submissions of one key at once, fail on the key and read the first outcome."""
         key = submission.idempotency_key
         with self.db.uow() as uow:
-            known = uow.session.get(SimulatedSchemeRecord, key)
-            if known is not None:
-                return _result_of(known)
             result = self.decide(submission)
             uow.session.add(SimulatedSchemeRecord(
                 idempotency_key=key,
