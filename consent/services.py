@@ -199,13 +199,13 @@ def lock_payment_consent(uow: UnitOfWork, client: Client, consent_id: str,
     return consent
 
 
-def consume(uow: UnitOfWork, consent: Consent, now: datetime) -> ConsentRecord:
+def consume(uow: UnitOfWork, consent: Consent, now: datetime) -> None:
     """The payment order the consent allowed is made: Authorised -> Consumed, in the order's
-    transaction (the caller holds the row lock of `lock_payment_consent`)."""
+    transaction (the caller holds the row lock of `lock_payment_consent`). Nothing is read
+    back: the submission has what it shows."""
     _store(uow, consent, lifecycle(consent.consent_type).move(
         consent.status, ConsentStatus.CONSUMED, actor=Actor.SYSTEM, actor_id=None, at=now,
         reason=CONSUMED_BY_PAYMENT))
-    return record_of(uow, consent, now)
 
 
 # --- the customer's side (called by complete_authorization and the dashboard) --------------

@@ -27,6 +27,17 @@ class PisRepository:
             query = query.with_for_update().execution_options(populate_existing=True)
         return self.session.scalars(query).one_or_none()
 
+    def order_to_execute(self, payment_order_id: str):
+        """(order, its consent's data, its debtor's AccountId and currency) in one SELECT,
+        the order row-locked (FOR UPDATE OF payment_orders only); None when there is none."""
+        return self.session.execute(
+            select(PaymentOrder, Consent.data, Account.account_id, Account.currency)
+            .join(Consent, Consent.id == PaymentOrder.consent_pk)
+            .join(Account, Account.id == PaymentOrder.debtor_account_pk)
+            .where(PaymentOrder.payment_order_id == payment_order_id)
+            .with_for_update(of=PaymentOrder.__table__)
+            .execution_options(populate_existing=True)).one_or_none()
+
     def pending_orders(self, order_type: str, created_before) -> list[str]:
         return list(self.session.scalars(select(PaymentOrder.payment_order_id).where(
             PaymentOrder.order_type == order_type, PaymentOrder.status == "Pending",

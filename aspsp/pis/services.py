@@ -260,21 +260,22 @@ def execute_order(uow: UnitOfWork, payment_order_id: str, now: datetime) -> str 
     """Pay what the order's consent allowed, once: an order no longer Pending is left as it
     is (a redelivered task does nothing)."""
     repo = PisRepository(uow.session)
-    order = repo.order(payment_order_id, lock=True)
-    if order is None or order.status != OrderStatus.PENDING or order.ledger_payment_pk:
-        return order.status if order else None
-    consent_data = repo.consent(order.consent_pk).data
+    found = repo.order_to_execute(payment_order_id)     # one statement, the order locked
+    if found is None:
+        return None
+    order, consent_data, debtor_account_id, debtor_currency = found
+    if order.status != OrderStatus.PENDING or order.ledger_payment_pk:
+        return order.status
     initiation = consent_data["Initiation"]
     payee = domain.payee_of(initiation)
-    debtor = repo.account(order.debtor_account_pk)
     amount, applied = domain.money_of(initiation["InstructedAmount"]), None
     if order.order_type in international.ORDER_TYPES:    # the debtor pays in its currency
-        amount, applied = international.debit(consent_data, debtor.currency, now)
+        amount, applied = international.debit(consent_data, debtor_currency, now)
     fees = charges.of_order(uow, consent_data, order.debtor_account_pk, now)
     savepoint = uow.session.begin_nested()
     try:      # the payment and its charges together, or neither
         payment = ledger.pay(
-            uow, debtor_account_id=debtor.account_id,
+            uow, debtor_account_id=debtor_account_id,
             creditor=ledger.Creditor(payee.name, payee.scheme, payee.identification),
             amount=charges.amount_sent(amount, fees), now=now,
             reference=(initiation.get("RemittanceInformation") or {}).get("Reference"),
