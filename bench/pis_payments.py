@@ -7,7 +7,7 @@ the same run.
         [--clients 8] [--workers 4] [--threads 4] [--rounds 3] [--duration 15] [--warmup 2]
         [--per-side 300] [--sides internal,outbound] [--redis redis://127.0.0.1:6379/12]
         [--pgbench-jobs 2] [--keep]
-    .venv/bin/python bench/pis_payments.py --profile 200      # cProfile, in-process
+    .venv/bin/python bench/pis_payments.py --profile 200 [--sql]   # cProfile, in-process
 
 Setup (not timed): a fresh database from the migrations; payers with funded accounts; payees
 that are the bank's own customers (sort code 401234); a PISP client with its signing key
@@ -29,7 +29,13 @@ connection until `--duration` seconds have passed or their consents are used up;
 -c CLIENTS -j JOBS -T DURATION on its own database. The sides alternate for `--rounds`
 rounds, in reverse order every other round. After every payments side, every order it made
 is read back from the database: the report counts those AcceptedSettlementCompleted, and
-`reconcile_balances` checks the ledger at the end.
+`reconcile_balances` checks the ledger at the end. Each payments side also reports the CPU
+its gunicorn workers and its database's PostgreSQL backends used per payment (from /proc),
+and each pgbench run about how much CPU its backends used per transaction, so that what a
+payment costs can be compared whatever else the machine is doing.
+
+--profile counts the statements of each kind of payment (--sql prints those of one of each)
+and saves the raw cProfile data in bench/results/pis_payments.pstats.
 """
 from __future__ import annotations
 
@@ -80,6 +86,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--pgbench-scale", type=int, default=1)
     parser.add_argument("--profile", type=int, default=0,
                         help="instead: cProfile this many payments in-process (Flask test client)")
+    parser.add_argument("--sql", action="store_true",
+                        help="with --profile: print the statements of one payment of each kind")
     parser.add_argument("--keep", action="store_true", help="keep the databases")
     return parser.parse_args(argv)
 
@@ -335,7 +343,67 @@ def client(port: int, bank: dict, journeys: list[dict], warmup: float, duration:
                  first_error))
 
 
-def run_side(args, port: int, bank: dict, journeys: list[dict]) -> dict:
+def _cpu_by_pid(pids) -> dict[int, float]:
+    """Seconds of CPU (user and system) each live process of `pids` has used."""
+    tick, found = os.sysconf("SC_CLK_TCK"), {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        found[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return found
+
+
+def _workers(server) -> list[int]:
+    """The gunicorn workers: the children of its arbiter."""
+    path = Path(f"/proc/{server.pid}/task/{server.pid}/children")
+    return [int(pid) for pid in path.read_text().split()] if path.exists() else []
+
+
+def _backends(url: str) -> list[int]:
+    """The PostgreSQL backends connected to the benchmark's database (the workers' pools)."""
+    from sqlalchemy import create_engine, text
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return list(connection.scalars(text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()")))
+    finally:
+        engine.dispose()
+
+
+def _cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
+def pgbench_with_cpu(pg_url: str, pgbench_args: argparse.Namespace) -> dict:
+    """pgbench's tps, and about how much CPU its PostgreSQL backends used a transaction:
+    read a second before the end (the backends are gone after it), over the transactions
+    made by then at the run's rate."""
+    import threading
+
+    from ledger_transfers import pgbench_tps
+    result: dict = {}
+    runner = threading.Thread(target=lambda: result.update(pgbench_tps(pg_url, pgbench_args)))
+    started = time.perf_counter()
+    runner.start()
+    time.sleep(max(0.5, pgbench_args.duration - 1.0))
+    cpu = sum(_cpu_by_pid(_backends(pg_url)).values())
+    elapsed = time.perf_counter() - started
+    runner.join()
+    if result.get("tps"):
+        result["postgres_cpu_ms"] = round(1000 * cpu / (result["tps"] * elapsed), 2)
+    return result
+
+
+def run_side(args, port: int, bank: dict, journeys: list[dict], server=None,
+             url: str | None = None) -> dict:
+    """One payments side; with `server` and `url`, also the CPU its gunicorn workers and
+    its PostgreSQL backends used per payment made (warm-up included: every 201)."""
+    cpu_before = (_cpu_by_pid(_workers(server)), _cpu_by_pid(_backends(url))) \
+        if server is not None else None
     context = mp.get_context("fork")
     barrier = context.Barrier(args.clients)
     results = context.Queue()
@@ -355,7 +423,14 @@ def run_side(args, port: int, bank: dict, journeys: list[dict]) -> dict:
         for k, v in c[2].items():
             statuses[k] = statuses.get(k, 0) + v
     first_error = next((c[4] for c in collected if c[4]), None)
-    return {"payments": len(latencies), "errors": sum(c[1] for c in collected),
+    made = sum(statuses.values())
+    cpu = {}
+    if cpu_before is not None and made:
+        cpu = {"worker_cpu_ms": round(1000 * _cpu_used(
+                   cpu_before[0], _cpu_by_pid(_workers(server))) / made, 1),
+               "postgres_cpu_ms": round(1000 * _cpu_used(
+                   cpu_before[1], _cpu_by_pid(_backends(url))) / made, 1)}
+    return {**cpu, "payments": len(latencies), "errors": sum(c[1] for c in collected),
             "window_s": round(window, 2), "per_s": len(latencies) / window,
             "exhausted": window < args.duration - 0.5, "response_statuses": statuses,
             "first_error": first_error,
@@ -405,11 +480,14 @@ def profile(args) -> int:
                           "SECRET_KEY": "bench", "LOG_LEVEL": "WARNING",
                           "INSTANCE_PATH": "/tmp/aspsp-bench-pis-profile"})
         http = app.test_client()
-        statements = [0]
+        statements = {"internal": 0, "outbound": 0}
+        kind, printing = [None], [False]    # --sql: the statements of the first two
 
-        def count(*_):
-            statements[0] += profiling[0]
-        profiling = [0]
+        def count(_conn, _cursor, statement, *_):
+            if kind[0] is not None:
+                statements[kind[0]] += 1
+                if printing[0]:
+                    print(f"  [{kind[0]}] {' '.join(statement.split())[:160]}")
         event.listen(app.extensions["aspsp"].db.engine, "before_cursor_execute", count)
         make = _signer(bank, BASE)
         for journey in journeys[:10]:
@@ -419,14 +497,17 @@ def profile(args) -> int:
         profiler = cProfile.Profile(time.process_time)
         cpu = time.process_time()
         wall = time.perf_counter()
-        for journey in journeys[10:]:
+        for number, journey in enumerate(journeys[10:]):
             headers = make(journey)
+            kind[0] = "internal" if number % 2 == 0 else "outbound"
+            printing[0] = args.sql and number < 2
+            if printing[0]:
+                print(f"the statements of one {kind[0]} payment:")
             profiler.enable()
-            profiling[0] = 1
             response = http.post(PAYMENTS, base_url=BASE, data=journey["body"],
                                  headers=headers)
             profiler.disable()
-            profiling[0] = 0
+            kind[0] = None
             assert response.status_code == 201, response.get_data(as_text=True)
         n = len(journeys) - 10
         print(f"{n} payments in-process: {1000 * (time.process_time() - cpu) / n:.1f} ms CPU "
@@ -434,9 +515,15 @@ def profile(args) -> int:
               f"(proof and signature making included in these two, not in the profile)")
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out)
+        dump = ROOT / "bench" / "results" / "pis_payments.pstats"
+        dump.parent.mkdir(exist_ok=True)
+        stats.dump_stats(dump)
+        print(f"raw profile: {dump}")
         total = \
             max(ct for (_, _, _, ct, _) in stats.stats.values())
-        print(f"SQL statements sent: {statements[0] / n:.1f} a payment")
+        print(f"SQL statements sent: {sum(statements.values()) / n:.1f} a payment "
+              f"(internal {statements['internal'] / (n - n // 2):.1f}, "
+              f"outbound {statements['outbound'] / max(1, n // 2):.1f})")
         print("where a payment's CPU goes (cumulative, per payment, share of the request):")
         for (path, _, name), (_, _, _, ct, _) in sorted(
                 stats.stats.items(), key=lambda item: -item[1][3]):
@@ -461,7 +548,7 @@ def main(argv=None) -> int:
     os.environ.setdefault("KEY_ENCRYPTION_KEY", new_key_setting("bench"))
     if args.profile:
         return profile(args)
-    from ledger_transfers import pgbench_init, pgbench_tps
+    from ledger_transfers import pgbench_init
     sides = [s for s in args.sides.split(",") if s]
     port = free_port()
     urls, server = [], None
@@ -488,10 +575,10 @@ def main(argv=None) -> int:
             measured = {}
             for side in order:
                 if side == "pgbench":
-                    measured[side] = pgbench_tps(pg_url, pgbench_args)
+                    measured[side] = pgbench_with_cpu(pg_url, pgbench_args)
                     continue
                 since = datetime.now(timezone.utc)
-                measured[side] = run_side(args, port, bank, journeys[(n, side)])
+                measured[side] = run_side(args, port, bank, journeys[(n, side)], server, url)
                 measured[side]["orders"] = settled_counts(url, since)
             for side in sides:
                 measured[side]["ratio"] = measured[side]["per_s"] / measured["pgbench"]["tps"]
@@ -500,9 +587,13 @@ def main(argv=None) -> int:
             print(f"round {n + 1} ({' -> '.join(order)}): " + "; ".join(
                 f"{s} {measured[s]['per_s']:.1f}/s p50 {measured[s]['p50_ms'] or 0:.0f} ms "
                 f"p99 {measured[s]['p99_ms'] or 0:.0f} ms errors {measured[s]['errors']} "
+                f"CPU a payment: workers {measured[s].get('worker_cpu_ms')} ms, "
+                f"PostgreSQL {measured[s].get('postgres_cpu_ms')} ms "
                 f"orders {measured[s]['orders']}"
                 f"{' (consents used up)' if measured[s]['exhausted'] else ''}"
-                for s in sides) + f"; pgbench {measured['pgbench']['tps']:.1f} tps; "
+                for s in sides) + f"; pgbench {measured['pgbench']['tps']:.1f} tps "
+                f"(PostgreSQL {measured['pgbench'].get('postgres_cpu_ms')} ms CPU a "
+                f"transaction); "
                 f"load {measured['load_average']}", flush=True)
             for s in sides:
                 if measured[s]["first_error"]:
@@ -523,7 +614,8 @@ def main(argv=None) -> int:
     summary = {"pgbench_tps": round(statistics.median(r["pgbench"]["tps"] for r in rounds), 1)}
     for s in sides:
         summary[s] = {key: round(statistics.median(r[s][key] for r in rounds), 3)
-                      for key in ("per_s", "p50_ms", "p99_ms", "ratio")}
+                      for key in ("per_s", "p50_ms", "p99_ms", "ratio", "worker_cpu_ms",
+                                  "postgres_cpu_ms") if all(key in r[s] for r in rounds)}
     result = {"benchmark": "pis_payments", "clients": args.clients, "workers": args.workers,
               "threads": args.threads, "duration_s": args.duration, "per_side": args.per_side,
               "rounds": rounds, "median": summary, "load_average_start": load[0],
