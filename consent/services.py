@@ -225,8 +225,11 @@ def authorise(uow: UnitOfWork, consent: Consent, psu: PsuUser, account_pks: list
     accounts = _selectable_accounts(uow, psu, account_pks)
     if consent.consent_type == ConsentType.ACCOUNT_ACCESS and not accounts:
         raise NoAccountSelected("choose at least one account to share")
-    if consent.consent_type == ConsentType.FUNDS_CONFIRMATION and len(accounts) != 1:
-        raise NoAccountSelected("a funds confirmation consent is for exactly one account")
+    if consent.consent_type == ConsentType.FUNDS_CONFIRMATION:
+        if len(accounts) != 1:
+            raise NoAccountSelected("a funds confirmation consent is for exactly one account")
+        if not _names(accounts[0], (consent.data or {}).get("DebtorAccount")):
+            raise AccountNotSelectable("the account chosen is not the DebtorAccount named")
     consent.psu_pk, consent.authorised_at = psu.id, now
     uow.session.execute(delete(ConsentAccount).where(ConsentAccount.consent_pk == consent.id))
     uow.session.expire(consent, ["accounts"])
@@ -450,6 +453,20 @@ def _selectable_query(psu: PsuUser):
     return (select(Account).join(AccountParty, AccountParty.account_pk == Account.id)
             .where(AccountParty.party_pk == psu.party_pk, Account.kind == AccountKind.CUSTOMER,
                    Account.status == AccountStatus.ENABLED))
+
+
+def _names(account: Account, debtor) -> bool:
+    """Whether a TPP's DebtorAccount ({SchemeName, Identification}) is this account."""
+    if not isinstance(debtor, dict):
+        return False
+    scheme = str(debtor.get("SchemeName") or "")
+    ident = "".join(str(debtor.get("Identification") or "").split()).upper()
+    if scheme == "UK.OBIE.SortCodeAccountNumber":
+        return bool(account.sort_code and account.account_number) and \
+            ident == f"{account.sort_code}{account.account_number}"
+    if scheme == "UK.OBIE.IBAN":
+        return bool(account.iban) and ident == account.iban.replace(" ", "").upper()
+    return False
 
 
 def _selectable_accounts(uow: UnitOfWork, psu: PsuUser, account_pks) -> list[Account]:

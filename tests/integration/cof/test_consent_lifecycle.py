@@ -2,11 +2,19 @@
 confirmation is a bare 401, the consent reads as it was, its expiry in the past) and at the
 CBPII's DELETE (the next confirmation is 401, the consent is gone for the CBPII); consents
 are validated when created (the DebtorAccount's scheme and identification, the expiry in the
-future, unknown fields)."""
+future, unknown fields); the customer's approval is for the account named, and no other."""
 from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+from sqlalchemy import select
+
+from aspsp.ledger.models import Party
+from consent import services as consents
+from consent.errors import AccountNotSelectable, NoAccountSelected
+from consent.models import Consent
+from tests import factories
 from tests.integration.cof.conftest import CONSENTS, SCOPE, consent_body
 
 
@@ -71,3 +79,22 @@ def test_consent_requests_are_validated(cbpii, holder, create_consent, clock):
     iban = create_consent(cbpii, consent_body("GB29 NWBK 6016 1331 9268 19",
                                               scheme="UK.OBIE.IBAN"))
     assert iban.status_code == 201       # a valid IBAN: an account the bank may hold
+
+
+def test_the_customer_approves_the_account_named_and_no_other(cbpii, holder, create_consent,
+                                                              platform, clock):
+    created = create_consent(cbpii, consent_body(holder.identification))
+    consent_id = created.get_json()["Data"]["ConsentId"]
+    with platform.uow() as uow:
+        party = uow.session.get(Party, holder.psu.party_pk)
+        saver = factories.account(uow, now=clock.now(), owner=party, sub_type="Savings")
+        consent = uow.session.scalars(select(Consent).where(
+            Consent.consent_id == consent_id)).one()
+        with pytest.raises(AccountNotSelectable):
+            consents.authorise(uow, consent, holder.psu, [saver.id], clock.now())
+        with pytest.raises(NoAccountSelected):
+            consents.authorise(uow, consent, holder.psu, [saver.id, holder.account_pk],
+                               clock.now())
+        record = consents.authorise(uow, consent, holder.psu, [holder.account_pk],
+                                    clock.now())
+        assert record.status == "Authorised" and record.account_ids == (holder.account_id,)
