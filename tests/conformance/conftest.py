@@ -36,7 +36,9 @@ class Weakening:
     - "ob-own-interaction-id": Open Banking responses carry an x-fapi-interaction-id of their
       own instead of the one the TPP sent;
     - "ob-lowercase-currency": account resources answer currencies in lower case ("gbp"),
-      which the OBIE schema (^[A-Z]{3,3}$) refuses."""
+      which the OBIE schema (^[A-Z]{3,3}$) refuses;
+    - "cof-string-answer": funds confirmations answer FundsAvailable as a string ("true"),
+      which the OBIE schema (a boolean) refuses."""
 
     def __init__(self, app):
         self.app, self.weaknesses, self.cache = app, set(), {}
@@ -75,6 +77,9 @@ class Weakening:
                 re.search(r"/aisp/accounts(/[^/]+)?$", environ["PATH_INFO"]):
             body = body.replace(b'"Currency": "GBP"', b'"Currency": "gbp"').replace(
                 b'"Currency":"GBP"', b'"Currency":"gbp"')
+        if "cof-string-answer" in self.weaknesses and \
+                environ["PATH_INFO"].endswith("/cbpii/funds-confirmations"):
+            body = re.sub(rb'"FundsAvailable":\s*(true|false)', rb'"FundsAvailable":"\1"', body)
         headers = [(k, str(len(body)) if k.lower() == "content-length" else v)
                    for k, v in headers]
         if "dpop-replay-cache" in self.weaknesses and environ.get("HTTP_DPOP") \

@@ -35,3 +35,18 @@ def test_every_cbpii_script_of_the_fcs_manifest_passes_against_the_platform(
     # the customer's account was found through an account-access consent and named
     notes = [e["note"] for e in results["ob-cbpii-account"]["evidence"] if "note" in e]
     assert any("the customer's account" in n for n in notes)
+
+
+def test_calibration_a_bank_answering_funds_available_as_a_string_fails_that_script_only(
+        platform_server, tmp_path):
+    base, config_path, weakening = platform_server
+    weakening.weaknesses = {"cof-string-answer"}
+    try:
+        status, results, _ = run_plan(base, sandbox_config(config_path, tmp_path), tmp_path,
+                                      "--plan", "ob-cbpii")
+    finally:
+        weakening.weaknesses = set()
+    failed = {i: r["message"] for i, r in results.items() if r["status"] == "fail"}
+    assert status == 1 and set(failed) == {"OB-301-CBPII-000004"}
+    assert "Data/FundsAvailable: 'true' is not of type 'boolean'" in \
+        failed["OB-301-CBPII-000004"]
