@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app, request
 
-from aspsp import obapi, platform
+from aspsp import ob_signing, obapi, platform
 from aspsp.obapi import ASPSP_NAMESPACE, ErrorCode, ErrorItem, OBError
 from consent import gate
 from consent.api import v31_status
@@ -48,6 +48,9 @@ def _blueprint() -> obapi.Blueprint:
                           description="Confirmation of Funds API (OBIE Read/Write API "
                                       "v3.1.11): funds-confirmation consents, and whether the "
                                       "customer's account can pay an amount now (yes or no)")
+    # Nothing here is signed, and a GET or DELETE has no payload a signature could cover:
+    # an x-jws-signature on one is 400 UK.OBIE.Signature.Unexpected, as on the signing APIs.
+    ob_signing.refuse_unexpected_signatures(blp)
     blp.register_error_handler(CofError, _cof_error)
     blp.register_error_handler(ConsentError, _consent_error)
 

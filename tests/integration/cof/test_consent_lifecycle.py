@@ -98,3 +98,17 @@ def test_the_customer_approves_the_account_named_and_no_other(cbpii, holder, cre
         record = consents.authorise(uow, consent, holder.psu, [holder.account_pk],
                                     clock.now())
         assert record.status == "Authorised" and record.account_ids == (holder.account_id,)
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+def test_a_signature_on_a_consent_read_or_delete_is_unexpected(cbpii, holder, create_consent,
+                                                               method):
+    created = create_consent(cbpii, consent_body(holder.identification))
+    path = f"{CONSENTS}/{created.get_json()['Data']['ConsentId']}"
+    token = cbpii.token(scope=SCOPE)
+    signed = cbpii.call(method, path, token=token, headers={"x-jws-signature": "a..b"})
+    assert signed.status_code == 400
+    assert codes(signed) == ["UK.OBIE.Signature.Unexpected"]
+    assert signed.get_json()["Errors"][0]["Path"] == "x-jws-signature"
+    assert cbpii.call("GET", path, token=token).get_json()["Data"]["Status"] \
+        == "AwaitingAuthorisation"          # nothing was deleted
