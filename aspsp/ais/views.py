@@ -15,7 +15,7 @@ from typing import Callable
 import marshmallow as ma
 from flask import Flask, current_app, request
 
-from aspsp import obapi, platform
+from aspsp import ob_signing, obapi, platform
 from aspsp.obapi import ASPSP_NAMESPACE, ErrorCode, ErrorItem, OBError
 from consent import gate
 from consent import permissions as perms
@@ -148,6 +148,7 @@ def _blueprint() -> obapi.Blueprint:
                                       "v3.1.11): what an authorised account-access consent "
                                       "lets its TPP read")
     blp.register_error_handler(AisError, _ais_error)
+    ob_signing.refuse_unexpected_signatures(blp)   # a GET has no payload to sign: 400
     security = [{"PSUOAuth2Security": [SCOPE]}]
 
     def operation(operation_id: str, endpoint: str, query_schema, *extra_errors: int,
