@@ -16,11 +16,13 @@ import time
 from datetime import timedelta
 
 from celery import shared_task
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from .. import outbound, platform
 from . import dispatch, services
 from .domain import RetryPolicy
+from .models import EventNotification
 
 MAX_RESPONSE_BYTES = 16 * 1024
 LEASE_MARGIN_SECONDS = 5     # the last push of a batch starts this long before its lease ends
@@ -42,10 +44,15 @@ def deliver(event_pk: int) -> str:
     timeout = float(config["EVENT_DELIVERY_TIMEOUT_SECONDS"])
     lease = timedelta(seconds=2 * (timeout + LEASE_MARGIN_SECONDS))
     started = time.monotonic()
+    limit = int(config["EVENT_DELIVERY_BATCH"])
     with p.uow() as uow:
+        client_pk = uow.session.scalar(select(EventNotification.client_pk).where(
+            EventNotification.id == event_pk))
+        if client_pk is not None:
+            dispatch.begin_delivery(client_pk)      # events committed from now send again
         claimed = services.claim(uow, event_pk, p.clock.now(),
                                  cap=int(config["EVENT_MAX_CONCURRENT_PER_CLIENT"]),
-                                 lease=lease, limit=int(config["EVENT_DELIVERY_BATCH"]))
+                                 lease=lease, limit=limit, whole_client=True)
         uow.commit()
     if claimed is None:
         return "skipped"
@@ -73,6 +80,8 @@ def deliver(event_pk: int) -> str:
                             countdown=(next_at - p.clock.now()).total_seconds())
     if released and all(o.accepted for _, o in outcomes):    # stopped by the lease's clock
         dispatch.send_later(dispatch.DELIVER_EVENT, released[0], countdown=0)
+    elif len(claimed.events) == limit and not released:       # a full batch: more may wait
+        dispatch.send_later(dispatch.DELIVER_EVENT, claimed.events[-1].event_pk, countdown=0)
     accepted = sum(o.accepted for _, o in outcomes)
     return f"delivered {accepted} of {len(claimed.events)}"
 
