@@ -407,8 +407,10 @@ def _schedule_facts(consent_type: str, initiation: dict, data: dict) -> list[wor
         fact(wording.Fact("Exchange rate", _rate_words({**rate, **quote}, transfer,
                                                        _obj(initiation.get("InstructedAmount")))))
     if initiation.get("ChargeBearer") or data.get("Charges"):     # the bank's, when it has
-        fact(wording.Fact("Charges", _charge_words(data.get("Charges"),
-                                                   initiation.get("ChargeBearer"))))
+        words = _charge_words(data.get("Charges"), initiation.get("ChargeBearer"))
+        if data.get("Charges") and consent_type.endswith("standing-order"):
+            words = f"On each payment: {words}"       # the tariff's, per instalment
+        fact(wording.Fact("Charges", words))
     agent = _obj(initiation.get("CreditorAgent"))
     if agent.get("Name") or agent.get("Identification"):
         fact(wording.Fact("Payee's bank", " ".join(filter(None, (

@@ -49,6 +49,13 @@ it twice, or in two processes at once, pays nothing twice. After a clock that mo
 and each with its own due date-time as its postings' value date-time (booking is the run's
 time: when the money actually moved).
 
+Charges. A context that sets up schedules may charge for each payment: a charger
+registered with `on_instalment` (the PIS API's: the tariff of an international schedule's
+consent, aspsp.pis.charges) is asked, inside the instalment's savepoint, what goes to the
+creditor and then posts its charge with the payment (the postings valued at the due date
+like the payment's). An account that cannot pay the amount and the charge refuses both:
+the instalment is Rejected like any other refused payment, with nothing moved.
+
 A payment that cannot be made (insufficient funds, a disabled or closed account, a creditor
 the ledger refuses) moves no money: the execution is recorded as Rejected with its reason.
 This bank's practice, as UK banks do with standing orders, is not to retry a missed
@@ -62,7 +69,7 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterator
+from typing import Any, Callable, Iterator, Protocol
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -126,6 +133,36 @@ class ScheduleState:
     last_payment_at: datetime | None  # the last payment made (not a missed one)
     last_amount: Money | None
     executions: list[Execution]
+
+
+# --- charges on each payment ------------------------------------------------------------
+class InstalmentCharge(Protocol):
+    """What a charger says of one instalment about to be paid (see the module's docstring)."""
+    sent: Money                        # what the creditor is sent (the amount, or less)
+
+    def post(self, uow: UnitOfWork, payment: models.Payment,
+             now: datetime) -> models.JournalEntry | None:
+        """Post the charge with `payment` (LedgerError when the account cannot pay it)."""
+
+
+Charger = Callable[[UnitOfWork, Any, Money, datetime], "InstalmentCharge | None"]
+_chargers: list[Charger] = []
+
+
+def on_instalment(charger: Charger) -> None:
+    """Ask `charger(uow, row, debited, now)` for each instalment of a schedule row (a
+    StandingOrder or ScheduledPayment) before it is paid: None, or its InstalmentCharge."""
+    if charger not in _chargers:
+        _chargers.append(charger)
+
+
+def _charge_of(uow: UnitOfWork, row, debited: Money,
+               now: datetime) -> InstalmentCharge | None:
+    for charger in list(_chargers):
+        charge = charger(uow, row, debited, now)
+        if charge is not None:
+            return charge
+    return None
 
 
 # --- creating schedules ------------------------------------------------------------------
@@ -409,9 +446,9 @@ def _next_due_scheduled_payment(uow: UnitOfWork, now: datetime,
 
 def _pay(uow: UnitOfWork, row, *, amount_minor: int, due: datetime, now: datetime,
          end_to_end: str | None, rng: random.Random | None):
-    """Pay one instalment of `row` inside a savepoint: the ledger payment and the exchange
-    applied (None when the row is in the account's currency), or the LedgerError that
-    refused it (and nothing written)."""
+    """Pay one instalment of `row` inside a savepoint, with its charge if a charger has one:
+    the ledger payment and the exchange applied (None when the row is in the account's
+    currency), or the LedgerError that refused it (and nothing written)."""
     debtor_id, debtor_currency = uow.session.execute(
         select(models.Account.account_id, models.Account.currency)
         .where(models.Account.id == row.account_pk)).one()
@@ -422,17 +459,20 @@ def _pay(uow: UnitOfWork, row, *, amount_minor: int, due: datetime, now: datetim
         debited, applied = fx.convert_at_execution(instructed, debtor_currency, row.exchange,
                                                    now)
     try:
-        with uow.session.begin_nested():
+        with uow.session.begin_nested():     # the payment and its charge, or neither
+            charge = _charge_of(uow, row, debited, now)
             payment = services.pay(uow, debtor_account_id=debtor_id, creditor=creditor,
-                                   amount=debited, now=now,
-                                   reference=row.reference,
+                                   amount=debited if charge is None else charge.sent,
+                                   now=now, reference=row.reference,
                                    end_to_end_identification=end_to_end, rng=rng)
+            charged = None if charge is None else charge.post(uow, payment, now)
             if applied is not None:   # the entry says what was sent, at what rate
                 entry = uow.session.get(models.JournalEntry, payment.entry_pk)
                 entry.description = fx.describe(instructed, debited, applied)
             # `pay` books and values at `now`; an instalment's value date is its due date.
+            entries = [payment.entry_pk] + ([charged.id] if charged is not None else [])
             uow.session.execute(update(models.Posting)
-                                .where(models.Posting.entry_pk == payment.entry_pk)
+                                .where(models.Posting.entry_pk.in_(entries))
                                 .values(value_datetime=due)
                                 .execution_options(synchronize_session=False))
     except LedgerError as error:

@@ -9,7 +9,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from ..ledger import dispatch
+    from ..ledger import dispatch, schedules
     from . import services, tasks, views  # noqa: F401  (tasks: registers the execution task)
     views.init_app(app)
     dispatch.on_settlement(services.payment_settled)   # its resource-update event
+    schedules.on_instalment(services.instalment_charge)   # the charges of its schedules

@@ -6,7 +6,8 @@ pays them at the day's table rate, aspsp.pis.fx):
 
   to an account held at the bank (by sort code or IBAN)         none
   domestic payments, scheduled payments, standing orders        none (Faster Payments)
-  international, by LocalInstrument (Type UK.InvisibleBank.{...}):
+  international (payments, scheduled payments, and each payment of a standing order),
+  by LocalInstrument (Type UK.InvisibleBank.{...}):
     UK.OBIE.SEPACreditTransfer                                  1.00  SEPAOut
     UK.OBIE.SEPAInstantCreditTransfer                           2.00  SEPAInstantOut
     UK.OBIE.Target2, UK.OBIE.Euro1                             10.00  Target2Out, Euro1Out
@@ -35,12 +36,22 @@ payment's own status: pending with an outbound payment, booked at settlement wit
 scheme rejects the payment. The entry is checked like any debit: an account that can pay
 the amount but not the amount and its charge refuses the whole payment (the caller's
 savepoint rolls both back), so nothing is half moved.
+
+International scheduled payments and standing orders are charged by the same tariff, on
+each payment the schedule engine makes (a standing order: the charges on every instalment).
+The engine asks the PIS API's charger (`aspsp.pis.services.instalment_charge`, registered
+by init_app) for an `InstalmentCharge` of the instalment, pays what it says is sent and has
+it post the charge in the instalment's savepoint, so the same rules hold: the same entry,
+pending and booked with the payment, refunded when the scheme rejects it, and an account
+that cannot pay both has the instalment Rejected with nothing moved. An instalment's
+charge entry is kept on its order's history (`CHARGE_ENTRIES`, by ledger payment id) for
+its settlement.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from sqlalchemy.exc import IntegrityError
 
@@ -69,6 +80,7 @@ TARIFF: dict[str | None, tuple[str, str]] = {
 }
 CORRESPONDENT = ("10.00", "UK.InvisibleBank.CorrespondentCharges")
 CHARGE_ENTRY = "charge_entry"       # the key of the charge's entry on the order's history
+CHARGE_ENTRIES = "charge_entries"   # a schedule's: {ledger payment id: charge entry id}
 
 
 # --- the tariff, pure ------------------------------------------------------------------------
@@ -213,6 +225,52 @@ def charge_entry_of(history: Sequence[Mapping[str, Any]]) -> str | None:
     return next((step[CHARGE_ENTRY] for step in history if CHARGE_ENTRY in step), None)
 
 
+def keep_instalment_charge(history: Sequence[Mapping[str, Any]], payment_id: str,
+                           entry_id: str) -> list[dict]:
+    """The schedule order's `history` with the charge entry of its instalment paid by
+    `payment_id` kept on its first step (the steps shown are read from the schedule)."""
+    first = dict(history[0])
+    first[CHARGE_ENTRIES] = {**first.get(CHARGE_ENTRIES, {}), payment_id: entry_id}
+    return [first, *history[1:]]
+
+
+def instalment_charge_entry(history: Sequence[Mapping[str, Any]],
+                            payment_id: str) -> str | None:
+    """The charge entry of the instalment paid by `payment_id` (keep_instalment_charge)."""
+    return (history[0].get(CHARGE_ENTRIES) or {}).get(payment_id) if history else None
+
+
+@dataclass(frozen=True)
+class InstalmentCharge:
+    """One instalment's charges, as the schedule engine asks (aspsp.ledger.schedules
+    InstalmentCharge): `sent` goes to the creditor; `post` posts the charge with the
+    payment and hands its entry to `kept` (payment id, entry id) for the settlement."""
+    sent: Money
+    fees: Split
+    debtor_account_pk: int
+    payee: str
+    kept: Callable[[str, str], None]
+
+    def post(self, uow, payment, now: datetime):
+        entry = post_charge(uow, payment, self.debtor_account_pk, self.fees, now,
+                            payee=self.payee)
+        if entry is not None:
+            self.kept(payment.payment_id, entry.entry_id)
+        return entry
+
+
+def of_instalment(uow, consent_data: Mapping[str, Any], debtor_account_pk: int,
+                  debited: Money, now: datetime, *, payee: str,
+                  kept: Callable[[str, str], None]) -> InstalmentCharge | None:
+    """The charges of one instalment of `debited` (in the debtor account's currency) of a
+    schedule whose consent is `consent_data`; None when it has none. LedgerError when the
+    creditor's share would take the whole amount."""
+    fees = of_order(uow, consent_data, debtor_account_pk, now)
+    if fees is None or not fees.total.is_positive:
+        return None
+    return InstalmentCharge(amount_sent(debited, fees), fees, debtor_account_pk, payee, kept)
+
+
 def fee_income_account_id(uow, currency: str, now: datetime) -> str:
     """The bank's fee income account in `currency`, opened on first use (a concurrent
     first use opens it once: the other's insert meets the unique internal code)."""
@@ -245,6 +303,8 @@ def describe(charges: Split, payee: str) -> str:
     return f"Charges for the payment to {payee}: " + ", ".join(parts)
 
 
-__all__ = ["FEE_INCOME", "Split", "TARIFF", "amount_sent", "charge_entry_of",
-           "consent_charges", "fee_income_account_id", "international_charges", "of_order",
-           "post_charge", "settle_charge", "split", "with_charges"]
+__all__ = ["FEE_INCOME", "InstalmentCharge", "Split", "TARIFF", "amount_sent",
+           "charge_entry_of", "consent_charges", "fee_income_account_id",
+           "instalment_charge_entry", "international_charges", "keep_instalment_charge",
+           "of_instalment", "of_order", "post_charge", "settle_charge", "split",
+           "with_charges"]

@@ -1,11 +1,11 @@
 """Queries and row locks of the payment initiation resources. Never commits."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from aspsp.identity.models import PsuUser
-from aspsp.ledger.models import Account, AccountParty, Payment
+from aspsp.ledger.models import Account, AccountParty, Payment, ScheduleExecution
 from consent.models import Consent, ConsentAccount
 
 from .models import PaymentOrder
@@ -46,6 +46,28 @@ class PisRepository:
     def order_of_consent(self, consent_pk: int) -> PaymentOrder | None:
         return self.session.scalars(select(PaymentOrder).where(
             PaymentOrder.consent_pk == consent_pk)).one_or_none()
+
+    def order_of_schedule(self, *, standing_order_pk: int | None = None,
+                          scheduled_payment_pk: int | None = None):
+        """The order that set up a ledger schedule and its consent's data, or None (a
+        schedule no TPP made)."""
+        column, pk = (PaymentOrder.standing_order_pk, standing_order_pk) \
+            if standing_order_pk is not None \
+            else (PaymentOrder.scheduled_payment_pk, scheduled_payment_pk)
+        return self.session.execute(
+            select(PaymentOrder, Consent.data)
+            .join(Consent, Consent.id == PaymentOrder.consent_pk)
+            .where(column == pk)).one_or_none()
+
+    def order_of_instalment(self, payment_pk: int) -> PaymentOrder | None:
+        """The schedule order one of whose instalments the ledger payment `payment_pk` is."""
+        e = ScheduleExecution
+        return self.session.scalars(select(PaymentOrder).join(e, or_(
+            and_(e.standing_order_pk.is_not(None),
+                 e.standing_order_pk == PaymentOrder.standing_order_pk),
+            and_(e.scheduled_payment_pk.is_not(None),
+                 e.scheduled_payment_pk == PaymentOrder.scheduled_payment_pk)))
+            .where(e.payment_pk == payment_pk)).one_or_none()
 
     def consent(self, consent_pk: int) -> Consent:
         return self.session.get(Consent, consent_pk)

@@ -555,6 +555,7 @@ class OBWriteInternationalScheduledResponseData6Schema(OBSchema):
     StatusUpdateDateTime = ma.fields.AwareDateTime(required=True)
     ExchangeRateInformation = ma.fields.Nested(OBExchangeRate2Schema)
     Initiation = ma.fields.Nested(OBInternationalScheduledInitiationSchema, required=True)
+    Charges = ma.fields.List(ma.fields.Nested(OBCharge2Schema))
     Debtor = ma.fields.Nested(OBCashAccountDebtor4Schema)
 
 
@@ -611,6 +612,7 @@ class OBWriteInternationalStandingOrderConsent6Schema(Strict):
 class OBWriteInternationalStandingOrderConsentResponseData7Schema(
         OBWriteDomesticStandingOrderConsentResponseData6Schema):
     Initiation = ma.fields.Nested(OBInternationalStandingOrderInitiationSchema, required=True)
+    Charges = ma.fields.List(ma.fields.Nested(OBCharge2Schema))    # on each payment
 
 
 class OBWriteInternationalStandingOrderConsentResponse7Schema(
@@ -636,6 +638,7 @@ class OBWriteInternationalStandingOrderResponseData7Schema(OBSchema):
     Status = one_of(*INITIATION_STATUSES, required=True)
     StatusUpdateDateTime = ma.fields.AwareDateTime(required=True)
     Initiation = ma.fields.Nested(OBInternationalStandingOrderInitiationSchema, required=True)
+    Charges = ma.fields.List(ma.fields.Nested(OBCharge2Schema))
     Debtor = ma.fields.Nested(OBCashAccountDebtor4Schema)
 
 

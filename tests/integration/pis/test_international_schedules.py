@@ -329,8 +329,8 @@ def test_a_scheduled_payment_is_converted_at_the_rate_of_its_day(pisp, make_paye
     ais = grant(aisp, payer, AIS_READ)
     debits = [t for t in data_of(ais.get(f"/accounts/{payer.account_ids[0]}/transactions"))[
         "Transaction"] if t["CreditDebitIndicator"] == "Debit"]
-    assert [(t["Amount"], t["ValueDateTime"][:10]) for t in debits] == [
-        ({"Amount": "93.20", "Currency": "GBP"}, "2026-06-22")]
+    assert sorted((t["Amount"]["Amount"], t["ValueDateTime"][:10]) for t in debits) == [
+        ("15.00", "2026-06-22"), ("93.20", "2026-06-22")]     # and the bank's SWIFT charge
     assert data_of(ais.get(f"/accounts/{payer.account_ids[0]}/scheduled-payments")).get(
         "ScheduledPayment", []) == []
     assert "no problems" in reconciled(app)
@@ -388,7 +388,7 @@ def test_a_standing_order_converts_each_instalment_on_its_day(pisp, make_payer, 
     debits = [t["Amount"]["Amount"] for t in data_of(ais.get(
         f"/accounts/{payer.account_ids[0]}/transactions"))["Transaction"]
         if t["CreditDebitIndicator"] == "Debit"]
-    assert sorted(debits) == ["20.00", "21.18"]
+    assert sorted(debits) == ["15.00", "15.00", "20.00", "21.18"]   # a charge with each
     assert "no problems" in reconciled(app)
 
 
