@@ -59,7 +59,9 @@ def deliver(event_pk: int) -> str:
     if isinstance(claimed, services.Deferred):
         dispatch.send_later(dispatch.DELIVER_EVENT, event_pk, countdown=claimed.seconds)
         return "deferred"
-    policy = outbound.policy_from_config(config, deadline=timeout,
+    if len(claimed.events) == limit:      # a full batch: more may wait; another worker may
+        dispatch.send_later(dispatch.DELIVER_EVENT, claimed.events[-1].event_pk, countdown=0)
+    policy = outbound.policy_from_config(config, deadline=timeout,           # take them now
                                          max_bytes=MAX_RESPONSE_BYTES)
     last_start = started + lease.total_seconds() - timeout - LEASE_MARGIN_SECONDS
     outcomes: list[tuple[int, services.Outcome]] = []
@@ -80,8 +82,6 @@ def deliver(event_pk: int) -> str:
                             countdown=(next_at - p.clock.now()).total_seconds())
     if released and all(o.accepted for _, o in outcomes):    # stopped by the lease's clock
         dispatch.send_later(dispatch.DELIVER_EVENT, released[0], countdown=0)
-    elif len(claimed.events) == limit and not released:       # a full batch: more may wait
-        dispatch.send_later(dispatch.DELIVER_EVENT, claimed.events[-1].event_pk, countdown=0)
     accepted = sum(o.accepted for _, o in outcomes)
     return f"delivered {accepted} of {len(claimed.events)}"
 
