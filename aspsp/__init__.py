@@ -59,6 +59,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_pis(app)
     from .cof import init_app as init_cof
     init_cof(app)
+    from .vrp import init_app as init_vrp
+    init_vrp(app)
     from .events import init_app as init_events
     init_events(app)
     if settings["SANDBOX_ENABLED"]:   # the only place the platform meets the sandbox

@@ -11,5 +11,6 @@ from .ledger import models as ledger_models  # noqa: F401
 from .ledger import scheme as ledger_scheme  # noqa: F401  (the simulated scheme's record)
 from .oauth import models as oauth_models  # noqa: F401
 from .pis import models as pis_models  # noqa: F401
+from .vrp import models as vrp_models  # noqa: F401
 
 metadata = Base.metadata

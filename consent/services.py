@@ -40,7 +40,7 @@ ID_PREFIXES = {ConsentType.ACCOUNT_ACCESS: "aac", ConsentType.DOMESTIC_PAYMENT: 
                ConsentType.INTERNATIONAL_PAYMENT: "pic",
                ConsentType.INTERNATIONAL_SCHEDULED_PAYMENT: "pis",
                ConsentType.INTERNATIONAL_STANDING_ORDER: "pio",
-               ConsentType.FUNDS_CONFIRMATION: "fcc"}
+               ConsentType.FUNDS_CONFIRMATION: "fcc", ConsentType.DOMESTIC_VRP: "vrc"}
 PAYMENT_TYPES = frozenset(ID_PREFIXES) - {ConsentType.ACCOUNT_ACCESS,
                                           ConsentType.FUNDS_CONFIRMATION}
 

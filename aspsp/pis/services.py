@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from sqlalchemy import select
 
@@ -121,8 +121,8 @@ def create_consent(uow: UnitOfWork, client: Client, order_type: str,
         quote = international.consent_quote(initiation, now)
         if quote is not None:
             data["ExchangeRateInformation"] = quote
-    found = charges.consent_charges(uow, initiation,     # a schedule's: on each payment
-                                    international=order_type in international.ORDER_TYPES)
+    found = charges.consent_charges(uow, initiation,
+                                    international=order_type == INTERNATIONAL_PAYMENT)
     if found:                                       # the bank's tariff, fixed from now on
         data["Charges"] = found
     record = consents.create_payment_consent(uow, client, order_type, data, now, rng=rng)
@@ -261,8 +261,8 @@ def execute_order(uow: UnitOfWork, payment_order_id: str, now: datetime) -> str 
     is (a redelivered task does nothing)."""
     repo = PisRepository(uow.session)
     found = repo.order_to_execute(payment_order_id)     # one statement, the order locked
-    if found is None:
-        return None
+    if found is None:       # not a payment order: another resource this task executes
+        return _execute_other(uow, payment_order_id, now)
     order, consent_data, debtor_account_id, debtor_currency = found
     if order.status != OrderStatus.PENDING or order.ledger_payment_pk:
         return order.status
@@ -305,6 +305,25 @@ def execute_order(uow: UnitOfWork, payment_order_id: str, now: datetime) -> str 
     return order.status
 
 
+# Other payment resources executed by this same task (EXECUTE_ORDER) through the ledger:
+# domestic VRPs (aspsp.vrp). Each `executor(uow, id, now)` pays its own resource with that id
+# and answers its status, or None when the id is not one of its resources.
+_OTHER_EXECUTORS: list[Callable[[UnitOfWork, str, datetime], str | None]] = []
+
+
+def executes_too(executor: Callable[[UnitOfWork, str, datetime], str | None]) -> None:
+    if executor not in _OTHER_EXECUTORS:
+        _OTHER_EXECUTORS.append(executor)
+
+
+def _execute_other(uow: UnitOfWork, resource_id: str, now: datetime) -> str | None:
+    for executor in _OTHER_EXECUTORS:
+        status = executor(uow, resource_id, now)
+        if status is not None:
+            return status
+    return None
+
+
 def _record_exchange(uow: UnitOfWork, payment, initiation: Mapping[str, Any], debited,
                      applied: dict | None) -> None:
     """The ledger entry of an international payment says what was sent and at what rate
@@ -318,40 +337,13 @@ def _record_exchange(uow: UnitOfWork, payment, initiation: Mapping[str, Any], de
 
 
 def payment_settled(uow: UnitOfWork, payment, now: datetime) -> None:
-    """Settlement changed the ledger payment's status, so its order's (if a TPP made it);
-    an instalment of a TPP's schedule has its charge booked or refunded with it."""
+    """Settlement changed the ledger payment's status, so its order's (if a TPP made it)."""
     order = uow.session.scalars(select(PaymentOrder).where(
         PaymentOrder.ledger_payment_pk == payment.id)).one_or_none()
     if order is not None:
         charges.settle_charge(uow, charges.charge_entry_of(order.status_history), payment,
                               now)
         _announce(uow, order, now)
-        return
-    order = PisRepository(uow.session).order_of_instalment(payment.id)
-    if order is not None:
-        charges.settle_charge(uow, charges.instalment_charge_entry(
-            order.status_history, payment.payment_id), payment, now)
-
-
-def instalment_charge(uow: UnitOfWork, row, debited, now: datetime):
-    """The schedule engine's charger (aspsp.ledger.schedules.on_instalment, registered by
-    init_app): the charges of one instalment of `debited` of the schedule `row` per its
-    consent (aspsp.pis.charges), when a TPP's order set it up; else None. The order is
-    the schedule's own, under the schedule row's lock: its history keeps the entry."""
-    from aspsp.ledger.models import StandingOrder
-    found = PisRepository(uow.session).order_of_schedule(
-        standing_order_pk=row.id if isinstance(row, StandingOrder) else None,
-        scheduled_payment_pk=None if isinstance(row, StandingOrder) else row.id)
-    if found is None or not found[1].get("Charges"):
-        return None
-    order, data = found
-
-    def kept(payment_id: str, entry_id: str) -> None:
-        order.status_history = charges.keep_instalment_charge(order.status_history,
-                                                              payment_id, entry_id)
-
-    return charges.of_instalment(uow, data, row.account_pk, debited, now,
-                                 payee=row.creditor_name, kept=kept)
 
 
 def _announce(uow: UnitOfWork, order: PaymentOrder, now: datetime) -> None:
@@ -366,6 +358,11 @@ def pending_orders(uow: UnitOfWork, created_before: datetime) -> list[str]:
     repo = PisRepository(uow.session)
     return [order_id for order_type in IMMEDIATE_ORDER_TYPES
             for order_id in repo.pending_orders(order_type, created_before)]
+
+
+def refusal_reason(refusal: LedgerError) -> str:
+    """The ledger's refusal of a payment as its OB StatusReasonDescription."""
+    return _refusal_reason(refusal)
 
 
 def _refusal_reason(refusal: LedgerError) -> str:
@@ -438,8 +435,7 @@ def _schedule_record(repo: PisRepository, order: PaymentOrder, history: list[Sta
         created_at=order.created_at, initiation=initiation,
         debtor=debtor_of(debtor or repo.account(order.debtor_account_pk)),
         history=tuple(steps), transaction_id=order.payment_order_id,
-        exchange_rate=exchange_rate,
-        charges=repo.consent(order.consent_pk).data.get("Charges"))  # on each payment
+        exchange_rate=exchange_rate)
 
 
 @dataclass(frozen=True)
@@ -483,6 +479,11 @@ def _debtor(repo: PisRepository, consent, context) -> Account:
         raise DebtorNotPermitted("the customer chose no account to pay from that they "
                                  "still hold")
     return chosen[0]
+
+
+def debtor_account(repo: PisRepository, consent, context) -> Account:
+    """The account a payment under `consent` is made from (see _debtor): VRPs' too."""
+    return _debtor(repo, consent, context)
 
 
 def _named_account(repo: PisRepository, psu_pk: int, named: Mapping[str, str]):

@@ -1,0 +1,53 @@
+"""Queries and row locks of the domestic VRPs. Never commits."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from aspsp.ledger.models import Account, Payment
+from aspsp.ledger.money import minor_units
+
+from .models import DomesticVrp
+
+REJECTED = "Rejected"
+
+
+class VrpRepository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, vrp: DomesticVrp) -> None:
+        self.session.add(vrp)
+
+    def flush(self) -> None:
+        self.session.flush()
+
+    def vrp(self, domestic_vrp_id: str, *, lock: bool = False) -> DomesticVrp | None:
+        query = select(DomesticVrp).where(DomesticVrp.domestic_vrp_id == domestic_vrp_id)
+        if lock:
+            query = query.with_for_update().execution_options(populate_existing=True)
+        return self.session.scalars(query).one_or_none()
+
+    def of_ledger_payment(self, payment_pk: int) -> DomesticVrp | None:
+        return self.session.scalars(select(DomesticVrp).where(
+            DomesticVrp.ledger_payment_pk == payment_pk)).one_or_none()
+
+    def used(self, consent_pk: int, currency: str, start: datetime, end: datetime) -> Decimal:
+        """What the consent's VRPs not rejected took in [start, end): read under the
+        consent's row lock by the submission, so it sees every VRP committed before it."""
+        total = self.session.scalar(select(func.coalesce(func.sum(DomesticVrp.amount_minor), 0))
+                                    .where(DomesticVrp.consent_pk == consent_pk,
+                                           DomesticVrp.currency == currency,
+                                           DomesticVrp.status != REJECTED,
+                                           DomesticVrp.created_at >= start,
+                                           DomesticVrp.created_at < end))
+        return Decimal(int(total)).scaleb(-minor_units(currency))
+
+    def account(self, account_pk: int) -> Account:
+        return self.session.get(Account, account_pk)
+
+    def ledger_payment(self, payment_pk: int | None) -> Payment | None:
+        return self.session.get(Payment, payment_pk) if payment_pk else None
