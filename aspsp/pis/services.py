@@ -121,8 +121,8 @@ def create_consent(uow: UnitOfWork, client: Client, order_type: str,
         quote = international.consent_quote(initiation, now)
         if quote is not None:
             data["ExchangeRateInformation"] = quote
-    found = charges.consent_charges(uow, initiation,
-                                    international=order_type == INTERNATIONAL_PAYMENT)
+    found = charges.consent_charges(uow, initiation,     # a schedule's: on each payment
+                                    international=order_type in international.ORDER_TYPES)
     if found:                                       # the bank's tariff, fixed from now on
         data["Charges"] = found
     record = consents.create_payment_consent(uow, client, order_type, data, now, rng=rng)
@@ -337,13 +337,40 @@ def _record_exchange(uow: UnitOfWork, payment, initiation: Mapping[str, Any], de
 
 
 def payment_settled(uow: UnitOfWork, payment, now: datetime) -> None:
-    """Settlement changed the ledger payment's status, so its order's (if a TPP made it)."""
+    """Settlement changed the ledger payment's status, so its order's (if a TPP made it);
+    an instalment of a TPP's schedule has its charge booked or refunded with it."""
     order = uow.session.scalars(select(PaymentOrder).where(
         PaymentOrder.ledger_payment_pk == payment.id)).one_or_none()
     if order is not None:
         charges.settle_charge(uow, charges.charge_entry_of(order.status_history), payment,
                               now)
         _announce(uow, order, now)
+        return
+    order = PisRepository(uow.session).order_of_instalment(payment.id)
+    if order is not None:
+        charges.settle_charge(uow, charges.instalment_charge_entry(
+            order.status_history, payment.payment_id), payment, now)
+
+
+def instalment_charge(uow: UnitOfWork, row, debited, now: datetime):
+    """The schedule engine's charger (aspsp.ledger.schedules.on_instalment, registered by
+    init_app): the charges of one instalment of `debited` of the schedule `row` per its
+    consent (aspsp.pis.charges), when a TPP's order set it up; else None. The order is
+    the schedule's own, under the schedule row's lock: its history keeps the entry."""
+    from aspsp.ledger.models import StandingOrder
+    found = PisRepository(uow.session).order_of_schedule(
+        standing_order_pk=row.id if isinstance(row, StandingOrder) else None,
+        scheduled_payment_pk=None if isinstance(row, StandingOrder) else row.id)
+    if found is None or not found[1].get("Charges"):
+        return None
+    order, data = found
+
+    def kept(payment_id: str, entry_id: str) -> None:
+        order.status_history = charges.keep_instalment_charge(order.status_history,
+                                                              payment_id, entry_id)
+
+    return charges.of_instalment(uow, data, row.account_pk, debited, now,
+                                 payee=row.creditor_name, kept=kept)
 
 
 def _announce(uow: UnitOfWork, order: PaymentOrder, now: datetime) -> None:
@@ -435,7 +462,8 @@ def _schedule_record(repo: PisRepository, order: PaymentOrder, history: list[Sta
         created_at=order.created_at, initiation=initiation,
         debtor=debtor_of(debtor or repo.account(order.debtor_account_pk)),
         history=tuple(steps), transaction_id=order.payment_order_id,
-        exchange_rate=exchange_rate)
+        exchange_rate=exchange_rate,
+        charges=repo.consent(order.consent_pk).data.get("Charges"))  # on each payment
 
 
 @dataclass(frozen=True)
