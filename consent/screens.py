@@ -12,13 +12,14 @@ shapes them for the pages. Nothing here commits.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
 
 from aspsp.db import UnitOfWork
-from aspsp.identity.dynamic_linking import NotSignable, PaymentToSign, payment_to_sign
+from aspsp.identity.dynamic_linking import (NotSignable, PaymentToSign, mandate_to_sign,
+                                            payment_to_sign)
 from aspsp.identity.models import PsuUser
 from aspsp.ledger.models import Account
 from aspsp.ledger.services import snapshot_of
@@ -61,21 +62,27 @@ class ConsentView:
     accounts: list[AccountChoice]
     app: str = ""
     payment: "PaymentView | None" = None
+    limits: "list[LimitLine]" = field(default_factory=list)   # a VRP consent's, this period
 
     @property
     def active(self) -> bool:
-        return self.record.revocable_by_psu and self.payment is None
+        """Revocable at the bank: long-lived consents (VRP consents too, not single
+        payments: a payment is made once or set up once)."""
+        return self.record.revocable_by_psu and (self.payment is None or
+                                                 self.payment.recurring)
 
     @property
     def badge(self) -> tuple[str, str]:
-        if self.payment is not None and self.record.status == "Authorised":
+        if self.payment is not None and not self.payment.recurring \
+                and self.record.status == "Authorised":
             return "Approved", "active"
         return wording.status_badge(self.record.status)
 
     @property
     def end(self) -> wording.Fact:
         r = self.record
-        if self.payment is not None and r.status == "Authorised":
+        if self.payment is not None and not self.payment.recurring \
+                and r.status == "Authorised":
             return wording.Fact("Payment", f"approved, for {self.app or r.client_name} to "
                                            "make")
         return wording.end_fact(r.status, r.expiration, r.status_updated_at,
@@ -150,7 +157,7 @@ def consents_by_provider(uow: UnitOfWork, psu: PsuUser, now: datetime) -> list[P
         groups[record.client_id].consents.append(
             ConsentView(record, _accounts_by_id(uow, record.account_ids),
                         groups[record.client_id].requester.client_name,
-                        _payment_by_id(uow, record)))
+                        _payment_by_id(uow, record), _limits_by_id(uow, record, now)))
     return sorted(groups.values(), key=lambda g: (g.requester.client_name.lower(),
                                                   g.requester.organisation))
 
@@ -166,7 +173,7 @@ def consent_to_revoke(uow: UnitOfWork, psu: PsuUser, consent_id: str,
     if row is None:
         return None
     record = services.record_of(uow, row, now)
-    if not record.revocable_by_psu or is_payment(row):
+    if not record.revocable_by_psu or (is_payment(row) and row.consent_type != VRP):
         return None
     who = requester(uow, row.client_pk)
     return ProviderConsents(who, [ConsentView(record, _accounts_by_id(uow, record.account_ids),
@@ -223,7 +230,9 @@ PAYMENT_KINDS = {   # consent type -> (what the customer is asked to approve, do
     "international-payment": ("an international payment", False),
     "international-scheduled-payment": ("a future-dated international payment", False),
     "international-standing-order": ("an international standing order", False),
+    "domestic-vrp": ("variable recurring payments", True),
 }
+VRP = "domestic-vrp"
 CHARGE_BEARERS = {
     "BorneByDebtor": "You pay all the charges",
     "BorneByCreditor": "The payee pays all the charges",
@@ -272,6 +281,11 @@ class PaymentView:
     to_sign: PaymentToSign | None
 
     @property
+    def recurring(self) -> bool:
+        """Variable recurring payments: many payments within limits, until revoked."""
+        return self.consent_type == VRP
+
+    @property
     def sign_amount(self) -> str:
         """The signed amount as the customer types it: in the currency's decimals ("12.50")
         when that is exact, else as signed (the authenticator takes either)."""
@@ -295,6 +309,8 @@ def is_payment(consent: Consent) -> bool:
 def payment_of(consent: Consent) -> PaymentView:
     """The payment a consent asks for, from its Initiation exactly as the TPP sent it."""
     initiation = _obj((consent.data or {}).get("Initiation"))
+    if consent.consent_type == VRP:
+        return _vrp_of(consent, initiation)
     what, domestic = PAYMENT_KINDS[consent.consent_type]
     standing_order = consent.consent_type.endswith("standing-order")
     signed = _obj(initiation.get("FirstPaymentAmount")) if consent.consent_type == \
@@ -345,8 +361,10 @@ def signed_digest(consent: Consent) -> str:
     import hashlib
     import json
 
-    text = json.dumps((consent.consent_id, (consent.data or {}).get("Initiation")),
-                      sort_keys=True, separators=(",", ":"), default=str)
+    signed = (consent.consent_id, (consent.data or {}).get("Initiation"))
+    if consent.consent_type == VRP:      # and the limits the customer approves
+        signed += ((consent.data or {}).get("ControlParameters"),)
+    text = json.dumps(signed, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -564,3 +582,102 @@ def funds_check_accounts(uow: UnitOfWork, psu: PsuUser, view: FundsCheckView
     own, open): one account, or none."""
     return [_choice(a) for a in services.selectable_accounts(uow, psu)
             if _is_named(a, view.debtor)][:1]
+
+
+# --- variable recurring payments -------------------------------------------------------------
+
+PERIOD_WORDS = {"Day": "a day", "Week": "a week", "Fortnight": "a fortnight",
+                "Month": "a month", "Half-year": "every six months", "Year": "a year"}
+PERIOD_NAMES = {"Day": "Today", "Week": "This week", "Fortnight": "This fortnight",
+                "Month": "This month", "Half-year": "These six months", "Year": "This year"}
+
+
+@dataclass(frozen=True)
+class LimitLine:
+    """One periodic limit of a VRP consent on the dashboard: "This month: £120 of £1,000
+    used (1 June to 30 June 2026)"."""
+    period: str
+    used: str
+    limit: str
+    dates: str
+
+
+def _vrp_of(consent: Consent, initiation: dict) -> PaymentView:
+    """A VRP consent as the approval page shows it: the payee, the limits in words; the
+    customer signs the payee and the maximum a payment may be (dynamic_linking.
+    mandate_to_sign says why)."""
+    controls = _obj((consent.data or {}).get("ControlParameters"))
+    maximum = _obj(controls.get("MaximumIndividualAmount"))
+    creditor = _obj(initiation.get("CreditorAccount"))
+    payee = Payee(_text(creditor.get("Name")) or "—",
+                  wording.account_number(creditor.get("SchemeName"),
+                                         creditor.get("Identification")) or "—",
+                  _scheme_words(creditor.get("SchemeName")),
+                  _text(creditor.get("SecondaryIdentification")))
+    remittance = _obj(initiation.get("RemittanceInformation"))
+    debtor = initiation.get("DebtorAccount") if isinstance(initiation.get("DebtorAccount"),
+                                                           dict) else None
+    try:
+        to_sign = mandate_to_sign(maximum.get("Amount"), maximum.get("Currency"),
+                                  creditor.get("Identification"))
+    except NotSignable:
+        to_sign = None
+    facts = [wording.Fact("Limits", limits_in_words(controls))]
+    kinds = controls.get("VRPType") if isinstance(controls.get("VRPType"), list) else []
+    if kinds:
+        fact_text = ", ".join("moving your own money between your accounts (sweeping)"
+                              if k == "UK.OBIE.VRPType.Sweeping" else "other payments"
+                              for k in kinds)
+        facts.append(wording.Fact("For", fact_text))
+    return PaymentView(VRP, PAYMENT_KINDS[VRP][0], True, payee,
+                       wording.money(maximum.get("Amount"), maximum.get("Currency")),
+                       _text(remittance.get("Reference")), _text(remittance.get("Unstructured")),
+                       facts,
+                       wording.account_number(debtor.get("SchemeName"),
+                                              debtor.get("Identification")) if debtor else None,
+                       debtor, _text(maximum.get("Currency")) or "", to_sign)
+
+
+def _short_money(amount, currency) -> str:
+    """£250 for 250.00, £12.50 for 12.50: whole amounts without their pence."""
+    text = wording.money(amount, currency)
+    return text[:-3] if text.endswith(".00") else text
+
+
+def limits_in_words(controls: dict) -> str:
+    """"up to £250 a payment, £1,000 a month, until 1 June 2027": the maximum a payment,
+    each periodic limit (a calendar one "each calendar month", less in the first), and the
+    dates it is valid."""
+    maximum = _obj(controls.get("MaximumIndividualAmount"))
+    parts = [f"up to {_short_money(maximum.get('Amount'), maximum.get('Currency'))} a payment"]
+    for item in controls.get("PeriodicLimits") or []:
+        item = _obj(item)
+        words = PERIOD_WORDS.get(item.get("PeriodType"), str(item.get("PeriodType")))
+        if item.get("PeriodAlignment") == "Calendar" and item.get("PeriodType") != "Day":
+            words = "each calendar " + words.removeprefix("a ").removeprefix("every ") \
+                .replace("six months", "half-year") + " (less in the first)"
+        parts.append(f"{_short_money(item.get('Amount'), item.get('Currency'))} {words}")
+    start, end = _moment(controls.get("ValidFromDateTime")), \
+        _moment(controls.get("ValidToDateTime"))
+    if start is not None:
+        parts.append(f"from {wording.uk_day(start)}")
+    parts.append(f"until {wording.uk_day(end)}" if end is not None else "until you cancel")
+    return ", ".join(parts)
+
+
+def _limits_by_id(uow: UnitOfWork, record: ConsentRecord, now: datetime) -> list[LimitLine]:
+    """A VRP consent's use of each periodic limit in its current period."""
+    if record.consent_type != VRP:
+        return []
+    from aspsp.vrp import services as vrp
+
+    row = uow.session.scalars(select(Consent).where(
+        Consent.consent_id == record.consent_id)).one()
+    lines = []
+    for use in vrp.usage(uow, row.id, row.data or {}, row.created_at, now):
+        lines.append(LimitLine(
+            PERIOD_NAMES.get(use.period_type, use.period_type),
+            wording.money(str(use.used), use.currency),
+            wording.money(str(use.limit), use.currency),
+            f"{wording.uk_day(use.start)} to {wording.uk_day(use.end - timedelta(seconds=1))}"))
+    return lines

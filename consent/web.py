@@ -515,6 +515,8 @@ def revoke(consent_id: str):
             flash(f"Done: {record.client_name} can no longer check whether your account has "
                   "enough money for a payment." if record.consent_type ==
                   screens.FUNDS_CONFIRMATION else
+                  f"Done: {record.client_name} can no longer make payments from your account."
+                  if record.consent_type == screens.VRP else
                   f"Done: {record.client_name} can no longer see your accounts.", "success")
     return redirect(url_for(".consents"), 303)
 

@@ -192,6 +192,23 @@ def payment_to_sign(amount: str, currency: str, payee: str) -> PaymentToSign:
     return PaymentToSign(_plain(value), currency, account)
 
 
+def mandate_to_sign(maximum_amount: str, currency: str, payee: str) -> PaymentToSign:
+    """What the customer signs to set up variable recurring payments: the payee and the
+    MaximumIndividualAmount of the consent, in the form of a payment (same challenge).
+
+    RTS (EU) 2018/389 art. 5(1) binds the code to "the amount of the payment transaction and
+    the payee agreed to by the payer". A VRP consent has no one amount: each payment's is set
+    later by the PISP, within limits. The payee is known and fixed (this bank requires the
+    CreditorAccount in the consent), and the most any one payment can take is the
+    MaximumIndividualAmount; binding to it is the analogue art. 5(3)(a) gives for an amount
+    not known in advance ("specific to the amount that the payer has given consent to be
+    blocked"): the customer authorises the ceiling of each transaction and its payee, and a
+    code given for another ceiling or payee fails. The periodic limits and dates are shown on
+    the page and kept in the signed digest of the consent (consent.screens.signed_digest), so
+    that any change to them after the code was given sends the customer back to sign."""
+    return payment_to_sign(maximum_amount, currency, payee)
+
+
 def _plain(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
