@@ -11,8 +11,10 @@ PORT   ?= 5000
 # pytest-xdist workers; `make test PYTEST_WORKERS=0` runs in one process.
 PYTEST_WORKERS ?= auto
 PYTEST_ARGS ?=
-# the PostgreSQL server of the five benchmarks in bench/
+# the PostgreSQL server of the benchmarks in bench/
 BENCH_PG_URL ?= postgresql://postgres@127.0.0.1:5432
+# the Redis db the event-delivery benchmark's broker uses (flushed by it)
+BENCH_EVENTS_REDIS ?= redis://127.0.0.1:6379/9
 
 .PHONY: run test venv venv-dev migrate seed worker beat bench config-table conformance clean help
 .DEFAULT_GOAL := help
@@ -25,7 +27,7 @@ help:
 	@echo "make seed          flask sandbox seed"
 	@echo "make worker        a Celery worker"
 	@echo "make beat          Celery beat (the schedules)"
-	@echo "make bench         the five benchmarks of bench/README.md, each with its baseline (PostgreSQL at BENCH_PG_URL)"
+	@echo "make bench         the six benchmarks of bench/README.md, each with its baseline (PostgreSQL at BENCH_PG_URL)"
 	@echo "make config-table  print README.md's configuration table from aspsp/config.py"
 	@echo "make conformance   the conformance suite (CONFORMANCE_PLAN: all, or discovery,dcr,fapi2,ob-ais,ob-pis) against CONFORMANCE_ISSUER with CONFORMANCE_CONFIG (specs/conformance/README.md)"
 	@echo "make clean         remove instance/ (local database, keys), caches and bench results"
@@ -66,16 +68,18 @@ beat: venv
 test: venv-dev
 	$(PY) -m pytest $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS)) $(PYTEST_ARGS)
 
-# The five benchmarks of bench/README.md, each against its own baseline in the same run:
+# The six benchmarks of bench/README.md, each against its own baseline in the same run:
 # ledger transfers against pgbench, the transactions listing at 1,000,000 against 1,000 postings,
 # the AIS transactions page against a static body of the same size, tokens against the JOSE
-# work alone, domestic payments end to end against pgbench.
+# work alone, domestic payments end to end against pgbench, event notifications delivered
+# by Celery workers on Redis against bare POSTs of the same SETs to the same receiver.
 bench: venv-dev
 	$(PY) bench/ledger_transfers.py --server $(BENCH_PG_URL)
 	$(PY) bench/transactions_listing.py --server $(BENCH_PG_URL)
 	$(PY) bench/ais_transactions.py --server $(BENCH_PG_URL)
 	$(PY) bench/token_endpoint.py --pg $(BENCH_PG_URL)
 	$(PY) bench/pis_payments.py --server $(BENCH_PG_URL)
+	$(PY) bench/events_delivery.py --server $(BENCH_PG_URL) --redis $(BENCH_EVENTS_REDIS)
 
 # The conformance suite (specs/conformance/README.md): every plan (or CONFORMANCE_PLAN, e.g.
 # ob-ais) against a running deployment, reports in instance/conformance-report/; exits 1 when a
