@@ -20,7 +20,7 @@ from datetime import timezone
 import marshmallow as ma
 from flask import Flask, current_app, request, url_for
 
-from aspsp import obapi, platform
+from aspsp import ob_signing, obapi, platform
 from aspsp.obapi import ErrorCode, ErrorItem, OBError, OBSchema
 
 from . import gate, services
@@ -88,6 +88,9 @@ def _blueprint() -> obapi.Blueprint:
     blp = obapi.Blueprint("Account Access", __name__, url_prefix="/open-banking/v3.1/aisp",
                           description="Account access consents (OBIE Read/Write API v3.1)")
     blp.register_error_handler(ConsentError, _consent_error)
+    # A consent GET or DELETE has no payload a signature could cover: an x-jws-signature on
+    # one is 400 UK.OBIE.Signature.Unexpected, as on the AIS resources.
+    ob_signing.refuse_unexpected_signatures(blp)
     security = [{"TPPOAuth2Security": [SCOPE]}]
     headers = obapi.FAPI_HEADERS
 

@@ -85,6 +85,18 @@ def test_delete_revokes_and_then_the_consent_is_gone_for_the_tpp(aisp, consent_i
     assert consent_in_db(consent_id).recorded_status == ConsentStatus.REVOKED
 
 
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+def test_a_signature_on_a_consent_read_or_delete_is_unexpected(aisp, consent_in_db, method):
+    consent_id = aisp.create_consent()
+    interaction = str(uuid.uuid4())
+    response = aisp.call(method, f"{CONSENTS}/{consent_id}", token=aisp.token(), headers={
+        "x-jws-signature": "a..b", "x-fapi-interaction-id": interaction})
+    assert response.status_code == 400
+    assert errors(response) == [("UK.OBIE.Signature.Unexpected", "x-jws-signature")]
+    assert response.headers["x-fapi-interaction-id"] == interaction
+    assert consent_in_db(consent_id).recorded_status == ConsentStatus.AWAITING_AUTHORISATION
+
+
 def test_delete_of_an_authorised_consent_stops_its_tokens(aisp, customer, decide, platform):
     consent_id = aisp.create_consent()
     decide(consent_id, customer)
