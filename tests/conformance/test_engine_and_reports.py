@@ -174,7 +174,7 @@ def test_a_plan_not_built_yet_is_a_usage_error_not_a_silent_pass(tmp_path):
     config = tmp_path / "config.json"
     config.write_text("{}")
     assert main(["--issuer", "https://bank.example", "--config", str(config), "--plan",
-                 "ob-vrp", "--report-dir", str(tmp_path)], stream=io.StringIO()) == 2
+                 "fapi1", "--report-dir", str(tmp_path)], stream=io.StringIO()) == 2
 
 
 def test_the_suite_is_black_box_it_imports_nothing_from_the_platform():
