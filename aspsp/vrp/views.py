@@ -88,7 +88,7 @@ def _consent_routes(blp: obapi.Blueprint) -> None:
     @blp.doc(operationId="domesticVrpConsentsGet", security=TPP, parameters=HEADERS,
              summary="Read a domestic VRP consent")
     @blp.response(200, schemas.OBDomesticVRPConsentResponseSchema)
-    @obapi.documented_errors(blp, 400, 401, 403, 405, 406, 500)
+    @obapi.documented_errors(blp, 400, 401, 403, 405, 406, 415, 500)
     def get_consent(ConsentId: str):  # noqa: N803 (the OBIE path name)
         p = platform.current()
         with p.uow() as uow:
@@ -103,7 +103,7 @@ def _consent_routes(blp: obapi.Blueprint) -> None:
              summary="Delete a domestic VRP consent: no VRP can be made under it any more, "
                      "its tokens are revoked")
     @blp.response(204)
-    @obapi.documented_errors(blp, 400, 401, 403, 405, 406, 500)
+    @obapi.documented_errors(blp, 400, 401, 403, 405, 406, 415, 500)
     def delete_consent(ConsentId: str):  # noqa: N803
         p = platform.current()
         with p.uow() as uow:
@@ -165,7 +165,7 @@ def _vrp_routes(blp: obapi.Blueprint) -> None:
     @blp.doc(operationId="domesticVrpGet", security=TPP, parameters=HEADERS,
              summary="Read a domestic VRP and its status")
     @blp.response(200, schemas.OBDomesticVRPResponseSchema)
-    @obapi.documented_errors(blp, 400, 401, 403, 405, 406, 500)
+    @obapi.documented_errors(blp, 400, 401, 403, 405, 406, 415, 500)
     def get_vrp(DomesticVRPId: str):  # noqa: N803
         p = platform.current()
         with p.uow() as uow:
@@ -178,7 +178,7 @@ def _vrp_routes(blp: obapi.Blueprint) -> None:
     @blp.doc(operationId="domesticVrpPaymentDetailsGet", security=TPP, parameters=HEADERS,
              summary="Every status the domestic VRP has had, oldest first")
     @blp.response(200, schemas.OBDomesticVRPDetailsSchema)
-    @obapi.documented_errors(blp, 400, 401, 403, 405, 406, 500)
+    @obapi.documented_errors(blp, 400, 401, 403, 405, 406, 415, 500)
     def get_vrp_details(DomesticVRPId: str):  # noqa: N803
         p = platform.current()
         with p.uow() as uow:
