@@ -1,12 +1,12 @@
 """Event use cases. Each takes a unit of work and leaves the commit to its caller (the view,
 the delivery task, or for `publish` the service whose state change raised the event).
 
-Delivery of one event is three steps so that no database transaction stays open while a TPP's
-server is talking: `claim` (the row and the client's subscription locked, the per-client cap
-checked, a lease taken, the SET signed; committed), the POST (aspsp.outbound, outside any
-transaction), `record` (the attempt stored, the event Delivered on a 202, else its next
-attempt scheduled or, after the retry window, DeadLettered). Only a Pending event is ever
-claimed: one acknowledged by polling is never pushed again.
+Delivery is three steps so that no database transaction stays open while a TPP's server is
+talking: `claim` (the client's subscription locked, the per-client cap checked, a batch of its
+due events leased, their SETs signed; committed), the POSTs (aspsp.outbound, outside any
+transaction), `record_all` (the attempts stored, each event Delivered on a 202, else its next
+attempt scheduled or, after the retry window, DeadLettered; the untried ones given back).
+Only Pending events are ever claimed: one acknowledged by polling is never pushed again.
 """
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""Background delivery of event notifications: one task per push attempt, and a sweep on the
-beat that sends every due retry and every event whose worker died mid-delivery (its lease ran
-out). Tasks are idempotent (only a Pending, due, unleased event is sent) and acknowledged late.
+"""Background delivery of event notifications: a task that leases a batch of one client's due
+events and pushes them one after the other, and a sweep on the beat that sends every due retry
+and every event whose worker died mid-delivery (its lease ran out). Tasks are idempotent (only
+Pending, due, unleased events are leased) and acknowledged late.
 
 A push is POST {CallbackUrl} with the SET as an application/jwt body, through aspsp.outbound
 (https only outside the sandbox, public addresses only unless allowed, no redirects, one
@@ -36,7 +37,7 @@ def policy_from_config(config) -> RetryPolicy:
 @shared_task(name=dispatch.DELIVER_EVENT, acks_late=True, autoretry_for=(OperationalError,),
              retry_backoff=True, max_retries=5)
 def deliver(event_pk: int) -> str:
-    """Push the event, with up to EVENT_DELIVERY_BATCH more of its client's due events, one
+    """Push the event's client's due events (up to EVENT_DELIVERY_BATCH, this one first), one
     after the other; the batch stops at the first push that is not a 202 (the receiver is in
     trouble: the rest wait for their own turn) and before its lease could run out."""
     p = platform.current()
