@@ -307,13 +307,18 @@ def execute_order(uow: UnitOfWork, payment_order_id: str, now: datetime) -> str 
 
 # Other payment resources executed by this same task (EXECUTE_ORDER) through the ledger:
 # domestic VRPs (aspsp.vrp). Each `executor(uow, id, now)` pays its own resource with that id
-# and answers its status, or None when the id is not one of its resources.
+# and answers its status, or None when the id is not one of its resources; its `pending(uow,
+# created_before)` lists those still Pending, for the stuck orders' sweep.
 _OTHER_EXECUTORS: list[Callable[[UnitOfWork, str, datetime], str | None]] = []
+_OTHER_PENDING: list[Callable[[UnitOfWork, datetime], list[str]]] = []
 
 
-def executes_too(executor: Callable[[UnitOfWork, str, datetime], str | None]) -> None:
+def executes_too(executor: Callable[[UnitOfWork, str, datetime], str | None],
+                 pending: Callable[[UnitOfWork, datetime], list[str]] | None = None) -> None:
     if executor not in _OTHER_EXECUTORS:
         _OTHER_EXECUTORS.append(executor)
+    if pending is not None and pending not in _OTHER_PENDING:
+        _OTHER_PENDING.append(pending)
 
 
 def _execute_other(uow: UnitOfWork, resource_id: str, now: datetime) -> str | None:
@@ -380,11 +385,12 @@ def _announce(uow: UnitOfWork, order: PaymentOrder, now: datetime) -> None:
 
 
 def pending_orders(uow: UnitOfWork, created_before: datetime) -> list[str]:
-    """Domestic and international payment orders not executed yet, submitted before
-    `created_before`."""
+    """Domestic and international payment orders (and the other resources EXECUTE_ORDER
+    executes: domestic VRPs) not executed yet, submitted before `created_before`."""
     repo = PisRepository(uow.session)
     return [order_id for order_type in IMMEDIATE_ORDER_TYPES
-            for order_id in repo.pending_orders(order_type, created_before)]
+            for order_id in repo.pending_orders(order_type, created_before)] + \
+        [other for pending in _OTHER_PENDING for other in pending(uow, created_before)]
 
 
 def refusal_reason(refusal: LedgerError) -> str:

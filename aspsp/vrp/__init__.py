@@ -13,5 +13,6 @@ def init_app(app: Flask) -> None:
     from ..pis import services as pis_services
     from . import services, views
     views.init_app(app)
-    pis_services.executes_too(services.execute_vrp)    # on pis.execute_payment_order
+    # on pis.execute_payment_order, and in its sweep of stuck orders
+    pis_services.executes_too(services.execute_vrp, pending=services.pending_vrps)
     dispatch.on_settlement(services.payment_settled)   # its resource-update event

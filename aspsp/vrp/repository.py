@@ -31,6 +31,11 @@ class VrpRepository:
             query = query.with_for_update().execution_options(populate_existing=True)
         return self.session.scalars(query).one_or_none()
 
+    def pending(self, created_before: datetime) -> list[str]:
+        return list(self.session.scalars(select(DomesticVrp.domestic_vrp_id).where(
+            DomesticVrp.status == "Pending", DomesticVrp.ledger_payment_pk.is_(None),
+            DomesticVrp.created_at < created_before).order_by(DomesticVrp.id)))
+
     def of_ledger_payment(self, payment_pk: int) -> DomesticVrp | None:
         return self.session.scalars(select(DomesticVrp).where(
             DomesticVrp.ledger_payment_pk == payment_pk)).one_or_none()

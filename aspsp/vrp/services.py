@@ -222,6 +222,13 @@ def execute_vrp(uow: UnitOfWork, domestic_vrp_id: str, now: datetime) -> str | N
     return vrp.status
 
 
+def pending_vrps(uow: UnitOfWork, created_before: datetime) -> list[str]:
+    """VRPs still Pending, submitted before `created_before`: their execution message was
+    lost (the broker down at the commit, a restart); pis.execute_stuck_orders sends it again
+    (executing twice is harmless: a VRP no longer Pending is left alone)."""
+    return VrpRepository(uow.session).pending(created_before)
+
+
 def payment_settled(uow: UnitOfWork, payment, now: datetime) -> None:
     """Settlement changed a ledger payment's status: its VRP's too, if it is one."""
     vrp = VrpRepository(uow.session).of_ledger_payment(payment.id)
