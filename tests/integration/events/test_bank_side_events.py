@@ -10,7 +10,8 @@ from __future__ import annotations
 from aspsp.events import BANK_REVOCATION_REASONS
 from tests.integration.events.test_delivery import verified_claims
 from tests.integration.consent.conftest import consent_in_db  # noqa: F401  (fixture)
-from tests.integration.pis.conftest import create_consent  # noqa: F401  (fixture used here)
+from tests.integration.pis.conftest import (  # noqa: F401  (fixtures used here)
+    approve, create_consent, make_payer, payer)
 from tests.integration.pis.conftest import domestic_consent_body
 
 CAR = "urn:uk:org:openbanking:events:consent-authorization-revoked"
@@ -117,6 +118,26 @@ def test_revoking_a_tpps_consents_stops_every_one_in_force_and_only_those(
     assert consent_in_db(other).recorded_status == "Authorised"      # another TPP's
     assert bystander.call("GET", ACCOUNTS, token=other_token).status_code == 200
     assert theirs.received == []
+
+
+def test_an_authorised_payment_consent_the_bank_stops_is_rejected_and_its_tpp_told(
+        app, make_events_tpp, payer, approve, create_consent, receiver, consent_in_db):
+    pisp = make_events_tpp(roles=("PISP",), name="Pay Quick")
+    pisp.subscribe(receiver.url, scope="payments")
+    consent_id = create_consent(pisp, domestic_consent_body("7.00")).get_json()[
+        "Data"]["ConsentId"]
+    approve(consent_id, payer)
+    result = flask(app, "consents", "revoke", consent_id, "--reason", "bank-decision")
+    assert result.exit_code == 0, result.output
+    assert consent_in_db(consent_id).recorded_status == "Rejected"  # no Revoked for payments
+    read = pisp.call("GET", f"/open-banking/v3.1/pisp/domestic-payment-consents/{consent_id}",
+                     token=pisp.token(scope="payments"))
+    assert read.get_json()["Data"]["Status"] == "Rejected"
+    [sent] = receiver.tokens()
+    events = verified_claims(pisp.http, sent)["events"]
+    assert events[CAR] == {"reason": "UK.InvisibleBank.RevokedByBank"}
+    assert events[RU]["subject"]["http://openbanking.org.uk/rty"] == \
+        "domestic-payment-consent"
 
 
 # --- an account leaves the consents that covered it --------------------------------------------
