@@ -25,10 +25,10 @@ CONTROLS = {"PSUAuthenticationMethods": ["UK.OBIE.SCANotRequired"],
             "ValidToDateTime": "2027-06-01T00:00:00+00:00"}
 
 
-def vrp_world(platform, clock, controls=None):
+def vrp_world(platform, clock, controls=None, **kw):
     world = payment_world(platform, clock, "domestic-vrp", {
         "CreditorAccount": PAYEE, "RemittanceInformation": {"Reference": "SWEEP"}},
-        client_name="Sweepr")
+        client_name="Sweepr", **kw)
     with platform.uow() as uow:
         row = uow.session.get(Consent, world.consent_pk)
         row.data = {**row.data, "ControlParameters": controls or CONTROLS}
