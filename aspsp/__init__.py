@@ -66,6 +66,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if settings["SANDBOX_ENABLED"]:   # the only place the platform meets the sandbox
         from sandbox import init_app as init_sandbox
         init_sandbox(app)
+    from . import conformance_cli, regulator
+    regulator.init_app(app)
+    conformance_cli.init_app(app)
     from . import landing
     landing.init_app(app)
     return app

@@ -114,6 +114,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AIS_UNATTENDED_DAILY_LIMIT", 4, int,
             "AIS requests per consent, endpoint and UTC day without x-fapi-customer-ip-address "
             "(the customer is not present: PSD2 RTS 36(5)(b)); further ones get 429."),
+    Setting("CONFORMANCE_REPORT_DIR", None, str,
+            "Where `flask conformance run` keeps the conformance suite's reports, a directory "
+            "per run, that the regulator page /conformance shows. Unset: "
+            "conformance-reports/ under INSTANCE_PATH."),
+    Setting("CONFORMANCE_REPORT_HISTORY", 10, int,
+            "How many conformance runs are kept (the newest; older ones are deleted after "
+            "each run)."),
     Setting("ASPSP_ORG_ID", "", str,
             "The bank's organisation id at its trust anchor: the `http://openbanking.org.uk/iss` "
             "of its signed responses (x-jws-signature). Unset: the ISSUER's host name."),

@@ -39,6 +39,9 @@ LINKS = (
     Link("developers", "Sandbox directory", "/sandbox/directory/jwks",
          "The test directory's signing keys: software statements it signs are trusted here.",
          only_with="SANDBOX_ENABLED"),
+    Link("regulators", "Conformance report", "/conformance",
+         "The latest results of the Open Banking conformance suite run against this bank, "
+         "check by check, with the runs before it."),
 )
 
 

@@ -1,0 +1,61 @@
+"""`flask conformance run` against the live platform of conftest.py: the suite runs as a
+subprocess against the app's own ISSUER with the sandbox configuration the command writes,
+its report lands in a run directory of its own, old runs are pruned, and /conformance shows
+it. Only the discovery plan runs (a few seconds): the plans themselves are tested elsewhere."""
+from __future__ import annotations
+
+import json
+import re
+from html import unescape
+
+import pytest
+
+from aspsp import conformance_cli
+
+
+@pytest.fixture
+def live_app(platform_server, tmp_path):
+    base, _config, weakening = platform_server
+    app = weakening.app
+    saved = {k: app.config.get(k) for k in ("CONFORMANCE_REPORT_DIR",
+                                              "CONFORMANCE_REPORT_HISTORY")}
+    app.config.update(CONFORMANCE_REPORT_DIR=str(tmp_path / "reports"),
+                      CONFORMANCE_REPORT_HISTORY=2)
+    yield app, base
+    app.config.update(saved)
+
+
+def test_flask_conformance_run_keeps_a_report_the_page_shows(live_app, tmp_path):
+    app, base = live_app
+    root = tmp_path / "reports"
+    for old in ("20200101T000000Z", "20200102T000000Z"):      # two earlier runs, one to prune
+        (root / old).mkdir(parents=True)
+    result = app.test_cli_runner().invoke(args=["conformance", "run", "--plan", "discovery"])
+    assert result.exit_code == 0, result.output
+    runs = sorted(p.name for p in root.iterdir() if not p.name.startswith("."))
+    assert len(runs) == 2 and runs[0] == "20200102T000000Z"
+    run_id = runs[1]
+    assert re.fullmatch(r"\d{8}T\d{6}Z", run_id)
+    assert f"Run {run_id} kept in" in result.output
+    report = json.loads((root / run_id / "report.json").read_text())
+    assert report["meta"]["issuer"] == base and report["meta"]["plans"] == ["discovery"]
+    assert report["summary"]["fail"] == 0 and report["summary"]["pass"] >= 10
+    info = json.loads((root / run_id / "run.json").read_text())
+    assert info["exit_code"] == 0 and info["issuer"] == base
+
+    # The sandbox test app it registered is written once and reused.
+    tpp = app.config["INSTANCE_PATH"] + "/" + conformance_cli.TPP_FILE
+    config = json.loads(open(tpp).read())
+    assert config["psu"]["username"] == "alice" and config["redirect_uri"].startswith("https://")
+    with app.app_context():
+        assert str(conformance_cli.sandbox_configuration(app)) == tpp
+    assert json.loads(open(tpp).read())["directory"]["software_id"] == \
+        config["directory"]["software_id"]
+
+    page = app.test_client().get("/conformance").get_data(as_text=True)
+    text = re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", page)))
+    assert "Latest run: PASSED" in text
+    assert f"Against issuer {base}" in text
+    assert f"discovery {report['summary']['pass']} 0 {report['summary']['skip']}" in text
+    assert f'href="/conformance/runs/{run_id}/report.html"' in page
+
