@@ -55,8 +55,11 @@ seed: migrate
 	$(FLASK) sandbox seed
 
 # The dev server seeds the sandbox itself when the database holds no customers yet.
+# CONFORMANCE_ON_START=all (or a plan, e.g. discovery,dcr): once serving, run the conformance
+# suite in the background for the regulator page /conformance (off by default: see README).
+CONFORMANCE_ON_START ?=
 run: migrate
-	$(PY) -m aspsp.devserver --port $(PORT)
+	$(PY) -m aspsp.devserver --port $(PORT)$(if $(CONFORMANCE_ON_START), --conformance $(CONFORMANCE_ON_START))
 
 worker: venv
 	$(CELERY) worker --loglevel=INFO

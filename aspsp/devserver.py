@@ -1,12 +1,18 @@
 """`make run`: the whole platform in one terminal, on the embedded defaults.
 
     python -m aspsp.devserver [--host 127.0.0.1] [--port $PORT] [--no-seed] [--no-worker]
+                              [--conformance PLAN]
 
 Seeds the sandbox when the database holds no customers yet, starts a Celery worker with
 embedded beat as a child process (on the broker from aspsp.config: an SQLite file under
 instance/ unless CELERY_BROKER_URL or REDIS_URL name another, so Redis is not needed), serves
 the web app on 127.0.0.1:$PORT, prints where everything is and the demo logins, and stops the
-worker on Ctrl-C. The schema must be migrated first (`flask --app aspsp db upgrade`, which
+worker on Ctrl-C. With --conformance (`make run CONFORMANCE_ON_START=all`), once the server
+answers, `flask conformance run --plan PLAN` runs in the background (its output in
+instance/conformance-run.log) and keeps a report for the regulator page /conformance; it is
+off by default: a full run takes minutes, logs the demo customer in for each consent it
+approves from 127.0.0.1 (the login rate limit the developer's own logins share) and makes
+payments in the sandbox. Whatever it finds, the server keeps serving. The schema must be migrated first (`flask --app aspsp db upgrade`, which
 `make run` does).
 """
 from __future__ import annotations
@@ -31,6 +37,7 @@ LANDMARKS = (
     ("OpenID discovery", "/.well-known/openid-configuration"),
     ("Customer consents", "/psu/consents"),
     ("Sandbox directory", "/sandbox/directory/jwks"),
+    ("Conformance report", "/conformance"),
 )
 
 
@@ -43,6 +50,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="do not seed the sandbox even if the database is empty")
     parser.add_argument("--no-worker", action="store_true",
                         help="do not start the Celery worker (background tasks wait in the broker)")
+    parser.add_argument("--conformance", metavar="PLAN", default=None,
+                        help="once serving, run the conformance suite's PLAN (all, or e.g. "
+                             "discovery,dcr) against this server in the background, for /conformance")
     return parser.parse_args(argv)
 
 
@@ -113,6 +123,22 @@ def stop_worker(process: subprocess.Popen, timeout: float = 15) -> None:
         process.wait()
 
 
+def stop_process_group(process: subprocess.Popen, timeout: float = 5) -> None:
+    """SIGTERM to a child started in its own session and to what it started (the conformance
+    run's suite), SIGKILL if they linger."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if process.poll() is not None:
+            return
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            continue
+
+
 def watch_worker(process: subprocess.Popen, log_path: Path, stopping: threading.Event) -> None:
     def watch():
         code = process.wait()
@@ -120,6 +146,49 @@ def watch_worker(process: subprocess.Popen, log_path: Path, stopping: threading.
             print(f"\n!! The background worker stopped (exit code {code}); payments will not "
                   f"settle. Its log: {log_path}", file=sys.stderr, flush=True)
     threading.Thread(target=watch, name="worker-watch", daemon=True).start()
+
+
+def start_conformance_run(app: Flask, base: str, plan: str, stopping: threading.Event,
+                          wait_seconds: float = 60) -> tuple[threading.Thread, list]:
+    """In a thread: wait until the server answers, then run `flask conformance run --plan
+    PLAN` as a child process (its own process group, output to instance/conformance-run.log).
+    Returns the thread and a list that holds the child once started (to stop it on exit)."""
+    import time
+    import urllib.request
+
+    started: list[subprocess.Popen] = []
+    log_path = Path(app.config["INSTANCE_PATH"]) / "conformance-run.log"
+
+    def run():
+        deadline = time.monotonic() + wait_seconds
+        while not stopping.is_set():
+            try:
+                urllib.request.urlopen(base + "/.well-known/openid-configuration", timeout=5)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    print(f"!! The conformance run did not start: {base} did not answer.",
+                          file=sys.stderr, flush=True)
+                    return
+                stopping.wait(0.5)
+        if stopping.is_set():
+            return
+        with open(log_path, "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "flask", "--app", "aspsp", "conformance", "run",
+                 "--plan", plan], cwd=ROOT, env=child_environment(app), stdout=log,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                preexec_fn=_die_with_parent)
+        started.append(process)
+        code = process.wait()
+        if not stopping.is_set():
+            print(f"\nThe conformance run ({plan}) finished: "
+                  f"{'every check passed' if code == 0 else f'exit code {code}'}; "
+                  f"{base}/conformance shows it (log: {log_path}).", file=sys.stderr, flush=True)
+
+    thread = threading.Thread(target=run, name="conformance-run", daemon=True)
+    thread.start()
+    return thread, started
 
 
 def served_landmarks(app: Flask, base: str) -> list[tuple[str, str]]:
@@ -229,6 +298,11 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signum, terminate)
 
     print(banner(app, base, worker_log, demo_logins(app)), flush=True)
+    conformance: list[subprocess.Popen] = []
+    if args.conformance:
+        print(f"Running the conformance suite ({args.conformance}) in the background once the "
+              f"server answers; {base}/conformance will show its report.", flush=True)
+        _, conformance = start_conformance_run(app, base, args.conformance, stopping)
     try:
         server.serve_forever()  # werkzeug's returns on KeyboardInterrupt
     except KeyboardInterrupt:
@@ -238,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\nStopping the web server" + (" and the worker..." if worker else "..."),
               flush=True)
         server.server_close()
+        for process in conformance:
+            stop_process_group(process)
         if worker is not None:
             stop_worker(worker)
     return 0

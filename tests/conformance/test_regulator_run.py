@@ -59,3 +59,38 @@ def test_flask_conformance_run_keeps_a_report_the_page_shows(live_app, tmp_path)
     assert f"discovery {report['summary']['pass']} 0 {report['summary']['skip']}" in text
     assert f'href="/conformance/runs/{run_id}/report.html"' in page
 
+
+def test_make_run_can_run_the_suite_in_the_background_once_serving(live_app, tmp_path,
+                                                                     monkeypatch):
+    """`make run CONFORMANCE_ON_START=discovery`: the dev server's background run, a child
+    `flask conformance run` on this instance, leaves a report; the server is never waited on."""
+    import threading
+
+    from aspsp import devserver
+
+    app, base = live_app
+    monkeypatch.setenv("DATABASE_URL", app.config["DATABASE_URL"])
+    monkeypatch.setenv("CONFORMANCE_REPORT_DIR", str(tmp_path / "reports"))
+    stopping = threading.Event()
+    thread, started = devserver.start_conformance_run(app, base, "discovery", stopping)
+    thread.join(120)
+    assert not thread.is_alive() and started and started[0].returncode == 0
+    runs = [p for p in (tmp_path / "reports").iterdir() if not p.name.startswith(".")]
+    assert len(runs) == 1
+    assert json.loads((runs[0] / "report.json").read_text())["meta"]["issuer"] == base
+    log = open(app.config["INSTANCE_PATH"] + "/conformance-run.log").read()
+    assert "checks:" in log and "0 failed" in log
+
+
+def test_the_background_run_gives_up_quietly_when_nothing_answers(tmp_path, capsys):
+    import threading
+    from types import SimpleNamespace
+
+    from aspsp import devserver
+
+    app = SimpleNamespace(config={"INSTANCE_PATH": str(tmp_path), "ISSUER": "http://127.0.0.1:9"})
+    thread, started = devserver.start_conformance_run(app, "http://127.0.0.1:9", "discovery",
+                                                      threading.Event(), wait_seconds=1)
+    thread.join(30)
+    assert not thread.is_alive() and started == []
+    assert "did not answer" in capsys.readouterr().err
