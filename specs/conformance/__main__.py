@@ -21,7 +21,8 @@ def parser() -> argparse.ArgumentParser:
                    "redirect URI, the customer who approves (see specs/conformance/README.md)")
     p.add_argument("--plan", action="append", default=None,
                    help=f"plan to run, repeatable or comma-separated: {', '.join(PLANS)} or all "
-                   f"(default all; planned, not built yet: {', '.join(PLANNED)})")
+                   "(default all" + (f"; planned, not built yet: {', '.join(PLANNED)}"
+                                     if PLANNED else "") + ")")
     p.add_argument("--only", help="run only the checks whose id matches this glob (or contains "
                    "it); comma-separated alternatives")
     p.add_argument("--report-dir", default="conformance-report", help="where the reports go")

@@ -84,11 +84,18 @@ def redact_headers(headers) -> dict:
 
 
 def redact_url(url: str) -> str:
+    """The URL with its secrets redacted, in the query and in a fragment of parameters (an
+    authorization response by fragment: code, id_token)."""
     parts = urlsplit(url)
-    if not parts.query:
+    if not parts.query and "=" not in parts.fragment:
         return redacted_text(url)
-    query = urlencode([(k, redact(v, k)) for k, v in parse_qsl(parts.query, keep_blank_values=True)])
-    return redacted_text(urlunsplit(parts._replace(query=query)))
+
+    def params(text: str) -> str:
+        return urlencode([(k, redact(v, k)) for k, v in parse_qsl(text, keep_blank_values=True)])
+    parts = parts._replace(query=params(parts.query) if parts.query else "")
+    if "=" in parts.fragment:
+        parts = parts._replace(fragment=params(parts.fragment))
+    return redacted_text(urlunsplit(parts))
 
 
 def _body_summary(body: Any, content_type: str) -> Any:

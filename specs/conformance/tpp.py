@@ -264,17 +264,19 @@ class TPP:
         return self.http.post(url, data={**params, **self.assertion(client, aud=aud)},
                               headers={"DPoP": dpop_proof(client.dpop_key, "POST", url)})
 
-    def approve(self, client: Client, request_uri: str, browser=None) -> str:
+    def approve(self, client: Client, request_uri: str | None, browser=None, *,
+                query: dict | None = None) -> str:
         """The customer's side: open /authorize, log in, then answer each page the bank shows
         until it sends the browser back to the TPP: a one-time code (SCA), a payment's signed
         code (dynamic linking), the consent (the first account shared, or the first account
         to pay from). Returns the redirect the bank sends the browser to (the authorization
-        response)."""
+        response). `query`: the authorization request's own parameters (a request object by
+        value, FAPI 1.0 Advanced) instead of a pushed request_uri."""
         psu = self.config.get("psu")
         if not psu:
             skip("the configuration has no customer (psu) to approve with")
         browser = browser or self.new_browser()
-        start = browser.get(self.discovery()["authorization_endpoint"], params={
+        start = browser.get(self.discovery()["authorization_endpoint"], params=query or {
             "client_id": client.client_id, "request_uri": request_uri}, allow_redirects=False)
         expect(start.status_code in (302, 303), f"/authorize answered {start.status_code}")
         pages = urljoin(start.url, start.headers["Location"])

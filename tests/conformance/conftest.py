@@ -106,7 +106,10 @@ def platform_server(tmp_path_factory):
     app = create_app({"DATABASE_URL": url, "CELERY_ALWAYS_EAGER": True, "SECRET_KEY": "conf",
                       "INSTANCE_PATH": str(tmp_path_factory.mktemp("conformance")),
                       "LOGIN_RATE_LIMIT_PER_ADDRESS": "1000 per minute",
-                      "LOGIN_RATE_LIMIT_GLOBAL": "1000 per second"})
+                      "LOGIN_RATE_LIMIT_GLOBAL": "1000 per second",
+                      # The fapi1 plan stands in for the TLS proxy on this address and sends
+                      # its client certificate in X-SSL-Client-Cert (aspsp/proxy.py).
+                      "TRUSTED_PROXIES": "127.0.0.1"})
     weakening = Weakening(app)
     http = make_server("127.0.0.1", 0, weakening, threaded=True)
     base = f"http://127.0.0.1:{http.server_port}"

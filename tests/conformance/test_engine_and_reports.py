@@ -170,11 +170,12 @@ def test_the_command_exits_0_when_every_selected_check_passes(fake_issuer, tmp_p
                 stream=io.StringIO()) == 0
 
 
-def test_a_plan_not_built_yet_is_a_usage_error_not_a_silent_pass(tmp_path):
+def test_a_plan_not_built_is_a_usage_error_not_a_silent_pass(tmp_path, capsys):
     config = tmp_path / "config.json"
     config.write_text("{}")
     assert main(["--issuer", "https://bank.example", "--config", str(config), "--plan",
-                 "fapi1", "--report-dir", str(tmp_path)], stream=io.StringIO()) == 2
+                 "fapi3", "--report-dir", str(tmp_path)], stream=io.StringIO()) == 2
+    assert "plan fapi3 is not built" in capsys.readouterr().err
 
 
 def test_the_suite_is_black_box_it_imports_nothing_from_the_platform():
