@@ -29,7 +29,7 @@ help:
 	@echo "make beat          Celery beat (the schedules)"
 	@echo "make bench         the six benchmarks of bench/README.md, each with its baseline (PostgreSQL at BENCH_PG_URL)"
 	@echo "make config-table  print README.md's configuration table from aspsp/config.py"
-	@echo "make conformance   the conformance suite (CONFORMANCE_PLAN: all, or discovery,dcr,fapi2,ob-ais,ob-pis) against CONFORMANCE_ISSUER with CONFORMANCE_CONFIG (specs/conformance/README.md)"
+	@echo "make conformance   the conformance suite (CONFORMANCE_PLAN: all, or some of discovery,dcr,fapi2,fapi1,ob-ais,ob-pis,ob-cbpii,ob-vrp) against CONFORMANCE_ISSUER with CONFORMANCE_CONFIG (specs/conformance/README.md)"
 	@echo "make clean         remove instance/ (local database, keys), caches and bench results"
 
 $(PY):
