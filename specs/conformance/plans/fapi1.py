@@ -206,13 +206,17 @@ class FAPI1:
 
     # the token endpoint and the resources
     def token_request(self, client: Client, form: dict, *, cert="default", key=None, alg=None,
-                      client_id: str | None = None):
-        """private_key_jwt (aud the token endpoint, RFC 7523 3) over MTLS."""
+                      client_id: str | None = None, assertion_change: dict | None = None):
+        """private_key_jwt (aud the token endpoint, RFC 7523 3) over MTLS; `assertion_change`
+        changes the client assertion's claims (None removes one)."""
         url = self.tpp.discovery()["token_endpoint"]
         now = int(time.time())
-        assertion = sign(key or client.key, {
-            "iss": client.client_id, "sub": client.client_id, "aud": url,
-            "jti": uuid.uuid4().hex, "iat": now, "exp": now + 60}, alg=alg or client.alg)
+        claims = {"iss": client.client_id, "sub": client.client_id, "aud": url,
+                  "jti": uuid.uuid4().hex, "iat": now, "exp": now + 60, **(assertion_change or {})}
+        claims = {k: v for k, v in claims.items() if v is not None}
+        if assertion_change:
+            self.ctx.note(f"client assertion claims sent: {claims}")
+        assertion = sign(key or client.key, claims, alg=alg or client.alg)
         data = {**form, "client_id": client_id or client.client_id,
                 "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
                 "client_assertion": assertion}
@@ -263,7 +267,7 @@ class FAPI1:
             "_verifier": verifier}
 
     def request_object(self, client: Client, params: dict, *, claims_change: dict | None = None,
-                       key=None, alg: str | None = None) -> str:
+                       key=None, alg: str | None = None, corrupt: bool = False) -> str:
         """The signed request object (FAPI 1.0 Advanced 5.2.2-1, -13, -15, -17): the request's
         parameters, iss the client, aud the issuer, nbf now, exp in five minutes; with
         `claims_change` (None values removed) for the negative checks."""
@@ -273,13 +277,18 @@ class FAPI1:
                   "iat": now, "nbf": now, "exp": now + 300, "jti": uuid.uuid4().hex}
         claims.update(claims_change or {})
         claims = {k: v for k, v in claims.items() if v is not None}
-        self.ctx.note(f"request object claims: { {k: v for k, v in claims.items() if k != 'claims'} }"
-                      f" (alg {alg or client.alg})")
+        shown = {k: v for k, v in claims.items() if k != "claims"}
+        self.ctx.note(f"request object claims: {shown} (alg {alg or client.alg})")
         if alg == "none":
             header = base64.urlsafe_b64encode(b'{"alg":"none"}').rstrip(b"=").decode()
             body = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
             return f"{header}.{body}."
-        return sign(key or client.key, claims, alg=alg or client.alg, typ="oauth-authz-req+jwt")
+        signed = sign(key or client.key, claims, alg=alg or client.alg, typ="oauth-authz-req+jwt")
+        if corrupt:  # the signature's first bytes changed: the JWS no longer verifies
+            head, body, signature = signed.split(".")
+            flipped = "A" if signature[0] != "A" else "B"
+            signed = f"{head}.{body}.{flipped}{signature[1:]}"
+        return signed
 
     def query(self, params: dict, request_object: str, **outer) -> dict:
         """The authorization request as the UK OB variant sends it: the request object by
@@ -336,7 +345,8 @@ def started(ctx: Context, response) -> tuple[bool, str]:
     parts = urlsplit(target)
     params = parse_qs(parts.fragment or parts.query)
     if "error" in params:
-        return False, f"error {params['error'][0]} sent to {parts.scheme}://{parts.netloc}{parts.path}"
+        return False, (f"error {params['error'][0]} sent to "
+                       f"{parts.scheme}://{parts.netloc}{parts.path}")
     redirect = ctx.config["redirect_uri"]
     if target.startswith(redirect) or "code" in params:
         return True, "an authorization response without an error"
@@ -345,7 +355,7 @@ def started(ctx: Context, response) -> tuple[bool, str]:
 
 def _request_refused(ctx: Context, what: str, *, claims_change: dict | None = None, key=None,
                      alg: str | None = None, outer: dict | None = None,
-                     not_to: str | None = None) -> None:
+                     not_to: str | None = None, corrupt: bool = False) -> None:
     """The positive case (the request object as the client would send it starts the
     authorisation), then the negative one (the change `what` must not)."""
     f = FAPI1(ctx)
@@ -356,7 +366,8 @@ def _request_refused(ctx: Context, what: str, *, claims_change: dict | None = No
     expect(began, f"the well-formed request object (the positive case) did not start the "
            f"authorisation: {how}")
     bad = f.begin(client, f.query(params, f.request_object(
-        client, params, claims_change=claims_change, key=key, alg=alg), **(outer or {})))
+        client, params, claims_change=claims_change, key=key, alg=alg, corrupt=corrupt),
+        **(outer or {})))
     began, how = started(ctx, bad)
     ctx.note(f"{what}: {how}")
     expect(not began, f"a request {what} was accepted: the authorisation began ({how})")
@@ -430,7 +441,8 @@ def id_token_signature(ctx: Context) -> None:
 def id_token_claims(ctx: Context) -> None:
     tpp, happy = TPP(ctx), ctx.state["fapi1_happy"]
     claims = _id_token_claims(ctx)
-    ctx.note(f"id token claims: { {k: claims.get(k) for k in ('iss', 'aud', 'exp', 'iat', 'openbanking_intent_id')} }")
+    names = ("iss", "aud", "exp", "iat", "openbanking_intent_id")
+    ctx.note(f"id token claims: { {k: claims.get(k) for k in names} }")
     aud = claims.get("aud")
     now = time.time()
     expect(claims.get("iss") == tpp.discovery()["issuer"], f"iss is {claims.get('iss')!r}")
@@ -549,6 +561,21 @@ def request_rs256(ctx: Context) -> None:
        f"{ADV} 5.2.2-1 (a JWS signed request object), 8.6 (none is not allowed)")
 def request_none(ctx: Context) -> None:
     _request_refused(ctx, "whose request object is unsigned (alg none)", alg="none")
+
+
+@check("ensure-request-object-with-invalid-signature-fails",
+       "A request object whose signature does not verify is refused",
+       f"{ADV} 5.2.2-1 (a JWS signed request object); RFC 9101, 6.2 (verify the signature)")
+def request_invalid_signature(ctx: Context) -> None:
+    _request_refused(ctx, "whose request object's signature was altered", corrupt=True)
+
+
+@check("ensure-request-object-without-scope-fails",
+       "A request object without scope is refused, even with one outside it",
+       f"{ADV} 5.2.2-10 (only the request object's parameters are used); OpenID Connect Core "
+       "3.1.2.1 (scope openid required)")
+def without_scope(ctx: Context) -> None:
+    _request_refused(ctx, "whose request object has no scope", claims_change={"scope": None})
 
 
 @check("ensure-matching-key-in-authorization-request",
@@ -705,3 +732,38 @@ def assertion_rs256(ctx: Context) -> None:
     response = f.token_request(client, {"grant_type": "client_credentials", "scope": "accounts"},
                                key=key, alg="RS256")
     oauth_refused(response, (400, 401), ("invalid_client",))
+
+
+def _assertion_refused(ctx: Context, change: dict) -> None:
+    """The positive case (the unchanged client assertion gets a token over MTLS), then the
+    changed one: 400/401 invalid_client (RFC 6749 5.2)."""
+    f = FAPI1(ctx)
+    client = f.client()
+    form = {"grant_type": "client_credentials", "scope": "accounts"}
+    good = f.token_request(client, form)
+    expect(good.status_code == 200, f"the unchanged client assertion (the positive case) "
+           f"answered {good.status_code}")
+    oauth_refused(f.token_request(client, form, assertion_change=change), (400, 401),
+                  ("invalid_client",))
+
+
+@check("ensure-client-assertion-with-wrong-aud-fails",
+       "A client assertion whose aud is another server is refused",
+       f"{ADV} 5.2.2-14 (private_key_jwt); RFC 7523, 3 (aud identifies the authorization "
+       "server)")
+def assertion_wrong_aud(ctx: Context) -> None:
+    _assertion_refused(ctx, {"aud": "https://other-server.example/token"})
+
+
+@check("ensure-client-assertion-with-exp-is-5-minutes-in-past-fails",
+       "A client assertion that expired five minutes ago is refused",
+       f"{ADV} 5.2.2-14; RFC 7523, 3 (exp)")
+def assertion_expired(ctx: Context) -> None:
+    now = int(time.time())
+    _assertion_refused(ctx, {"iat": now - 360, "exp": now - 300})
+
+
+@check("ensure-client-assertion-with-no-sub-fails", "A client assertion without sub is refused",
+       f"{ADV} 5.2.2-14; RFC 7523, 3 (sub is the client_id)")
+def assertion_no_sub(ctx: Context) -> None:
+    _assertion_refused(ctx, {"sub": None})
