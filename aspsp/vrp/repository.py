@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from aspsp.ledger.models import Account, Payment
 from aspsp.ledger.money import minor_units
+from consent.models import Consent, ConsentAccount
 
 from .models import DomesticVrp
 
@@ -50,6 +51,13 @@ class VrpRepository:
                                            DomesticVrp.created_at >= start,
                                            DomesticVrp.created_at < end))
         return Decimal(int(total)).scaleb(-minor_units(currency))
+
+    def chosen_accounts(self, consent_id: str) -> list[Account]:
+        """The accounts chosen at approval, in the order chosen (by id)."""
+        return list(self.session.scalars(
+            select(Account).join(ConsentAccount, ConsentAccount.account_pk == Account.id)
+            .join(Consent, Consent.id == ConsentAccount.consent_pk)
+            .where(Consent.consent_id == consent_id).order_by(Account.id)))
 
     def account(self, account_pk: int) -> Account:
         return self.session.get(Account, account_pk)

@@ -25,7 +25,6 @@ from aspsp.ids import new_id
 from aspsp.ledger import dispatch
 from aspsp.ledger import services as ledger
 from aspsp.ledger.errors import LedgerError
-
 from aspsp.pis import domain as pis_domain
 from aspsp.pis import services as pis
 from aspsp.pis.errors import (ConsentNotUsable, InvalidPaymentRequest, PaymentOrderNotFound,
@@ -113,8 +112,8 @@ def delete_consent(uow: UnitOfWork, client: Client, consent_id: str,
 
 
 def _chosen_debtor(uow: UnitOfWork, consent_id: str) -> dict[str, str] | None:
-    repo = PisRepository(uow.session)
-    chosen = repo.chosen_accounts(pis._consent_pk(uow, consent_id))
+    """The account the customer picked at approval (the consent's DebtorAccount)."""
+    chosen = VrpRepository(uow.session).chosen_accounts(consent_id)
     return pis.debtor_of(chosen[0]) if chosen else None
 
 
