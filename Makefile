@@ -58,7 +58,7 @@ seed: migrate
 # CONFORMANCE_ON_START=all (or a plan, e.g. discovery,dcr): once serving, run the conformance
 # suite in the background for the regulator page /conformance (off by default: see README).
 CONFORMANCE_ON_START ?=
-run: migrate
+run: migrate $(if $(CONFORMANCE_ON_START),venv-dev)
 	$(PY) -m aspsp.devserver --port $(PORT)$(if $(CONFORMANCE_ON_START), --conformance $(CONFORMANCE_ON_START))
 
 worker: venv

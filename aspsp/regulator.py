@@ -64,14 +64,13 @@ def _run_sort_key(run_id: str) -> tuple[str, int]:
 
 # --- reading a run ----------------------------------------------------------------------------
 
-@dataclass
+@dataclass(frozen=True)
 class Failure:
     plan: str
     id: str
     title: str
     clause: str
     message: str
-    new: bool = False            # passed (or did not run) in the run before
 
 
 @dataclass
@@ -201,13 +200,13 @@ def _load_run(directory: Path, run_id: str) -> Run:
     return run
 
 
-def mark_new_failures(run: Run, previous: Run | None) -> None:
-    """A failure is new when the run before was readable and did not fail that check."""
+def new_failures(run: Run, previous: Run | None) -> set[tuple[str, str]]:
+    """The checks that failed in `run` but not in the run before (when that one is readable:
+    otherwise nothing can be called new). Runs are cached and shared: never mutated here."""
     if previous is None or not previous.readable:
-        return
+        return set()
     before = {(f.plan, f.id) for f in previous.failures}
-    for failure in run.failures:
-        failure.new = (failure.plan, failure.id) not in before
+    return {(f.plan, f.id) for f in run.failures} - before
 
 
 # --- the pages --------------------------------------------------------------------------------
@@ -233,12 +232,12 @@ def run_page(run_id: str):
 
 def _page(root: Path, ids: list[str], shown: str | None):
     history = [load_run(root, run_id) for run_id in ids]
-    run = None
+    run, new = None, set()
     if shown is not None:
         index = ids.index(shown)
         run = history[index]
-        mark_new_failures(run, history[index + 1] if index + 1 < len(history) else None)
-    return render_template("regulator/conformance.html", run=run, history=history,
+        new = new_failures(run, history[index + 1] if index + 1 < len(history) else None)
+    return render_template("regulator/conformance.html", run=run, history=history, new=new,
                            latest=bool(ids) and shown == ids[0],
                            sandbox=bool(current_app.config.get("SANDBOX_ENABLED")),
                            keep=current_app.config.get("CONFORMANCE_REPORT_HISTORY"))
