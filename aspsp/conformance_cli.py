@@ -62,6 +62,10 @@ def run_command(plans, only, config_file):
             "the Open Banking functional plans validate responses with jsonschema, a "
             "development requirement: install it (make venv-dev), or run other plans "
             "(--plan discovery,dcr,fapi2)")
+    if config_file is None and not app.config.get("SANDBOX_ENABLED"):
+        raise click.ClickException(
+            "SANDBOX_ENABLED is off: give the suite's configuration with --config FILE "
+            "(specs/conformance/README.md)")
     issuer = str(app.config["ISSUER"]).rstrip("/")
     try:
         requests.get(issuer + "/.well-known/openid-configuration", timeout=10)
@@ -70,10 +74,6 @@ def run_command(plans, only, config_file):
             f"nothing answers at the ISSUER {issuer} ({type(error).__name__}): start the "
             "platform first (make run), or set ISSUER to where it is served") from None
     if config_file is None:
-        if not app.config.get("SANDBOX_ENABLED"):
-            raise click.ClickException(
-                "SANDBOX_ENABLED is off: give the suite's configuration with --config FILE "
-                "(specs/conformance/README.md)")
         config_file = str(sandbox_configuration(app))
     root = report_root(app.config)
     root.mkdir(parents=True, exist_ok=True)
@@ -136,9 +136,14 @@ def new_run_id(root: Path, when: datetime) -> str:
 
 
 def prune(root: Path, keep: int) -> None:
+    """The newest `keep` runs stay; older ones go, and so do the unfinished directories of
+    runs that were stopped (the caller holds the lock: no other run is writing one)."""
     for run_id in run_ids(root)[max(keep, 1):]:
         if RUN_ID.match(run_id):
             shutil.rmtree(root / run_id, ignore_errors=True)
+    for stale in root.glob(".*.partial"):
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def source_commit() -> str | None:

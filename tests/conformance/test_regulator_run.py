@@ -30,10 +30,12 @@ def test_flask_conformance_run_keeps_a_report_the_page_shows(live_app, tmp_path)
     root = tmp_path / "reports"
     for old in ("20200101T000000Z", "20200102T000000Z"):      # two earlier runs, one to prune
         (root / old).mkdir(parents=True)
+    (root / ".20200103T000000Z.partial").mkdir()              # a run that was stopped
     result = app.test_cli_runner().invoke(args=["conformance", "run", "--plan", "discovery"])
     assert result.exit_code == 0, result.output
     runs = sorted(p.name for p in root.iterdir() if not p.name.startswith("."))
     assert len(runs) == 2 and runs[0] == "20200102T000000Z"
+    assert not list(root.glob("*.partial"))
     run_id = runs[1]
     assert re.fullmatch(r"\d{8}T\d{6}Z", run_id)
     assert f"Run {run_id} kept in" in result.output

@@ -263,3 +263,21 @@ def test_the_run_command_says_what_the_functional_plans_need(app, reports, monke
     assert result.exit_code == 1
     assert "jsonschema" in result.output and "make venv-dev" in result.output
     assert not reports.exists()
+
+
+def test_without_the_sandbox_the_page_says_a_configuration_is_needed(database, clock, tmp_path,
+                                                                    redis_url):
+    from aspsp import create_app
+    from tests.conftest import TEST_ISSUER
+    production = create_app({"DATABASE_URL": database.url, "DATABASE": database,
+                             "CLOCK": clock, "CELERY_ALWAYS_EAGER": True,
+                             "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "test-secret",
+                             "TESTING": True, "ISSUER": TEST_ISSUER,
+                             "SANDBOX_ENABLED": False, "REDIS_URL": redis_url})
+    page = text_of(production.test_client().get("/conformance").get_data(as_text=True))
+    assert "No report yet" in page and "--config FILE" in page
+    assert "sandbox" not in page.lower()
+    result = production.test_cli_runner().invoke(args=["conformance", "run"])
+    assert result.exit_code == 1
+    assert "SANDBOX_ENABLED is off: give the suite's configuration with --config FILE" \
+        in result.output
