@@ -10,15 +10,12 @@ Only Pending events are ever claimed: one acknowledged by polling is never pushe
 """
 from __future__ import annotations
 
-import base64
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app, g, has_request_context
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
-from jwcrypto import jwk
+from jwcrypto import jwk, jws
 from jwcrypto.common import json_encode
 from sqlalchemy import case, distinct, func, insert, or_, select, update
 
@@ -91,22 +88,14 @@ def _signer(uow: UnitOfWork, now: datetime) -> tuple[jwk.JWK, str]:
 
 
 def _compact(claims: dict, key: jwk.JWK, kid: str) -> str:
-    """The compact JWS (RFC 7515) of the claims, PS256 (RSASSA-PSS, SHA-256, MGF1 SHA-256,
-    a 32-byte salt: RFC 7518 3.5), signed by the key's cryptography object directly: the same
-    token jwcrypto makes, without its per-signature overhead (verified with jwcrypto in the
-    tests)."""
-    signing_input = b".".join((
-        _b64(json_encode({"alg": SET_ALG, "kid": kid, "typ": SET_TYP}).encode()),
-        _b64(json_encode(claims).encode())))
-    signature = key.get_op_key("sign").sign(signing_input, _PSS, hashes.SHA256())
-    return (signing_input + b"." + _b64(signature)).decode()
-
-
-_PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=hashes.SHA256.digest_size)
-
-
-def _b64(data: bytes) -> bytes:
-    return base64.urlsafe_b64encode(data).rstrip(b"=")
+    """The compact JWS (RFC 7515) of the claims, PS256, made by jwcrypto's JWSCore: the
+    signature alone, without the JWS object's parsing and checks of a general serialization
+    (about 0.1 ms a token; the loaded key above is what saves tens of milliseconds)."""
+    signed = jws.JWSCore(SET_ALG, key, json_encode({"alg": SET_ALG, "kid": kid, "typ": SET_TYP}),
+                         json_encode(claims).encode()).sign()
+    payload = signed["payload"]
+    payload = payload.decode() if isinstance(payload, bytes) else payload
+    return f"{signed['protected']}.{payload}.{signed['signature']}"
 
 
 # --- subscriptions ---------------------------------------------------------------------------
