@@ -54,7 +54,9 @@ registered with `on_instalment` (the PIS API's: the tariff of an international s
 consent, aspsp.pis.charges) is asked, inside the instalment's savepoint, what goes to the
 creditor and then posts its charge with the payment (the postings valued at the due date
 like the payment's). An account that cannot pay the amount and the charge refuses both:
-the instalment is Rejected like any other refused payment, with nothing moved.
+the instalment is Rejected like any other refused payment, with nothing moved. Listeners
+registered with `on_executed` hear of each instalment once it is recorded, in its
+transaction (the PIS API's: a resource-update event to the TPP whose order set it up).
 
 A payment that cannot be made (insufficient funds, a disabled or closed account, a creditor
 the ledger refuses) moves no money: the execution is recorded as Rejected with its reason.
@@ -154,6 +156,24 @@ def on_instalment(charger: Charger) -> None:
     StandingOrder or ScheduledPayment) before it is paid: None, or its InstalmentCharge."""
     if charger not in _chargers:
         _chargers.append(charger)
+
+
+# Called in the unit of work of each instalment, once it is recorded (paid or refused): the
+# PIS API tells the TPP whose order set the schedule up (a resource-update event).
+_executed_listeners: list[Callable[[UnitOfWork, Any, "Execution", datetime], None]] = []
+
+
+def on_executed(listener: Callable[[UnitOfWork, Any, "Execution", datetime], None]) -> None:
+    """Call `listener(uow, row, execution, now)` after each instalment of a schedule row (a
+    StandingOrder or ScheduledPayment) is recorded, in its transaction."""
+    if listener not in _executed_listeners:
+        _executed_listeners.append(listener)
+
+
+def _executed(uow: UnitOfWork, row, execution: "Execution", now: datetime) -> "Execution":
+    for listener in list(_executed_listeners):
+        listener(uow, row, execution, now)
+    return execution
 
 
 def _charge_of(uow: UnitOfWork, row, debited: Money,
@@ -517,7 +537,7 @@ def _execute_scheduled_payment(uow: UnitOfWork, row: models.ScheduledPayment, no
                         amount_minor=row.amount_minor, now=now, outcome=outcome)
     row.status = EXECUTED if isinstance(outcome[0], models.Payment) else REJECTED
     row.rejection_reason = execution.rejection_reason
-    return execution
+    return _executed(uow, row, execution, now)
 
 
 def _execute_standing_order(uow: UnitOfWork, row: models.StandingOrder, now: datetime,
@@ -540,7 +560,7 @@ def _execute_standing_order(uow: UnitOfWork, row: models.StandingOrder, now: dat
     else:
         row.next_payment_datetime = following.due
         row.next_amount_minor = amount_of(row, following)
-    return execution
+    return _executed(uow, row, execution, now)
 
 
 def _following(row: models.StandingOrder, paid_due: datetime) -> Instalment | None:

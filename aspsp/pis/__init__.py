@@ -14,3 +14,4 @@ def init_app(app: Flask) -> None:
     views.init_app(app)
     dispatch.on_settlement(services.payment_settled)   # its resource-update event
     schedules.on_instalment(services.instalment_charge)   # the charges of its schedules
+    schedules.on_executed(services.instalment_executed)   # each instalment's resource-update

@@ -355,6 +355,19 @@ def payment_settled(uow: UnitOfWork, payment, now: datetime) -> None:
     if order is not None:
         charges.settle_charge(uow, charges.instalment_charge_entry(
             order.status_history, payment.payment_id), payment, now)
+        _announce(uow, order, now)      # its payment-details changed
+
+
+def instalment_executed(uow: UnitOfWork, row, execution, now: datetime) -> None:
+    """The schedule engine paid (or refused) an instalment of a schedule row (a
+    StandingOrder or ScheduledPayment; aspsp.ledger.schedules.on_executed): when a TPP's
+    order set it up, the order's payment-details changed, so a resource-update event."""
+    from aspsp.ledger.models import StandingOrder
+    found = PisRepository(uow.session).order_of_schedule(
+        standing_order_pk=row.id if isinstance(row, StandingOrder) else None,
+        scheduled_payment_pk=None if isinstance(row, StandingOrder) else row.id)
+    if found is not None:
+        _announce(uow, found[0], now)
 
 
 def instalment_charge(uow: UnitOfWork, row, debited, now: datetime):

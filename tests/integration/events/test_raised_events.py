@@ -92,3 +92,34 @@ def test_a_payment_executed_then_settled_raises_a_resource_update_each_time(
     read = pisp.call("GET", f"/open-banking/v3.1/pisp/domestic-payments/{payment_id}",
                      token=pisp.token(scope="payments"))
     assert read.get_json()["Data"]["Status"] == "AcceptedSettlementCompleted"
+
+
+def test_each_instalment_of_a_standing_order_raises_a_resource_update_of_the_order(
+        app, platform, clock, make_events_tpp, payer, approve, receiver):
+    """The TPP learns that its standing order ran: each instalment's payment and its
+    settlement change the order's payment-details, so each raises a resource-update of the
+    standing order (not of the ledger's own payments, which the TPP cannot read)."""
+    from aspsp.ledger import schedules
+    from tests.integration.pis.test_schedules import (STANDING, STANDING_ORDERS, approved,
+                                                      payment_body, standing_body, submit)
+    pisp = make_events_tpp(roles=("PISP",), name="Rent Robot")
+    pisp.subscribe(receiver.url, scope="payments")
+    body = standing_body(NumberOfPayments="2")
+    consent_id, token = approved(pisp, payer, STANDING, body, approve)
+    created = submit(pisp, STANDING_ORDERS, token, payment_body(consent_id, body))
+    assert created.status_code == 201, created.get_json()
+    order_id = created.get_json()["Data"]["DomesticStandingOrderId"]
+    assert receiver.tokens() == []                     # the TPP made it: it knows
+
+    clock.advance(timedelta(days=50))                  # 30 June and 31 July fall due
+    with app.app_context(), platform.uow() as uow:     # as the beat task runs it
+        assert len(schedules.run_due(uow, clock.now())) == 2
+    claims = [verified_claims(pisp.http, t) for t in receiver.tokens()]
+    link = (f"{app.config['ISSUER'].rstrip('/')}/open-banking/v3.1/pisp/"
+            f"domestic-standing-orders/{order_id}")
+    assert len(claims) == 4 and len({c["jti"] for c in claims}) == 4   # paid, settled: twice
+    for one in claims:
+        assert one["sub"] == link and one["aud"] == pisp.client_id
+        subject = one["events"][RU]["subject"]
+        assert subject["http://openbanking.org.uk/rid"] == order_id
+        assert subject["http://openbanking.org.uk/rty"] == "domestic-standing-order"
