@@ -125,6 +125,9 @@ def confirm_funds(uow: UnitOfWork, context, consent_id: str, body: Mapping[str, 
     if context.consent_id != consent_id or data["ConsentId"] != consent_id:
         raise WrongConsent("the ConsentId is not the consent of the access token",
                            "Data.ConsentId")
+    if context.consent_type != DOMESTIC_VRP:     # the gate lets any payment consent through
+        raise WrongConsent("the token's consent is not a domestic VRP consent",
+                           "Data.ConsentId")
     problems = pis_domain.amount_problems(data["InstructedAmount"], "Data.InstructedAmount",
                                           pis_domain.DOMESTIC_CURRENCIES)
     if problems:

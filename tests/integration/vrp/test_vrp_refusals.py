@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from aspsp.vrp.models import DomesticVrp
 from consent import services as consents
 from consent.models import Consent
+from tests.integration.pis.conftest import create_consent, journey  # noqa: F401 (fixtures)
 from tests.integration.vrp.conftest import (CONSENTS, codes, limit, vrp_body,
                                             vrp_consent_body)
 
@@ -168,3 +169,16 @@ def test_another_pisp_cannot_read_or_delete_the_consent(pisp, other_pisp, payer,
         assert response.status_code == 400
         assert codes(response) == ["UK.OBIE.Resource.NotFound"]
     assert j.consent().get_json()["Data"]["Status"] == "Authorised"
+
+
+def test_a_payment_consents_token_gets_no_vrp_funds_confirmation(pisp, payer, journey):
+    """A PISP's token for a single domestic payment (scope payments, like a VRP consent's)
+    cannot ask the VRP funds-confirmation of its own consent: the path is a VRP consent's
+    resource, so the answer is 403 ConsentMismatch, not whether the account can pay."""
+    j = journey(pisp, payer)
+    answer = pisp.call("POST", f"{CONSENTS}/{j.consent_id}/funds-confirmation", token=j.token,
+                       json={"Data": {"ConsentId": j.consent_id, "InstructedAmount": {
+                           "Amount": "1.00", "Currency": "GBP"}}})
+    assert answer.status_code == 403, answer.get_json()
+    assert codes(answer) == ["UK.OBIE.Resource.ConsentMismatch"]
+    assert "FundsAvailableResult" not in (answer.get_json().get("Data") or {})
