@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from aspsp.ledger.models import Account, Payment
@@ -43,11 +43,17 @@ class VrpRepository:
 
     def used(self, consent_pk: int, currency: str, start: datetime, end: datetime) -> Decimal:
         """What the consent's VRPs not rejected took in [start, end): read under the
-        consent's row lock by the submission, so it sees every VRP committed before it."""
+        consent's row lock by the submission, so it sees every VRP committed before it. A
+        VRP is rejected when the ledger refused it (its own status) or when the scheme
+        did (its ledger payment's status: the VRP's own stays as it was executed)."""
         total = self.session.scalar(select(func.coalesce(func.sum(DomesticVrp.amount_minor), 0))
+                                    .outerjoin(Payment,
+                                               Payment.id == DomesticVrp.ledger_payment_pk)
                                     .where(DomesticVrp.consent_pk == consent_pk,
                                            DomesticVrp.currency == currency,
                                            DomesticVrp.status != REJECTED,
+                                           or_(Payment.id.is_(None),
+                                               Payment.status != REJECTED),
                                            DomesticVrp.created_at >= start,
                                            DomesticVrp.created_at < end))
         return Decimal(int(total)).scaleb(-minor_units(currency))

@@ -86,3 +86,18 @@ def test_the_consent_is_not_valid_before_its_valid_from(pisp, payer, vrp_journey
     j = vrp_journey(pisp, payer, vrp_consent_body(
         ValidFromDateTime="2026-06-16T00:00:00+00:00"))
     assert over_path(j.pay("1.00")) == "Data.ControlParameters.ValidFromDateTime"
+
+
+def test_a_vrp_the_scheme_rejected_uses_none_of_the_limits(pisp, make_payer, vrp_journey):
+    # the sandbox scheme rejects a payee whose account number is 99999999 (closed): the
+    # debit is refunded, the VRP reads Rejected, and its amount is back in the limits
+    closed = {"SchemeName": "UK.OBIE.SortCodeAccountNumber",
+              "Identification": "20000099999999", "Name": "Closed Ltd"}
+    j = vrp_journey(pisp, make_payer("100.00"),
+                    vrp_consent_body("50.00", [limit("50.00", "Day", "Calendar")],
+                                     creditor=closed))
+    rejected = j.pay("50.00")
+    assert status(rejected) == 201
+    vrp_id = rejected.get_json()["Data"]["DomesticVRPId"]
+    assert j.read(vrp_id).get_json()["Data"]["Status"] == "Rejected"
+    assert status(j.pay("50.00")) == 201
