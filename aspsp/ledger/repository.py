@@ -8,7 +8,7 @@ from typing import Iterable
 
 from sqlalchemy import JSON, and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import flag_dirty, set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from . import models
@@ -257,6 +257,11 @@ class LedgerRepository:
             if held is not None:                # ...without a read back, and still usable
                 for name, value in zip(_BALANCE_COLUMNS, values):   # once it has closed
                     set_committed_value(held, name, value)
+                # Marked changed (no UPDATE: nothing differs from what is set as loaded), so
+                # a savepoint rolled back expires it like an object the ORM wrote: else it
+                # would keep balances the database no longer has (a payment whose charge
+                # the account cannot pay, say) for the next post_entry to trust on SQLite.
+                flag_dirty(held)
 
     def insert_entry(self, entry: dict, postings: list[dict]) -> int:
         """A journal entry and its postings in two INSERTs; the entry's row id."""

@@ -144,3 +144,29 @@ def test_refusals_are_the_ones_they_were(platform, clock, case, error):
                          now=clock.now())
         uow.rollback()
         assert uow.session.scalars(select(models.Payment)).all() == []
+
+
+def test_a_payment_rolled_back_in_a_savepoint_leaves_no_balance_on_the_account_held(
+        platform, clock):
+    """What a refused charge does (the payment and its charge in one savepoint, both rolled
+    back): the account the session holds shows the database's balances again, so a debit
+    posted next in the same unit of work (post_entry trusts it on SQLite) sees 100.00
+    available, not the 10.00 left after the payment that never happened."""
+    with platform.uow() as uow:
+        a = factories.account(uow, now=clock.now(), funded="100.00")
+        uow.commit()
+        account_id = a.account_id
+    with platform.uow() as uow:
+        held = LedgerRepository(uow.session).account(account_id)
+        savepoint = uow.session.begin_nested()
+        services.pay(uow, debtor_account_id=account_id, creditor=OUTSIDE, amount=gbp("90"),
+                     now=clock.now())
+        assert held.pending_debits_minor == -9000
+        savepoint.rollback()
+        assert (held.booked_minor, held.pending_debits_minor) == (10000, 0)
+        capital = services.internal_account_id(uow, services.BANK_CAPITAL, "GBP")
+        services.post_entry(uow, services.transfer_lines(account_id, capital, gbp("50")),
+                            kind="test", now=clock.now())
+        uow.commit()
+        assert held.booked_minor == 5000
+        assert services.reconcile_balances(uow) == []
