@@ -144,10 +144,15 @@ def get_consent(uow: UnitOfWork, client: Client, consent_id: str, consent_type: 
     return ConsentView(record, debtor_of(chosen[0]) if chosen else None)
 
 
-def funds_confirmation(uow: UnitOfWork, context, consent_id: str, now: datetime) -> bool:
+def funds_confirmation(uow: UnitOfWork, context, consent_id: str, now: datetime, *,
+                       order_type: str) -> bool:
     """Whether the debtor account can pay the consent's amount now (balance and unused
-    arranged overdraft). `context` is the gate's ConsentContext of the customer's token."""
+    arranged overdraft). `context` is the gate's ConsentContext of the customer's token;
+    `order_type` the kind of consent the path names (the payments scope admits every payment
+    consent type: another kind's token is refused, as a VRP consent has no amount)."""
     _check_token_consent(context, consent_id)
+    if context.consent_type != order_type:
+        raise WrongConsent(f"the token's consent is not a {order_type} consent", "ConsentId")
     repo = PisRepository(uow.session)
     consent = repo.consent(context.consent_pk)
     debtor = _debtor(repo, consent, context)

@@ -195,7 +195,7 @@ def _consent_routes(blp: obapi.Blueprint, kind: Kind) -> None:
         now = p.clock.now()
         with p.uow() as uow:
             available = services.funds_confirmation(uow, gate.current_consent(), ConsentId,
-                                                    now)
+                                                    now, order_type=kind.order_type)
         return encoding.json_response({
             "Data": {"FundsAvailableResult": {"FundsAvailableDateTime": now,
                                               "FundsAvailable": available}},

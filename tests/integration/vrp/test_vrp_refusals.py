@@ -13,7 +13,7 @@ from aspsp.vrp.models import DomesticVrp
 from consent import services as consents
 from consent.models import Consent
 from tests.integration.pis.conftest import create_consent, journey  # noqa: F401 (fixtures)
-from tests.integration.vrp.conftest import (CONSENTS, codes, limit, vrp_body,
+from tests.integration.vrp.conftest import (CONSENTS, PISP, codes, limit, vrp_body,
                                             vrp_consent_body)
 
 
@@ -182,3 +182,17 @@ def test_a_payment_consents_token_gets_no_vrp_funds_confirmation(pisp, payer, jo
     assert answer.status_code == 403, answer.get_json()
     assert codes(answer) == ["UK.OBIE.Resource.ConsentMismatch"]
     assert "FundsAvailableResult" not in (answer.get_json().get("Data") or {})
+
+
+def test_a_vrp_consents_token_gets_no_payment_consents_funds_confirmation(pisp, payer,
+                                                                         vrp_journey):
+    """The other way round: a VRP consent's token on the domestic (or international) payment
+    consents' funds-confirmation GET is 403 ConsentMismatch, not a 500 (a VRP consent has no
+    InstructedAmount) nor an answer about another kind of consent."""
+    j = vrp_journey(pisp, payer)
+    for kind in ("domestic-payment-consents", "international-payment-consents",
+                 "international-scheduled-payment-consents"):
+        answer = pisp.call("GET", f"{PISP}/{kind}/{j.consent_id}/funds-confirmation",
+                           token=j.token)
+        assert answer.status_code == 403, (kind, answer.status_code, answer.get_data()[:300])
+        assert codes(answer) == ["UK.OBIE.Resource.ConsentMismatch"]
