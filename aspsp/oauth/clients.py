@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import math
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
@@ -100,10 +101,28 @@ def find_client(uow: UnitOfWork, client_id: str | None) -> Client | None:
 
 # A TPP that rotates its keys signs with a kid the bank has not fetched yet: that kid, unknown
 # in the cached JWKS, has its client's jwks_uri fetched again at once, but at most once per
-# this many seconds per client in every process together (the replay cache's SET NX EX in
-# Redis, one command), so a flood of made-up kids costs the TPP's server one fetch a minute.
-JWKS_REFETCH_PER_CLIENT_SECONDS = 60
-_REFETCH_NAMESPACE = "jwks_refetch"
+# this many seconds per client in each process. Per process, not one flag for all: each
+# process keeps its own copy of the keys, so each must refetch for itself, and a shared flag
+# could be used up by any request naming the client (a client assertion is read before the
+# client is authenticated), leaving the other processes on the old keys. A flood of made-up
+# kids costs the TPP's server one fetch per process every few seconds.
+JWKS_REFETCH_PER_CLIENT_SECONDS = 10
+_refetched: OrderedDict[str, float] = OrderedDict()    # client_id -> time.monotonic()
+_refetched_lock = threading.Lock()
+_REFETCHED_KEPT = 10_000
+
+
+def _may_refetch(client_id: str) -> bool:
+    now = time.monotonic()
+    with _refetched_lock:
+        last = _refetched.get(client_id)
+        if last is not None and now - last < JWKS_REFETCH_PER_CLIENT_SECONDS:
+            return False
+        _refetched[client_id] = now
+        _refetched.move_to_end(client_id)
+        while len(_refetched) > _REFETCHED_KEPT:
+            _refetched.popitem(last=False)
+        return True
 
 
 def client_jwks(uow: UnitOfWork, client: Client, *, kid: str | None = None) -> dict:
@@ -124,10 +143,10 @@ def client_jwks(uow: UnitOfWork, client: Client, *, kid: str | None = None) -> d
         jwks = software_jwks(uow, uri, config=p.config, now=p.clock.now())
     except JwksUnavailable:
         jwks = {"keys": []}
-    if not isinstance(kid, str) or _names_kid(jwks, kid) or not p.replay.first_use(
-            _REFETCH_NAMESPACE, client.get_client_id(), JWKS_REFETCH_PER_CLIENT_SECONDS):
+    if not isinstance(kid, str) or _names_kid(jwks, kid) \
+            or not _may_refetch(client.get_client_id()):
         return jwks
-    try:      # this client's one refetch of the minute: whatever the fetcher's own pace
+    try:      # this client's one refetch of the moment: whatever the fetcher's own pace
         return software_jwks(uow, uri, config=p.config, now=p.clock.now(), refresh=True,
                              refetch_after=0)
     except JwksUnavailable:

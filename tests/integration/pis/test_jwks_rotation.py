@@ -138,3 +138,30 @@ def test_a_client_assertion_by_a_rotated_key_is_fetched_once(pisp, platform, jwk
     unknown = token_with(pisp, new_key())
     assert (unknown.status_code, unknown.get_json()["error"]) == (401, "invalid_client")
     assert served.hits == 2
+
+
+def test_a_request_naming_a_client_with_a_made_up_kid_holds_its_refetch_only_seconds(
+        pisp, platform, jwks_server):
+    """A client assertion is read before its client is authenticated, so anyone can name a
+    client with a made-up kid and so use up that client's refetch. It is held per process
+    for JWKS_REFETCH_PER_CLIENT_SECONDS only (not a minute, nor for every process): the
+    TPP's rotated key is taken once those seconds have passed."""
+    from aspsp.oauth import clients
+    url, served = jwks_server
+    first, rotated = pisp.client.signing_key, new_key()
+    served.jwks = {"keys": [public(first)]}
+    behind_jwks_uri(platform, pisp, url)
+    assert token_with(pisp, first).status_code == 200
+    assert served.hits == 1
+
+    forged = token_with(pisp, new_key())                # the attacker's made-up kid
+    assert (forged.status_code, forged.get_json()["error"]) == (401, "invalid_client")
+    assert served.hits == 2
+    served.jwks = {"keys": [public(rotated)]}          # the TPP rotates at once after
+    assert token_with(pisp, rotated).status_code == 401    # within the seconds held
+    assert served.hits == 2
+    with clients._refetched_lock:                      # those seconds pass
+        clients._refetched[pisp.client_id] -= clients.JWKS_REFETCH_PER_CLIENT_SECONDS
+    issued = token_with(pisp, rotated)
+    assert issued.status_code == 200, issued.get_json()
+    assert served.hits == 3
