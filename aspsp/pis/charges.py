@@ -129,9 +129,12 @@ def split(charges: Sequence[Mapping[str, Any]] | None, currency: str,
 
 
 def _in(amount: Money, currency: str, now: datetime) -> Money:
+    """`amount` (the tariff's, GBP) in `currency` at the table's rate for 1 GBP: multiplied
+    by it, not divided by its inverse rounded to six places (INR: 15.00 GBP is 1587.00,
+    not 1586.97)."""
     if amount.currency == currency:
         return amount
-    return fx.quote(currency, amount.currency, fx.INDICATIVE, now).convert(amount, currency)
+    return fx.quote(amount.currency, currency, fx.INDICATIVE, now).convert(amount, currency)
 
 
 def amount_sent(amount: Money, charges: Split | None) -> Money:

@@ -57,3 +57,12 @@ def test_an_account_in_another_currency_pays_the_charge_converted():
     split = charges.split(charges.international_charges({}), "EUR", NOW)
     assert split.debtor.currency == "EUR" and split.debtor.amount > 15
     assert charges.split([], "GBP", NOW) is None
+
+
+def test_a_charge_in_another_currency_is_the_tariff_at_the_tables_rate_to_the_minor_unit():
+    # 1 GBP buys 105.80 INR: 15.00 GBP is 1587.00 INR, 10.00 GBP 1058.00 (not the 1586.97
+    # and 1057.98 of dividing by the inverse rate rounded to six places, 0.009452)
+    found = charges.international_charges({"ChargeBearer": "BorneByDebtor"})
+    assert charges.split(found, "INR", NOW).debtor == Money.of("2645.00", "INR")
+    assert charges.split(charges.international_charges({}), "JPY", NOW).debtor == \
+        Money.of("2858", "JPY")             # 15.00 x 190.50 = 2857.5, half up
