@@ -254,17 +254,6 @@ def test_the_page_and_the_report_render_in_chromium(tmp_path):
         server.shutdown()
 
 
-def test_the_run_command_says_what_the_functional_plans_need(app, reports, monkeypatch):
-    import importlib.util
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "jsonschema" else real(name, *a))
-    result = app.test_cli_runner().invoke(args=["conformance", "run", "--plan", "fapi2,ob-ais"])
-    assert result.exit_code == 1
-    assert "jsonschema" in result.output and "make venv-dev" in result.output
-    assert not reports.exists()
-
-
 def test_without_the_sandbox_the_page_says_a_configuration_is_needed(database, clock, tmp_path,
                                                                     redis_url):
     from aspsp import create_app
