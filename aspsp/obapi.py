@@ -9,6 +9,11 @@
   challenge. Any other exception on an OB blueprint becomes 500 UK.OBIE.UnexpectedError; an
   unknown path under /open-banking/ is 404 and a known path with another method 405, both in
   OB format.
+- Bodies: `json_response(payload)` (and `encode`) send a plain dict as JSON with orjson, as
+  the lean API paths build them (PIS, VRP, CoF; AIS has its own encoder for its pages): the
+  payloads already are what the response schemas would dump (OBIE names, optional fields
+  left out, aware UTC datetimes); the schemas serve the OpenAPI document, and the contract
+  tests check the real responses against the official files.
 - Headers: x-fapi-interaction-id echoed when it is a UUID (else a new one), on every response
   and in `flask.g.interaction_id` for the JSON logs; x-fapi-auth-date and
   x-fapi-customer-ip-address validated; Content-Type 415 and Accept 406; a `Date` header;
@@ -34,6 +39,7 @@ from http import HTTPStatus
 from typing import Callable, Iterable, Iterator
 
 import marshmallow as ma
+import orjson
 from flask import Flask, Response, current_app, g, request
 from flask import Blueprint as FlaskBlueprint
 from flask_smorest import Api
@@ -132,6 +138,15 @@ _DEFAULT_MESSAGES = {
     415: "The request's media type is not supported",
     500: "An unexpected error occurred",
 }
+
+
+def encode(payload: dict) -> bytes:
+    return orjson.dumps(payload)
+
+
+def json_response(payload: dict, status: int = 200) -> Response:
+    return current_app.response_class(encode(payload), status=status,
+                                      mimetype="application/json")
 
 
 def bad_request(code: str, message: str, path: str | None = None) -> OBError:

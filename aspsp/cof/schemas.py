@@ -1,6 +1,6 @@
 """Request and response schemas of the Confirmation of Funds API v3.1.11, named as the
 official OpenAPI document names them. Requests are parsed with them (unknown fields refused);
-responses are built as plain dicts (aspsp.cof.encoding) and the schemas document them."""
+responses are built as plain dicts (aspsp.obapi.json_response) and the schemas document them."""
 from __future__ import annotations
 
 from datetime import timezone

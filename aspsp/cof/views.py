@@ -8,7 +8,7 @@ confirmation takes the customer's authorization-code token of that very consent
 revoked with it, an expired consent's token gets a bare 401). Neither is signed nor
 idempotent (OBIE CoF profile: "are not idempotent"; the resource docs' signing column is No).
 
-Each view is one service call, the answer a plain dict encoded by orjson (aspsp.cof.encoding);
+Each view is one service call, the answer a plain dict encoded by orjson (aspsp.obapi.json_response);
 the schemas document it. Another client's consent is answered like an unknown id (400
 UK.OBIE.Resource.NotFound), as the AIS and PIS consents are; a deleted one too. A CBPII
 reads nothing but the consent and the yes/no answers it asked for: the answer never carries
@@ -25,7 +25,7 @@ from consent.api import v31_status
 from consent.errors import ConsentError, ConsentNotFound, InvalidConsentRequest
 from consent.services import ConsentRecord
 
-from . import encoding, schemas, services
+from . import schemas, services
 from .domain import ProblemKind
 from .errors import (AccountNotEnabled, AccountNotPermitted, CofError, DuplicateReference,
                      InvalidRequest, WrongConsent)
@@ -71,7 +71,7 @@ def _blueprint() -> obapi.Blueprint:
                                              parsed["Data"].get("ExpirationDateTime"),
                                              p.clock.now())
             uow.commit()
-        return encoding.json_response(_consent_body(record), 201)
+        return obapi.json_response(_consent_body(record), 201)
 
     @blp.route("/funds-confirmation-consents/<ConsentId>", methods=["GET"],
                endpoint="GetFundsConfirmationConsentsConsentId")
@@ -85,7 +85,7 @@ def _blueprint() -> obapi.Blueprint:
         with p.uow() as uow:
             record = services.get_consent(uow, gate.current_client().client, ConsentId,
                                           p.clock.now())
-        return encoding.json_response(_consent_body(record))
+        return obapi.json_response(_consent_body(record))
 
     @blp.route("/funds-confirmation-consents/<ConsentId>", methods=["DELETE"],
                endpoint="DeleteFundsConfirmationConsentsConsentId")
@@ -116,7 +116,7 @@ def _blueprint() -> obapi.Blueprint:
             record = services.confirm_funds(uow, gate.current_consent(), request.get_json(),
                                             p.clock.now())
             uow.commit()
-        return encoding.json_response(_confirmation_body(record), 201)
+        return obapi.json_response(_confirmation_body(record), 201)
 
     return blp
 

@@ -1,8 +1,8 @@
 """Open Banking Payment Initiation API (PIS), v3.1.11: payment consents and the payments
 they allow, executed through the ledger. One flask-smorest blueprint (views), its schemas,
 the rules of a payment order as pure functions (domain), use cases (services) over queries
-(repository), the Celery task that executes an order (tasks), and the lean JSON encoding of
-responses (encoding)."""
+(repository), and the Celery task that executes an order (tasks); responses are plain
+dicts sent by aspsp.obapi.json_response."""
 from __future__ import annotations
 
 from flask import Flask

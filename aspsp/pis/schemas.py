@@ -1,7 +1,7 @@
 """Payment Initiation v3.1.11 schemas, named as the OBIE components. The request schemas
 parse and validate (unknown fields refused, lengths, enums, patterns as the official
 document has them); the response schemas document the responses in the generated OpenAPI
-document, which the views build directly (aspsp.pis.encoding) and the contract tests check
+document, which the views build directly (aspsp.obapi.json_response) and the contract tests check
 against the official file."""
 from __future__ import annotations
 

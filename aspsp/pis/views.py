@@ -15,7 +15,7 @@ client-credentials token with scope `payments` of a client registered as a PISP
 (`requires_client`); the funds confirmation and the submission of a payment take the
 customer's authorization-code token of that very consent (`requires_consent`). Each view is
 then one service call, the answer built as a plain dict and encoded by orjson
-(aspsp.pis.encoding); the schemas document it. Another client's consent or payment is
+(aspsp.obapi.json_response); the schemas document it. Another client's consent or payment is
 answered like an unknown id (400 UK.OBIE.Resource.NotFound), as the AIS consents are.
 """
 from __future__ import annotations
@@ -30,7 +30,7 @@ from consent import gate
 from consent.domain import ConsentStatus
 from consent.errors import ConsentError, ConsentNotFound
 
-from . import encoding, schemas, services
+from . import schemas, services
 from .domain import ProblemKind
 from .errors import (ConsentNotUsable, DebtorNotPermitted, InvalidPaymentRequest,
                      PaymentOrderNotFound, PisError, WrongConsent)
@@ -160,7 +160,7 @@ def _consent_routes(blp: obapi.Blueprint, kind: Kind) -> None:
             key = idempotency.claim(uow)        # the first write: a repeat replays
             view = services.create_consent(uow, gate.current_client().client, kind.order_type,
                                            request.get_json(), parsed, p.clock.now())
-            response = key.respond(201, encoding.encode(_consent_body(view)))
+            response = key.respond(201, obapi.encode(_consent_body(view)))
             uow.commit()
         return response
 
@@ -177,7 +177,7 @@ def _consent_routes(blp: obapi.Blueprint, kind: Kind) -> None:
         with p.uow() as uow:
             view = services.get_consent(uow, gate.current_client().client, ConsentId,
                                         kind.order_type, p.clock.now())
-        return encoding.json_response(_consent_body(view))
+        return obapi.json_response(_consent_body(view))
 
     if not kind.funds_confirmation:
         return
@@ -196,7 +196,7 @@ def _consent_routes(blp: obapi.Blueprint, kind: Kind) -> None:
         with p.uow() as uow:
             available = services.funds_confirmation(uow, gate.current_consent(), ConsentId,
                                                     now, order_type=kind.order_type)
-        return encoding.json_response({
+        return obapi.json_response({
             "Data": {"FundsAvailableResult": {"FundsAvailableDateTime": now,
                                               "FundsAvailable": available}},
             "Links": {"Self": _self()}, "Meta": {}})
@@ -224,7 +224,7 @@ def _payment_routes(blp: obapi.Blueprint, kind: Kind) -> None:
             key = idempotency.claim(uow)        # before the consent is locked and consumed
             record = services.submit_order(uow, context, _ClientOf(context),
                                            request.get_json(), kind.order_type, p.clock.now())
-            response = key.respond(201, encoding.encode(_order_body(record)))
+            response = key.respond(201, obapi.encode(_order_body(record)))
             uow.commit()
         return response
 
@@ -242,7 +242,7 @@ def _payment_routes(blp: obapi.Blueprint, kind: Kind) -> None:
         with p.uow() as uow:
             record = services.get_order(uow, gate.current_client().client,
                                         ids[kind.variable], kind.order_type)
-        return encoding.json_response(_order_body(record))
+        return obapi.json_response(_order_body(record))
 
     details_id = f"{get_id}PaymentDetails"
 
@@ -258,7 +258,7 @@ def _payment_routes(blp: obapi.Blueprint, kind: Kind) -> None:
         with p.uow() as uow:
             record = services.get_order(uow, gate.current_client().client,
                                         ids[kind.variable], kind.order_type)
-        return encoding.json_response(_details_body(record))
+        return obapi.json_response(_details_body(record))
 
 
 def _consent_now(kind: Kind):
@@ -269,7 +269,7 @@ def _consent_now(kind: Kind):
             view = services.get_consent(uow, gate.current_client().client,
                                         stored["Data"]["ConsentId"], kind.order_type,
                                         p.clock.now())
-        return encoding.encode(_consent_body(view))
+        return obapi.encode(_consent_body(view))
     return read
 
 
@@ -280,7 +280,7 @@ def _order_now(kind: Kind):
         with p.uow() as uow:
             record = services.get_order(uow, _ClientOf(gate.current_consent()),
                                         stored["Data"][kind.id_name], kind.order_type)
-        return encoding.encode(_order_body(record))
+        return obapi.encode(_order_body(record))
     return read
 
 

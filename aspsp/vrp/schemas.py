@@ -1,7 +1,7 @@
 """Domestic VRP v3.1.11 schemas, named as the OBIE components of vrp-openapi.json. The
 request schemas parse and validate (unknown fields refused, lengths, enums, patterns as the
 official document has them); the response schemas document the responses, which the views
-build as plain dicts (aspsp.pis.encoding) and the contract tests check against the official
+build as plain dicts (aspsp.obapi.json_response) and the contract tests check against the official
 file. The shared blocks (amounts, accounts, Risk, addresses) are payment initiation's."""
 from __future__ import annotations
 

@@ -23,7 +23,6 @@ from flask import Flask, current_app, request
 
 from aspsp import idempotency, ob_signing, obapi, platform
 from aspsp.obapi import ErrorCode
-from aspsp.pis import encoding
 from aspsp.pis import views as pis_views
 from aspsp.pis.errors import PisError
 from consent import gate
@@ -79,7 +78,7 @@ def _consent_routes(blp: obapi.Blueprint) -> None:
             key = idempotency.claim(uow)
             view = services.create_consent(uow, gate.current_client().client,
                                            request.get_json(), parsed, p.clock.now())
-            response = key.respond(201, encoding.encode(_consent_body(view)))
+            response = key.respond(201, obapi.encode(_consent_body(view)))
             uow.commit()
         return response
 
@@ -94,7 +93,7 @@ def _consent_routes(blp: obapi.Blueprint) -> None:
         with p.uow() as uow:
             view = services.get_consent(uow, gate.current_client().client, ConsentId,
                                         p.clock.now())
-        return encoding.json_response(_consent_body(view))
+        return obapi.json_response(_consent_body(view))
 
     @blp.route(f"/{CONSENTS}/<ConsentId>", methods=["DELETE"],
                endpoint="domesticVrpConsentsDelete")
@@ -135,7 +134,7 @@ def _consent_routes(blp: obapi.Blueprint) -> None:
                 "InstructedAmount": answer.amount}
         if answer.reference is not None:
             data["Reference"] = answer.reference
-        return encoding.json_response({"Data": data}, 201)
+        return obapi.json_response({"Data": data}, 201)
 
 
 def _vrp_routes(blp: obapi.Blueprint) -> None:
@@ -156,7 +155,7 @@ def _vrp_routes(blp: obapi.Blueprint) -> None:
             key = idempotency.claim(uow)        # before the consent is locked
             record = services.submit_vrp(uow, context, pis_views._ClientOf(context),
                                          request.get_json(), p.clock.now())
-            response = key.respond(201, encoding.encode(_vrp_body(record)))
+            response = key.respond(201, obapi.encode(_vrp_body(record)))
             uow.commit()
         return response
 
@@ -170,7 +169,7 @@ def _vrp_routes(blp: obapi.Blueprint) -> None:
         p = platform.current()
         with p.uow() as uow:
             record = services.get_vrp(uow, gate.current_client().client, DomesticVRPId)
-        return encoding.json_response(_vrp_body(record))
+        return obapi.json_response(_vrp_body(record))
 
     @blp.route(f"/{VRPS}/<DomesticVRPId>/payment-details", methods=["GET"],
                endpoint="domesticVrpPaymentDetailsGet")
@@ -183,7 +182,7 @@ def _vrp_routes(blp: obapi.Blueprint) -> None:
         p = platform.current()
         with p.uow() as uow:
             record = services.get_vrp(uow, gate.current_client().client, DomesticVRPId)
-        return encoding.json_response(_details_body(record))
+        return obapi.json_response(_details_body(record))
 
 
 def _consent_now(stored: dict) -> bytes:
@@ -192,7 +191,7 @@ def _consent_now(stored: dict) -> bytes:
     with p.uow() as uow:
         view = services.get_consent(uow, gate.current_client().client,
                                     stored["Data"]["ConsentId"], p.clock.now())
-    return encoding.encode(_consent_body(view))
+    return obapi.encode(_consent_body(view))
 
 
 def _vrp_now(stored: dict) -> bytes:
@@ -201,7 +200,7 @@ def _vrp_now(stored: dict) -> bytes:
     with p.uow() as uow:
         record = services.get_vrp(uow, pis_views._ClientOf(gate.current_consent()),
                                   stored["Data"]["DomesticVRPId"])
-    return encoding.encode(_vrp_body(record))
+    return obapi.encode(_vrp_body(record))
 
 
 # --- bodies ----------------------------------------------------------------------------------
