@@ -4,11 +4,8 @@ page (/conformance, aspsp/regulator.py).
 
 The suite runs as a subprocess (`python -m specs.conformance`): it is black-box and imports
 nothing from the platform, and nothing of it runs inside this process. Without --config, on a
-sandbox deployment, the command writes the suite's configuration itself, as
-tests/conformance/conftest.py does: a test app of the sandbox directory (an organisation and a
-software statement with the AISP, PISP and CBPII roles, its private key kept, mode 0600, in
-conformance-tpp.json under the instance path and reused by later runs) and the demo customer
-alice, who approves with her password and TOTP secret. The reports go to a new directory under
+sandbox deployment, the sandbox writes the suite's configuration (sandbox/conformance.py, as
+tests/conformance/conftest.py does: a test app of its directory and the demo customer alice). The reports go to a new directory under
 CONFORMANCE_REPORT_DIR named after the UTC time the run started; it appears (a rename) only
 once the run is over, so the page never shows half a report. The oldest runs beyond
 CONFORMANCE_REPORT_HISTORY are deleted. The exit code is the suite's: 0 when every check
@@ -34,9 +31,9 @@ from flask.cli import AppGroup
 from .regulator import RUN_FILE, RUN_ID, report_root, run_ids
 
 ROOT = Path(__file__).resolve().parent.parent
-TPP_FILE = "conformance-tpp.json"
-REDIRECT_URI = "https://conformance-tpp.example/callback"
-DEMO_CUSTOMER = "alice"
+# app.extensions key: (app) -> the path of the suite's configuration for this sandbox; set by
+# the sandbox (sandbox/conformance.py) while SANDBOX_ENABLED, so the platform never imports it.
+SANDBOX_CONFIGURATION = "conformance_sandbox_configuration"
 ERROR_LINES = 40
 
 conformance_cli = AppGroup("conformance", help="The conformance suite against this deployment "
@@ -54,7 +51,9 @@ conformance_cli = AppGroup("conformance", help="The conformance suite against th
 def run_command(plans, only, config_file):
     """Run the conformance suite against ISSUER and keep its report for /conformance."""
     app = current_app
-    if config_file is None and not app.config.get("SANDBOX_ENABLED"):
+    sandbox_configuration = app.extensions.get(SANDBOX_CONFIGURATION)
+    if config_file is None and (not app.config.get("SANDBOX_ENABLED")
+                                or sandbox_configuration is None):
         raise click.ClickException(
             "SANDBOX_ENABLED is off: give the suite's configuration with --config FILE "
             "(specs/conformance/README.md)")
@@ -146,58 +145,6 @@ def source_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else None
-
-
-# --- the sandbox's own test app -----------------------------------------------------------------
-
-def sandbox_configuration(app: Flask) -> Path:
-    """The suite's configuration for this sandbox: a test app of the sandbox directory (made
-    once, reused while the directory still knows it) and the demo customer alice."""
-    # The sandbox is wired in only while SANDBOX_ENABLED (as in create_app): imported here.
-    from jwcrypto import jwk
-
-    from sandbox import directory
-    from sandbox.seed import DEMO_USERS
-
-    from .platform import current
-
-    path = Path(app.config["INSTANCE_PATH"]) / TPP_FILE
-    p = current()
-    try:
-        config = json.loads(path.read_text())
-        software_id = config["directory"]["software_id"]
-        with p.uow() as uow:
-            if directory.software(uow, software_id).status != directory.ACTIVE:
-                raise LookupError(software_id)
-        return path
-    except (OSError, ValueError, KeyError, TypeError, LookupError):
-        pass                             # none yet, or the database was reset: a new one
-    key = jwk.JWK.generate(kty="EC", crv="P-256")
-    key = jwk.JWK(**{**json.loads(key.export_private()), "kid": key.thumbprint()})
-    public = {**json.loads(key.export_public()), "use": "sig", "alg": "ES256"}
-    roles = ["AISP", "PISP", "CBPII"]
-    with p.uow() as uow:
-        now = p.clock.now()
-        org = directory.create_organisation(
-            uow, name="Conformance Suite TPP", competent_authority="GB:FCA",
-            authorisation_id="CONFORMANCE", roles=roles, now=now)
-        software = directory.create_software(
-            uow, org_id=org.org_id, client_name="Conformance Suite", redirect_uris=[REDIRECT_URI],
-            roles=roles, jwks={"keys": [public]}, now=now,
-            client_description="The regulator page's runs of the conformance suite")
-        software_id = software.software_id
-        uow.commit()
-    customer = next(u for u in DEMO_USERS if u.username == DEMO_CUSTOMER)
-    config = {"directory": {"software_id": software_id, "alg": "ES256",
-                            "software_key": json.loads(key.export_private())},
-              "redirect_uri": REDIRECT_URI, "allow_http": True,
-              "psu": {"username": customer.username, "password": customer.password,
-                      "totp_secret": customer.totp_secret}}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(config, handle, indent=2)
-    return path
 
 
 def init_app(app: Flask) -> None:

@@ -14,10 +14,12 @@ DEMO_LOGINS = "sandbox_demo_logins"     # app.extensions key: () -> the demo log
 
 
 def init_app(app: Flask) -> None:
+    from aspsp import conformance_cli
     from aspsp.identity.services import register_demo_usernames
     from aspsp.oauth.trust import register_anchor
 
-    from . import authenticator, cli, clock, directory_cli, directory_views, seed, trust_anchor
+    from . import (authenticator, cli, clock, conformance, directory_cli, directory_views, seed,
+                   trust_anchor)
     clock.init_app(app)
     cli.init_app(app)
     directory_cli.init_app(app)
@@ -27,3 +29,5 @@ def init_app(app: Flask) -> None:
     app.extensions[DEMO_LOGINS] = seed.demo_users_text
     if app.config["SANDBOX_ENABLED"]:
         app.register_blueprint(directory_views.bp)
+        # `flask conformance run` without --config: the suite's configuration for this sandbox
+        app.extensions[conformance_cli.SANDBOX_CONFIGURATION] = conformance.sandbox_configuration

@@ -5,12 +5,13 @@ it. Only the discovery plan runs (a few seconds): the plans themselves are teste
 from __future__ import annotations
 
 import json
+import os
 import re
 from html import unescape
 
 import pytest
 
-from aspsp import conformance_cli
+from sandbox import conformance as sandbox_conformance
 
 
 @pytest.fixture
@@ -46,13 +47,14 @@ def test_flask_conformance_run_keeps_a_report_the_page_shows(live_app, tmp_path)
     assert info["exit_code"] == 0 and info["issuer"] == base
 
     # The sandbox test app it registered is written once and reused.
-    tpp = app.config["INSTANCE_PATH"] + "/" + conformance_cli.TPP_FILE
+    tpp = app.config["INSTANCE_PATH"] + "/" + sandbox_conformance.TPP_FILE
     config = json.loads(open(tpp).read())
     assert config["psu"]["username"] == "alice" and config["redirect_uri"].startswith("https://")
     with app.app_context():
-        assert str(conformance_cli.sandbox_configuration(app)) == tpp
+        assert str(sandbox_conformance.sandbox_configuration(app)) == tpp
     assert json.loads(open(tpp).read())["directory"]["software_id"] == \
         config["directory"]["software_id"]
+    assert os.stat(tpp).st_mode & 0o777 == 0o600          # it holds the app's private key
 
     page = app.test_client().get("/conformance").get_data(as_text=True)
     text = re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", page)))
