@@ -450,8 +450,11 @@ def test_calibration_a_bank_that_breaks_playback_and_the_schema_fails_exactly_th
 CRASH = re.compile(r'File "[^"]+", line \d+')
 
 
-def test_the_pis_plan_gives_every_payment_script_a_verdict_from_the_bank(platform_server,
-                                                                       tmp_path):
+def test_the_pis_plan_gives_every_payment_script_a_verdict_and_all_pass_against_the_platform(
+        platform_server, tmp_path):
+    """Also issue 9's functional bar: every script of the OBIE FCS v3.1 payment manifest
+    passes against the platform (the manifest has no international standing order script;
+    tests/integration/pis/test_international_schedules.py covers those)."""
     base, config_path, _ = platform_server
     status, results, output = run_plan(base, sandbox_config(config_path, tmp_path), tmp_path,
                                        "--plan", "ob-pis")
@@ -470,3 +473,11 @@ def test_the_pis_plan_gives_every_payment_script_a_verdict_from_the_bank(platfor
     unsigned = next(e["request"] for e in results["OB-316-DOP-100310"]["evidence"]
                     if "request" in e and e["request"]["method"] == "POST")
     assert "x-jws-signature" not in unsigned["headers"]
+    assert failed == {}, output
+    passed = {i for i, r in results.items() if r["status"] == "pass"}
+    assert {"OB-301-DOP-101600", "OB-301-DOP-101700", "OB-301-DOP-101800",
+            "OB-301-DOP-101900",                       # the international payment scripts
+            "OB-301-DOP-102000", "OB-301-DOP-102100", "OB-301-DOP-102200",
+            "OB-301-DOP-102300",                       # the international scheduled ones
+            "ob-pis-authorisations"} <= passed, output
+    assert len(passed) == len(results) == 32, output
