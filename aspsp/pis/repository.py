@@ -5,7 +5,8 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from aspsp.identity.models import PsuUser
-from aspsp.ledger.models import Account, AccountParty, Payment, ScheduleExecution
+from aspsp.ledger.models import (Account, AccountParty, Payment, ScheduledPayment,
+                                 ScheduleExecution, StandingOrder)
 from consent.models import Consent, ConsentAccount
 
 from .models import PaymentOrder
@@ -47,17 +48,15 @@ class PisRepository:
         return self.session.scalars(select(PaymentOrder).where(
             PaymentOrder.consent_pk == consent_pk)).one_or_none()
 
-    def order_of_schedule(self, *, standing_order_pk: int | None = None,
-                          scheduled_payment_pk: int | None = None):
-        """The order that set up a ledger schedule and its consent's data, or None (a
+    def order_of_schedule(self, row: StandingOrder | ScheduledPayment):
+        """The order that set up a ledger schedule row and its consent's data, or None (a
         schedule no TPP made)."""
-        column, pk = (PaymentOrder.standing_order_pk, standing_order_pk) \
-            if standing_order_pk is not None \
-            else (PaymentOrder.scheduled_payment_pk, scheduled_payment_pk)
+        column = PaymentOrder.standing_order_pk if isinstance(row, StandingOrder) \
+            else PaymentOrder.scheduled_payment_pk
         return self.session.execute(
             select(PaymentOrder, Consent.data)
             .join(Consent, Consent.id == PaymentOrder.consent_pk)
-            .where(column == pk)).one_or_none()
+            .where(column == row.id)).one_or_none()
 
     def order_of_instalment(self, payment_pk: int) -> PaymentOrder | None:
         """The schedule order one of whose instalments the ledger payment `payment_pk` is."""

@@ -367,10 +367,7 @@ def instalment_executed(uow: UnitOfWork, row, execution, now: datetime) -> None:
     """The schedule engine paid (or refused) an instalment of a schedule row (a
     StandingOrder or ScheduledPayment; aspsp.ledger.schedules.on_executed): when a TPP's
     order set it up, the order's payment-details changed, so a resource-update event."""
-    from aspsp.ledger.models import StandingOrder
-    found = PisRepository(uow.session).order_of_schedule(
-        standing_order_pk=row.id if isinstance(row, StandingOrder) else None,
-        scheduled_payment_pk=None if isinstance(row, StandingOrder) else row.id)
+    found = PisRepository(uow.session).order_of_schedule(row)
     if found is not None:
         _announce(uow, found[0], now)
 
@@ -380,10 +377,7 @@ def instalment_charge(uow: UnitOfWork, row, debited, now: datetime):
     init_app): the charges of one instalment of `debited` of the schedule `row` per its
     consent (aspsp.pis.charges), when a TPP's order set it up; else None. The order is
     the schedule's own, under the schedule row's lock: its history keeps the entry."""
-    from aspsp.ledger.models import StandingOrder
-    found = PisRepository(uow.session).order_of_schedule(
-        standing_order_pk=row.id if isinstance(row, StandingOrder) else None,
-        scheduled_payment_pk=None if isinstance(row, StandingOrder) else row.id)
+    found = PisRepository(uow.session).order_of_schedule(row)
     if found is None or not found[1].get("Charges"):
         return None
     order, data = found
