@@ -127,8 +127,8 @@ def _blueprint() -> obapi.Blueprint:
     blp = obapi.Blueprint("Payment Initiation", __name__, url_prefix=PREFIX,
                           description="Payment Initiation API (OBIE Read/Write API v3.1.11): "
                                       "payment consents and the payments they allow")
-    blp.register_error_handler(PisError, _pis_error)
-    blp.register_error_handler(ConsentError, _consent_error)
+    blp.register_error_handler(PisError, pis_error)
+    blp.register_error_handler(ConsentError, consent_error)
     ob_signing.sign_responses(blp)       # every response with a body, errors too
     for kind in KINDS:
         _consent_routes(blp, kind)
@@ -222,7 +222,7 @@ def _payment_routes(blp: obapi.Blueprint, kind: Kind) -> None:
         context = gate.current_consent()
         with p.uow() as uow:
             key = idempotency.claim(uow)        # before the consent is locked and consumed
-            record = services.submit_order(uow, context, _ClientOf(context),
+            record = services.submit_order(uow, context, ClientOf(context),
                                            request.get_json(), kind.order_type, p.clock.now())
             response = key.respond(201, obapi.encode(_order_body(record)))
             uow.commit()
@@ -278,13 +278,13 @@ def _order_now(kind: Kind):
     def read(stored: dict) -> bytes:
         p = platform.current()
         with p.uow() as uow:
-            record = services.get_order(uow, _ClientOf(gate.current_consent()),
+            record = services.get_order(uow, ClientOf(gate.current_consent()),
                                         stored["Data"][kind.id_name], kind.order_type)
         return obapi.encode(_order_body(record))
     return read
 
 
-class _ClientOf:
+class ClientOf:
     """The calling client as the services read it, from the gate's consent context."""
 
     def __init__(self, context):
@@ -382,7 +382,7 @@ _PROBLEM_CODES = {ProblemKind.INVALID: ErrorCode.FIELD_INVALID,
                   ProblemKind.EXPIRED: ErrorCode.AFTER_CUT_OFF}
 
 
-def _pis_error(error: PisError):
+def pis_error(error: PisError):
     if isinstance(error, InvalidPaymentRequest):
         return obapi.render(OBError(400, [ErrorItem(_PROBLEM_CODES[p.kind], p.message, p.path)
                                           for p in error.problems]))
@@ -401,7 +401,7 @@ def _pis_error(error: PisError):
     return obapi.render(obapi.unexpected())
 
 
-def _consent_error(error: ConsentError):
+def consent_error(error: ConsentError):
     if isinstance(error, ConsentNotFound):
         return obapi.render(obapi.bad_request(ErrorCode.NOT_FOUND,
                                               "there is no consent with this ConsentId",

@@ -55,7 +55,7 @@ def _blueprint() -> obapi.Blueprint:
                                       "v3.1.11): domestic VRP consents and the payments they "
                                       "allow within their control parameters")
     blp.register_error_handler(PisError, _vrp_error)
-    blp.register_error_handler(ConsentError, pis_views._consent_error)
+    blp.register_error_handler(ConsentError, pis_views.consent_error)
     ob_signing.sign_responses(blp)
     _consent_routes(blp)
     _vrp_routes(blp)
@@ -153,7 +153,7 @@ def _vrp_routes(blp: obapi.Blueprint) -> None:
         context = gate.current_consent()
         with p.uow() as uow:
             key = idempotency.claim(uow)        # before the consent is locked
-            record = services.submit_vrp(uow, context, pis_views._ClientOf(context),
+            record = services.submit_vrp(uow, context, pis_views.ClientOf(context),
                                          request.get_json(), p.clock.now())
             response = key.respond(201, obapi.encode(_vrp_body(record)))
             uow.commit()
@@ -198,7 +198,7 @@ def _vrp_now(stored: dict) -> bytes:
     """A replayed VRP POST answers with the VRP's current status."""
     p = platform.current()
     with p.uow() as uow:
-        record = services.get_vrp(uow, pis_views._ClientOf(gate.current_consent()),
+        record = services.get_vrp(uow, pis_views.ClientOf(gate.current_consent()),
                                   stored["Data"]["DomesticVRPId"])
     return obapi.encode(_vrp_body(record))
 
@@ -267,4 +267,4 @@ def _vrp_error(error: PisError):
     if isinstance(error, LimitExceeded):
         return obapi.render(obapi.bad_request(ErrorCode.FAILS_CONTROL_PARAMETERS,
                                               error.message, error.path))
-    return pis_views._pis_error(error)
+    return pis_views.pis_error(error)
