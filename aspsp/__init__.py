@@ -63,6 +63,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_vrp(app)
     from .events import init_app as init_events
     init_events(app)
+    from developer_portal import init_app as init_developer_portal
+    init_developer_portal(app)
     if settings["SANDBOX_ENABLED"]:   # the only place the platform meets the sandbox
         from sandbox import init_app as init_sandbox
         init_sandbox(app)

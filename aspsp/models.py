@@ -1,5 +1,6 @@
 """Imports every context's models so `Base.metadata` is complete (Alembic, drift check)."""
 from consent import models as consent_models  # noqa: F401
+from developer_portal import models as portal_models  # noqa: F401
 from sandbox import models as sandbox_models  # noqa: F401
 
 from .db import Base  # noqa: F401
