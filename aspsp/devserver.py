@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LANDMARKS = (
     ("API documentation", "/open-banking/docs"),
     ("OpenAPI document", "/open-banking/openapi.json"),
-    ("Developer portal", "/portal"),
+    ("Developer portal", "/developers/"),
     ("OpenID discovery", "/.well-known/openid-configuration"),
     ("Customer consents", "/psu/consents"),
     ("Sandbox directory", "/sandbox/directory/jwks"),

@@ -22,7 +22,7 @@ def _refuse() -> Response:
         from . import obapi
         return obapi.render(obapi.bad_request(obapi.ErrorCode.FIELD_INVALID,
                                               "NUL characters are not allowed"))
-    if request.path.startswith(("/psu/", "/portal/")):
+    if request.path.startswith(("/psu/", "/developers/")):
         return Response("<!doctype html><title>Bad request</title><h1>Bad request</h1>",
                         status=400, mimetype="text/html")
     response = jsonify(error="invalid_request", error_description="NUL characters are not allowed")

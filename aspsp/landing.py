@@ -34,7 +34,7 @@ LINKS = (
          "The same APIs as an OpenAPI 3 document, for code generators."),
     Link("developers", "OpenID discovery", "/.well-known/openid-configuration",
          "The authorization server's endpoints and what it supports (FAPI, DCR)."),
-    Link("developers", "Developer portal", "/portal",
+    Link("developers", "Developer portal", "/developers/",
          "Sign up, create apps and keys, inspect your requests."),
     Link("developers", "Sandbox directory", "/sandbox/directory/jwks",
          "The test directory's signing keys: software statements it signs are trusted here.",

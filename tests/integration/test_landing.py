@@ -20,7 +20,7 @@ def test_the_front_door_says_what_this_is_and_links_what_is_served(client):
             "/sandbox/directory/jwks"} <= links_of(page)
     for link in links_of(page):                                   # every link leads somewhere
         assert client.get(link).status_code in (200, 303), link
-    assert "/portal" not in links_of(page)                        # no developer portal yet
+    assert "/developers/" in links_of(page)                       # the developer portal
     assert response.headers["X-Frame-Options"] == "DENY"
     assert "default-src 'none'" in response.headers["Content-Security-Policy"]
 
