@@ -29,5 +29,7 @@ def init_app(app: Flask) -> None:
     app.extensions[DEMO_LOGINS] = seed.demo_users_text
     if app.config["SANDBOX_ENABLED"]:
         app.register_blueprint(directory_views.bp)
+        from . import portal_register                    # the portal's one-click registration
+        portal_register.init_app(app)
         # `flask conformance run` without --config: the suite's configuration for this sandbox
         app.extensions[conformance_cli.SANDBOX_CONFIGURATION] = conformance.sandbox_configuration
