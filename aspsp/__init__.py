@@ -11,7 +11,7 @@ from .config import load_config
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    from . import cli, health, inputs, logs
+    from . import cli, health, inputs, logs, request_log
     from .ais import init_app as init_ais
     from .clock import Clock
     from .db import Database
@@ -46,6 +46,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                                        replay=replay, keyring=keyring)
     celery_init_app(app)
     inputs.init_app(app)
+    request_log.init_app(app)
     app.register_blueprint(health.bp)
     cli.init_app(app)
     init_ledger(app)

@@ -122,6 +122,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CONFORMANCE_REPORT_HISTORY", 10, int,
             "How many conformance runs are kept (the newest; older ones are deleted after "
             "each run)."),
+    Setting("REQUEST_LOG_ENABLED", True, _bool,
+            "Record every API call a TPP client makes (OB APIs and the OAuth endpoints it "
+            "authenticates at), bodies with secrets masked, for the developer portal's request "
+            "log; written in batches by a background thread, off the request path."),
+    Setting("REQUEST_LOG_RETENTION_DAYS", 14, int,
+            "Days the request log keeps a call (an hourly sweep deletes older ones)."),
     Setting("ASPSP_ORG_ID", "", str,
             "The bank's organisation id at its trust anchor: the `http://openbanking.org.uk/iss` "
             "of its signed responses (x-jws-signature). Unset: the ISSUER's host name."),

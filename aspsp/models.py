@@ -5,6 +5,7 @@ from sandbox import models as sandbox_models  # noqa: F401
 
 from .db import Base  # noqa: F401
 from . import idempotency as idempotency_models  # noqa: F401  (idempotency_keys)
+from . import request_log as request_log_models  # noqa: F401  (request_log_entries)
 from .cof import models as cof_models  # noqa: F401
 from .events import models as events_models  # noqa: F401
 from .identity import models as identity_models  # noqa: F401

@@ -72,9 +72,14 @@ def celery_init_app(app: Flask) -> Celery:
                 "task": "ob.sweep_idempotency_keys",
                 "schedule": timedelta(hours=1),
             },
+            "sweep-request-log": {   # calls older than REQUEST_LOG_RETENTION_DAYS
+                "task": "request_log.sweep",
+                "schedule": timedelta(hours=1),
+            },
         },
     )
     from . import idempotency  # noqa: F401  (registers ob.sweep_idempotency_keys)
+    from . import request_log  # noqa: F401  (registers request_log.sweep)
     celery.set_default()
     app.extensions["celery"] = celery
     return celery

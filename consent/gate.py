@@ -22,7 +22,7 @@ from typing import Callable, Iterable
 from flask import g, request
 from sqlalchemy import and_, select
 
-from aspsp import platform
+from aspsp import platform, request_log
 from aspsp.db import UnitOfWork
 from aspsp.identity.models import PsuUser
 from aspsp.ledger.domain import AccountKind
@@ -254,6 +254,7 @@ def _token(uow: UnitOfWork, req, now: datetime, statement) -> list:
         presented = tokens.presented_token(req)
         rows = uow.session.execute(statement, {"access_token_hash": presented.hash}).all()
         first = rows[0] if rows else None
+        request_log.note_client(first.client_id if first is not None else None)
         tokens.check_resource_token(
             req, presented, first,
             client_live=first is not None and first.client_found is not None

@@ -60,7 +60,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 from flask import Blueprint, Flask, current_app, jsonify, request
 
-from .. import platform
+from .. import platform, request_log
 from ..db import UnitOfWork
 from ..ids import new_id
 from . import tokens, trust
@@ -679,6 +679,7 @@ def register():
         client = register_client(uow, body, config=p.config, now=p.clock.now(), replay=p.replay,
                                  certificate=client_certificate(request, p.config))
         uow.commit()
+        request_log.note_client(client.client_id)
         return _json(client_information(client, issuer=p.config["ISSUER"]), 201)
 
 

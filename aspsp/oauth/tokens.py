@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from flask import Request
 from sqlalchemy import Select, bindparam, select, update
 
+from .. import request_log
 from ..db import UnitOfWork
 from .dpop import InvalidDPoPProof, verify_proof
 from .models import OAuthClient, OAuthToken
@@ -237,6 +238,7 @@ def authenticate_resource_request(uow: UnitOfWork, request: Request, *, now: dat
                                                   OAuthClient.id == OAuthToken.client_pk)
         .where(OAuthToken.access_token_hash == presented.hash)).one_or_none()
     token, client = found if found is not None else (None, None)
+    request_log.note_client(client.client_id if client is not None else None)
     check_resource_token(request, presented, token,
                          client_live=client is not None and client.deleted_at is None,
                          now=now, replay=replay, config=config)
