@@ -31,8 +31,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["portal_nav"] = _portal_nav
     app.register_blueprint(home.bp)
     app.register_blueprint(accounts.bp)
+    from . import webhooks
+    app.register_blueprint(webhooks.bp)
     from . import docs, quickstart  # the quickstart, the docs page and the Postman collection
     quickstart.init_app(app)
     docs.init_app(app)
-    from . import request_log_views  # the request log and usage pages of an app
-    request_log_views.init_app(app)

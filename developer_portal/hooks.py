@@ -4,7 +4,9 @@ While SANDBOX_ENABLED is on, `sandbox.init_app` registers an object under EXTENS
 - `organisation_saved(uow, org)`: the sandbox directory mirrors the organisation;
 - `app_saved(uow, app)`: the directory mirrors the app as a software statement (its redirect
   URIs, roles and public keys);
-- `app_links(app) -> list[(label, url)]`: the sandbox's pages for one app, shown on its page.
+- `app_links(app) -> list[(label, url)]`: the sandbox's pages for one app, shown on its page;
+- optionally `inspector_url(app) -> str | None`: the sandbox webhook inspector's receiving URL
+  for the app (a callback URL the portal's webhooks page offers), None when it has none.
 In production nothing is registered and the portal's pages simply have no sandbox parts.
 """
 from __future__ import annotations
@@ -22,6 +24,8 @@ class SandboxHooks(Protocol):
     def app_saved(self, uow, app) -> None: ...
 
     def app_links(self, app) -> list[tuple[str, str]]: ...
+
+    # optional: def inspector_url(self, app) -> str | None
 
 
 def sandbox() -> SandboxHooks | None:
@@ -44,3 +48,11 @@ def app_saved(uow, app) -> None:
 def app_links(app) -> list[tuple[str, str]]:
     hooks = sandbox()
     return hooks.app_links(app) if hooks is not None else []
+
+
+def inspector_url(app) -> str | None:
+    """The sandbox webhook inspector's callback URL for the app; None in production (and
+    while the sandbox offers no inspector)."""
+    hooks = sandbox()
+    offer = getattr(hooks, "inspector_url", None) if hooks is not None else None
+    return offer(app) if offer is not None else None

@@ -29,3 +29,12 @@ class SubscriptionNotFound(EventsError):
 
 class InvalidPoll(InvalidSubscription):
     """Bad maxEvents, ack or setErrs (400)."""
+
+
+class EventNotFound(EventsError):
+    """No event of this client with this jti (the developer portal's pages: 404)."""
+
+
+class EventRefused(EventsError):
+    """A resend or a test event that cannot go ahead (no callback URL, no subscription that
+    receives the type, an unknown type): the message says why."""

@@ -25,7 +25,8 @@ from ..oauth import keys
 from ..oauth.models import OAuthClient
 from . import dispatch, domain
 from .domain import EventStatus, Subject
-from .errors import InvalidPoll, InvalidSubscription, SubscriptionExists, SubscriptionNotFound
+from .errors import (EventNotFound, EventRefused, InvalidPoll, InvalidSubscription,
+                     SubscriptionExists, SubscriptionNotFound)
 from .models import DeliveryAttempt, EventNotification, EventSubscription
 
 API_PREFIX = "/open-banking/v3.1"
@@ -105,6 +106,7 @@ class SubscriptionRecord:
     callback_url: str | None
     version: str
     event_types: tuple[str, ...] | None
+    updated_at: datetime | None = None     # when it was created or last replaced
 
 
 @dataclass(frozen=True)
@@ -178,7 +180,8 @@ def _own(uow: UnitOfWork, client_pk: int, subscription_id: str) -> EventSubscrip
 
 def _record(row: EventSubscription) -> SubscriptionRecord:
     return SubscriptionRecord(row.subscription_id, row.callback_url, row.version,
-                              tuple(row.event_types) if row.event_types is not None else None)
+                              tuple(row.event_types) if row.event_types is not None else None,
+                              row.updated_at)
 
 
 # --- real-time delivery ----------------------------------------------------------------------
@@ -373,3 +376,129 @@ def attempts_of(uow: UnitOfWork, jti: str) -> list[DeliveryAttempt]:
     return list(uow.session.scalars(select(DeliveryAttempt).join(
         EventNotification, EventNotification.id == DeliveryAttempt.event_pk)
         .where(EventNotification.jti == jti).order_by(DeliveryAttempt.id)))
+
+
+# --- the developer portal: deliveries, resend, test events --------------------------------------
+@dataclass(frozen=True)
+class AttemptRecord:
+    at: datetime
+    latency_ms: int
+    http_status: int | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    """One event of a client as its developer sees it: where it stands and every push."""
+    jti: str
+    event_type: str
+    claims: dict
+    status: str
+    created_at: datetime
+    next_attempt_at: datetime | None
+    in_flight: bool
+    settled_at: datetime | None
+    last_error: str | None
+    attempts: tuple[AttemptRecord, ...]
+
+
+def deliveries(uow: UnitOfWork, client_pk: int, now: datetime, *, limit: int,
+               offset: int = 0) -> tuple[list[DeliveryRecord], bool]:
+    """The client's events, newest first, each with its delivery attempts (oldest first);
+    and whether older ones follow."""
+    e = EventNotification
+    rows = list(uow.session.scalars(select(e).where(e.client_pk == client_pk)
+                                    .order_by(e.created_at.desc(), e.id.desc())
+                                    .limit(limit + 1).offset(offset)))
+    return _with_attempts(uow, rows[:limit], now), len(rows) > limit
+
+
+def delivery(uow: UnitOfWork, client_pk: int, jti: str, now: datetime) -> DeliveryRecord:
+    """One event of the client by jti; EventNotFound for another client's or an unknown one."""
+    return _with_attempts(uow, [_event_of(uow, client_pk, jti)], now)[0]
+
+
+def _event_of(uow: UnitOfWork, client_pk: int, jti: str, *, lock: bool = False
+              ) -> EventNotification:
+    query = select(EventNotification).where(EventNotification.client_pk == client_pk,
+                                            EventNotification.jti == str(jti)[:128])
+    row = uow.session.scalars(query.with_for_update() if lock else query).one_or_none()
+    if row is None:
+        raise EventNotFound("this app has no event with this jti")
+    return row
+
+
+def _with_attempts(uow: UnitOfWork, rows: list[EventNotification], now: datetime
+                   ) -> list[DeliveryRecord]:
+    by_event: dict[int, list[AttemptRecord]] = {row.id: [] for row in rows}
+    if rows:
+        for a in uow.session.scalars(select(DeliveryAttempt).where(
+                DeliveryAttempt.event_pk.in_(list(by_event))).order_by(DeliveryAttempt.id)):
+            by_event[a.event_pk].append(AttemptRecord(a.attempted_at, a.latency_ms,
+                                                      a.http_status, a.error))
+    return [DeliveryRecord(row.jti, row.event_type, row.claims, row.status, row.created_at,
+                           row.next_attempt_at,
+                           row.lease_until is not None and row.lease_until > now,
+                           row.settled_at, row.last_error, tuple(by_event[row.id]))
+            for row in rows]
+
+
+RESEND_GAP = timedelta(seconds=2)
+
+
+def resend(uow: UnitOfWork, client_pk: int, jti: str, now: datetime) -> str:
+    """Push one of the client's events again to its subscription's current CallbackUrl,
+    whatever it stands at (delivered, acknowledged, refused, dead-lettered): it becomes
+    Pending and due now, and its delivery is sent after the commit. Same jti: the TPP
+    deduplicates. Returns "queued", or "already" when nothing was changed because a push of it
+    is waiting, in flight, or was made less than RESEND_GAP ago (a double click sends once).
+    A resend that fails is retried as any push, within the retry window counted from the
+    event's creation (an older event is dead-lettered again at once)."""
+    row = _event_of(uow, client_pk, jti, lock=True)
+    subscription = _subscription_of(uow, client_pk)
+    if subscription is None or not subscription.callback_url:
+        raise EventRefused("the subscription has no callback URL: events wait to be polled "
+                           "(POST /open-banking/v3.1/events); set a callback URL to push them")
+    last = uow.session.scalar(select(func.max(DeliveryAttempt.attempted_at))
+                              .where(DeliveryAttempt.event_pk == row.id))
+    waiting = row.status == EventStatus.PENDING.value and row.next_attempt_at is not None \
+        and row.next_attempt_at <= now
+    leased = row.lease_until is not None and row.lease_until > now
+    if waiting or leased or (last is not None and last > now - RESEND_GAP):
+        return "already"
+    row.status, row.next_attempt_at, row.settled_at = EventStatus.PENDING.value, now, None
+    uow.session.flush()
+    dispatch.deliver_after_commit(uow, client_pk, row.id)
+    return "queued"
+
+
+TEST_RESOURCE_PREFIX = "test-"
+
+
+def publish_test_event(uow: UnitOfWork, client_pk: int, event_type: str, now: datetime
+                       ) -> str:
+    """Raise a test event of `event_type` for the client, through `publish` and real delivery
+    (pushed to the callback URL, else kept for polling). Its subject is a resource that does
+    not exist (id `test-...`): an account-access consent, or for a resource-update a domestic
+    payment, so that no TPP acts on a real consent or payment because of a test; the
+    linked-account-update carries UK.OBIE.AccountClosure. Returns the jti."""
+    if event_type not in domain.EVENT_TYPES:
+        raise EventRefused(f"{str(event_type)[:128]} is not an event type of this bank")
+    subscription = _subscription_of(uow, client_pk)
+    if subscription is None:
+        raise EventRefused("set an event subscription first: events are raised only for a "
+                           "client that has one")
+    rid = TEST_RESOURCE_PREFIX + new_id()
+    if event_type == domain.RESOURCE_UPDATE:
+        (rty, path), reason = domain.payment_resource("domestic-payment", rid), None
+    else:
+        rty, path = domain.consent_resource("account-access", rid)
+        reason = domain.ACCOUNT_CLOSURE if event_type == domain.LINKED_ACCOUNT_UPDATE else None
+    jti = publish(uow, client_pk=client_pk, event_type=event_type, rty=rty, rid=rid,
+                  path=path, now=now, reason=reason)
+    if jti is None:
+        raise EventRefused(f"the subscription does not receive {event_type} (its EventTypes"
+                           + (", or its Version 3.1.1, which receives resource-update only"
+                              if subscription.version in domain.RESOURCE_UPDATE_ONLY else "")
+                           + ")")
+    return jti
