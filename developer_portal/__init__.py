@@ -36,3 +36,5 @@ def init_app(app: Flask) -> None:
     from . import docs, quickstart  # the quickstart, the docs page and the Postman collection
     quickstart.init_app(app)
     docs.init_app(app)
+    from . import request_log_views  # the request log and usage pages of an app
+    request_log_views.init_app(app)
