@@ -29,8 +29,8 @@ from . import permissions
 from .domain import (CONSUMED_BY_PAYMENT, DELETED_BY_TPP, EXPIRABLE, EXPIRY_PASSED,
                      REAUTHENTICATED, REVOKED_BY_BANK, REVOKED_BY_PSU, TERMINAL, Actor,
                      ConsentStatus, ConsentType, Transition, effective_status, lifecycle)
-from .errors import (AccountNotSelectable, ConsentNotFound, InvalidConsentRequest,
-                     NoAccountSelected, Problem, WrongCustomer)
+from .errors import (AccountNotSelectable, ConsentNotFound, IllegalConsentTransition,
+                     InvalidConsentRequest, NoAccountSelected, Problem, WrongCustomer)
 from .models import Consent, ConsentAccount, ConsentEvent
 
 CONSENT_ID = re.compile(r"[\x21-\x7e]{1,128}")     # printable ASCII, Max128Text
@@ -315,6 +315,27 @@ def _revoke_by_bank(uow: UnitOfWork, consent: Consent, now: datetime, *, reason:
                                    actor_id=operator, at=now,
                                    reason=f"{REVOKED_BY_BANK}: {reason}"), event_reason=reason)
     tokens.revoke_for_consent(uow, consent.id, now=now)
+
+
+def expire_now(uow: UnitOfWork, client: Client, consent_id: str,
+               now: datetime) -> ConsentRecord:
+    """The client's consent (of any type, not deleted by it) expires now: its
+    ExpirationDateTime becomes `now` and Expired is recorded at once, as the expiry sweep
+    records it (an authorised consent raises consent-authorization-revoked; every read
+    already treats it as expired). The sandbox's control API calls it (`sandbox.control`).
+    Only a consent still in force (awaiting authorisation or upload, or authorised) can."""
+    consent = _find(uow, consent_id)
+    if consent is None or consent.client_pk != client.id or _deleted_by_tpp(
+            uow.session.scalars(select(ConsentEvent).where(
+                ConsentEvent.consent_pk == consent.id)).all()):
+        raise ConsentNotFound("no such consent")
+    _settle_expiry(uow, consent, now)
+    if ConsentStatus(consent.status) not in EXPIRABLE:
+        raise IllegalConsentTransition(f"the consent is {consent.status}, a final status: "
+                                       "it cannot expire")
+    consent.expiration_datetime = now
+    _settle_expiry(uow, consent, now)
+    return record_of(uow, consent, now)
 
 
 # --- accounts leaving a consent's scope -------------------------------------------------------

@@ -18,8 +18,8 @@ def init_app(app: Flask) -> None:
     from aspsp.identity.services import register_demo_usernames
     from aspsp.oauth.trust import register_anchor
 
-    from . import (authenticator, cli, clock, conformance, directory_cli, directory_views, seed,
-                   trust_anchor)
+    from . import (authenticator, cli, clock, conformance, control, directory_cli,
+                   directory_views, inspector, inspector_pages, seed, trust_anchor)
     clock.init_app(app)
     cli.init_app(app)
     directory_cli.init_app(app)
@@ -29,6 +29,9 @@ def init_app(app: Flask) -> None:
     app.extensions[DEMO_LOGINS] = seed.demo_users_text
     if app.config["SANDBOX_ENABLED"]:
         app.register_blueprint(directory_views.bp)
+        app.register_blueprint(control.bp)              # /sandbox/control: the control API
+        app.register_blueprint(inspector.bp)            # /sandbox/inspector/<id>: webhooks in
+        app.register_blueprint(inspector_pages.bp)      # its page in the developer portal
         from . import portal_register                    # the portal's one-click registration
         portal_register.init_app(app)
         # `flask conformance run` without --config: the suite's configuration for this sandbox

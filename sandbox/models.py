@@ -1,10 +1,10 @@
-"""The sandbox's own tables: the directory (TPP organisations and their software statements)
-and the offset of the sandbox clock."""
+"""The sandbox's own tables: the directory (TPP organisations and their software statements),
+the offset of the sandbox clock, and the webhook inspectors with what they received."""
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from aspsp.db import Base
@@ -48,3 +48,26 @@ class SandboxClockOffset(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     offset_seconds: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+class WebhookInspector(Base):
+    """A receiving URL inside the sandbox for one client's webhooks (sandbox/inspector.py):
+    `/sandbox/inspector/<inspector_id>/...`, the id opaque and unguessable."""
+    __tablename__ = "sandbox_inspectors"
+    id: Mapped[int] = mapped_column(BigPK, primary_key=True)
+    inspector_id: Mapped[str] = mapped_column(String(64), unique=True)
+    client_pk: Mapped[int] = mapped_column(ForeignKey("oauth_clients.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class InspectedRequest(Base):
+    """One request an inspector received, as it arrived (the newest MAX_KEPT per inspector)."""
+    __tablename__ = "sandbox_inspector_requests"
+    id: Mapped[int] = mapped_column(BigPK, primary_key=True)
+    inspector_pk: Mapped[int] = mapped_column(ForeignKey("sandbox_inspectors.id"),
+                                              index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(String(512))
+    headers: Mapped[list] = mapped_column(JSON, default=list)      # [[name, value], ...]
+    body: Mapped[str] = mapped_column(Text)                         # UTF-8, bad bytes replaced
+    body_bytes: Mapped[int] = mapped_column(Integer)                # the size that arrived
