@@ -16,11 +16,21 @@ For every request, in order:
 5. the body is read in chunks and refused as soon as it exceeds the policy's size cap;
 6. redirects are never followed.
 Each refusal is a typed OutboundError; nothing is sent to a refused address.
+
+Keep-alive (Policy.keep_alive, the webhooks' policy): a connection whose server keeps it open
+is kept, idle, for the next request to the same scheme, host and port in this process (up to
+IDLE_PER_ORIGIN of them, for IDLE_SECONDS). Only connections made as above are kept, so
+every new connection is still resolved and checked first; a kept one goes on to the address
+checked when it was made, which is checked again against the policy of each reuse. A kept
+connection the server has closed meanwhile fails before an answer: the request goes once more
+on a new connection (the receiver may see it twice, as when an address cannot be reached).
+Other requests (JWKS, directories) send `Connection: close`, as before.
 """
 from __future__ import annotations
 
 import http.client
 import ipaddress
+import os
 import socket
 import ssl
 import threading
@@ -69,6 +79,7 @@ class Policy:
     allowed_networks: tuple = ()          # ip_network objects reachable although not public
     deadline: float = DEFAULT_DEADLINE_SECONDS
     max_bytes: int = DEFAULT_MAX_BYTES
+    keep_alive: bool = False              # keep the connection for the next request (webhooks)
 
 
 def policy_from_config(config: Mapping, **overrides) -> Policy:
@@ -135,13 +146,22 @@ def _request(method: str, url: str, *, policy: Policy, headers: Mapping[str, str
     deadline = time.monotonic() + policy.deadline
     parts = _checked_url(url, policy)
     port = parts.port or (443 if parts.scheme == "https" else 80)
+    target = parts.path or "/"
+    if parts.query:
+        target += "?" + parts.query
+    origin = (parts.scheme, parts.hostname.lower(), port)
+    if policy.keep_alive:
+        idle = _take_idle(origin, policy)
+        if idle is not None:
+            try:
+                return _exchange(parts, idle.address, port, target, headers or {}, policy,
+                                 deadline, method=method, body=body, idle=idle)
+            except ConnectionFailed:
+                pass        # closed by the server meanwhile: a new connection, checked below
     addresses = _resolve(parts.hostname, port, deadline)
     refused = [a for a in addresses if not allowed(a, policy)]
     if refused:
         raise RefusedDestination(f"{parts.hostname} resolves to a non-public address")
-    target = parts.path or "/"
-    if parts.query:
-        target += "?" + parts.query
     last_error: OutboundError | None = None
     for address in addresses:
         try:
@@ -196,12 +216,15 @@ def _resolve(host: str, port: int, deadline: float) -> list[str]:
 
 def _exchange(parts, address: str, port: int, target: str, headers: Mapping[str, str],
               policy: Policy, deadline: float, *, method: str = "GET",
-              body: bytes | None = None) -> Response:
+              body: bytes | None = None, idle: _Idle | None = None) -> Response:
+    """One request and its answer on a new connection to `address` (checked by the caller),
+    or on the kept connection `idle`."""
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     # `current` is whichever object owns the connection now: the plain socket, then (https)
     # the SSLSocket, since wrapping detaches the plain one and leaves it empty.
-    current = [socket.socket(family, socket.SOCK_STREAM)]
+    current = [idle.stream if idle else socket.socket(family, socket.SOCK_STREAM)]
     expired = threading.Event()
+    kept = False
 
     def cut_off():                          # the one deadline, whatever the socket is doing
         expired.set()
@@ -214,25 +237,29 @@ def _exchange(parts, address: str, port: int, target: str, headers: Mapping[str,
     timer.daemon = True
     timer.start()
     try:
-        sock = current[0]
-        sock.settimeout(_remaining(deadline))
-        sock.connect((address, port))
-        stream = sock
-        if parts.scheme == "https":
-            stream = _tls_context().wrap_socket(sock, server_hostname=parts.hostname,
-                                                do_handshake_on_connect=False)
-            current[0] = stream
-            if expired.is_set():            # the timer fired while the socket changed hands
-                raise DeadlineExceeded("the deadline passed")
+        if idle is not None:
+            stream, connection = idle.stream, idle.connection
             stream.settimeout(_remaining(deadline))
-            stream.do_handshake()           # inside the deadline: a dripped handshake is cut
-        connection = _Connection(parts.hostname, port, stream)
+        else:
+            sock = current[0]
+            sock.settimeout(_remaining(deadline))
+            sock.connect((address, port))
+            stream = sock
+            if parts.scheme == "https":
+                stream = _tls_context().wrap_socket(sock, server_hostname=parts.hostname,
+                                                    do_handshake_on_connect=False)
+                current[0] = stream
+                if expired.is_set():        # the timer fired while the socket changed hands
+                    raise DeadlineExceeded("the deadline passed")
+                stream.settimeout(_remaining(deadline))
+                stream.do_handshake()       # inside the deadline: a dripped handshake is cut
+            connection = _Connection(parts.hostname, port, stream)
         host_header = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
         if parts.port:
             host_header += f":{parts.port}"
         connection.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
         connection.putheader("Host", host_header)
-        sent = {"Connection": "close", **headers}
+        sent = {**({} if policy.keep_alive else {"Connection": "close"}), **headers}
         if body is not None:
             sent["Content-Length"] = str(len(body))
         for name, value in sent.items():
@@ -254,8 +281,15 @@ def _exchange(parts, address: str, port: int, target: str, headers: Mapping[str,
             if len(body) > policy.max_bytes:
                 raise ResponseTooLarge(f"the response is larger than {policy.max_bytes} bytes")
             _remaining(deadline)
+        timer.cancel()
         if expired.is_set():                # cut off mid-body: never a truncated success
             raise DeadlineExceeded("the deadline passed")
+        complete = response.isclosed() or response.length == 0   # (read1 of an empty body
+        response.close()                                         # leaves it open)
+        if policy.keep_alive and complete and not response.will_close:
+            _put_idle((parts.scheme, parts.hostname.lower(), port),
+                      _Idle(connection, stream, address, time.monotonic()))
+            kept = True
         return Response(response.status, dict(response.getheaders()), bytes(body))
     except OutboundError:
         raise
@@ -266,7 +300,72 @@ def _exchange(parts, address: str, port: int, target: str, headers: Mapping[str,
                                f"({type(exc).__name__})") from None
     finally:
         timer.cancel()
-        current[0].close()
+        if not kept:
+            current[0].close()
+
+
+# --- kept connections (Policy.keep_alive) ------------------------------------------------------
+IDLE_SECONDS = 30.0          # a kept connection unused this long is closed, not reused
+IDLE_PER_ORIGIN = 4          # the most kept connections per scheme, host and port
+IDLE_ORIGINS = 256           # the most origins with kept connections (the oldest go first)
+
+
+@dataclass
+class _Idle:
+    connection: http.client.HTTPConnection
+    stream: socket.socket
+    address: str                # checked when the connection was made
+    since: float
+
+
+_idle: dict[tuple, list[_Idle]] = {}
+_idle_lock = threading.Lock()
+
+
+def _take_idle(origin: tuple, policy: Policy) -> _Idle | None:
+    """The most recently kept connection to `origin` that is still fresh and whose address
+    the policy allows; stale ones are closed."""
+    stale, found = [], None
+    with _idle_lock:
+        kept = _idle.get(origin, [])
+        while kept and found is None:
+            candidate = kept.pop()
+            if time.monotonic() - candidate.since < IDLE_SECONDS \
+                    and allowed(candidate.address, policy):
+                found = candidate
+            else:
+                stale.append(candidate)
+        if not kept:
+            _idle.pop(origin, None)
+    for idle in stale:
+        idle.stream.close()
+    return found
+
+
+def _put_idle(origin: tuple, idle: _Idle) -> None:
+    closing = []
+    with _idle_lock:
+        kept = _idle.pop(origin, [])
+        kept.append(idle)
+        closing += kept[:-IDLE_PER_ORIGIN]
+        _idle[origin] = kept[-IDLE_PER_ORIGIN:]      # (re)inserted: the newest origin last
+        while len(_idle) > IDLE_ORIGINS:
+            closing += _idle.pop(next(iter(_idle)))
+    for old in closing:
+        old.stream.close()
+
+
+def close_idle() -> None:
+    """Close every kept connection (tests; a process about to fork)."""
+    with _idle_lock:
+        kept = [idle for idles in _idle.values() for idle in idles]
+        _idle.clear()
+    for idle in kept:
+        idle.stream.close()
+
+
+if hasattr(os, "register_at_fork"):          # a child never shares its parent's connections
+    os.register_at_fork(after_in_child=lambda: _idle.clear())
 
 
 class _Connection(http.client.HTTPConnection):
