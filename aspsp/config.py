@@ -79,9 +79,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Event notifications: one deadline for a whole push (connect, TLS, request, answer)."),
     Setting("EVENT_MAX_CONCURRENT_PER_CLIENT", 4, int,
             "Event notifications: pushes to one TPP in flight at once (workers pushing its "
-            "batches); more wait. A slow receiver holds at most this many workers, for up to "
-            "a lease each: keep it below the delivery workers' concurrency so that other "
-            "TPPs' events always find a free one."),
+            "batches) while its receiver answers promptly (its last batch: every push a 202 "
+            "within 1 s); a TPP whose receiver is slow, failing or not heard from lately gets "
+            "one at a time, so it holds one worker at most: with two delivery workers or more "
+            "(processes x concurrency), other TPPs' events always find a free one."),
     Setting("EVENT_DELIVERY_BATCH", 50, int,
             "Event notifications: the most due events of one TPP a worker takes at once and "
             "pushes one after the other (stopping at the first answer that is not 202)."),

@@ -67,6 +67,55 @@ def _kick(client_pk: int, event_pk: int) -> None:
     send(DELIVER_EVENT, event_pk)
 
 
+def requeue(client_pk: int, event_pk: int, *, countdown: float) -> None:
+    """Send the client's delivery task again (its batch stopped early, or its cap is taken)
+    unless one of its tasks is already waiting: that one takes every due event of the client.
+    At most one task of a client waits at a time however often its batches are cut short."""
+    kicks = _kicks()
+    if kicks is not None:
+        try:
+            if not kicks.set(f"events:deliver:{client_pk}", event_pk, nx=True,
+                             ex=KICK_SECONDS + int(countdown)):
+                return
+        except Exception:  # noqa: BLE001 (Redis unreachable: send the task all the same)
+            log.warning("event delivery flag not set; sending the task")
+    send_later(DELIVER_EVENT, event_pk, countdown=countdown)
+
+
+# --- which receivers answer promptly ---------------------------------------------------------
+# A client whose receiver answered its last batch promptly (every push a 202 within
+# SLOW_PUSH_SECONDS, aspsp.events.tasks) may have up to EVENT_MAX_CONCURRENT_PER_CLIENT pushes
+# in flight; any other (slow, failing, or not heard from lately) one push at a time, so that
+# a slow or dead receiver holds one worker, never all of them. Noted in Redis for
+# PROMPT_SECONDS; without Redis (the embedded broker's single worker, eager tests) nothing is
+# known and the configured cap applies.
+PROMPT_SECONDS = 300
+
+
+def answers_promptly(client_pk: int) -> bool | None:
+    """True or False as last noted; None without Redis (nothing is known)."""
+    kicks = _kicks()
+    if kicks is None:
+        return None
+    try:
+        return bool(kicks.exists(f"events:prompt:{client_pk}"))
+    except Exception:  # noqa: BLE001 (Redis unreachable: not known to be prompt)
+        return False
+
+
+def note_promptness(client_pk: int, prompt: bool) -> None:
+    kicks = _kicks()
+    if kicks is None:
+        return
+    try:
+        if prompt:
+            kicks.set(f"events:prompt:{client_pk}", 1, ex=PROMPT_SECONDS)
+        else:
+            kicks.delete(f"events:prompt:{client_pk}")
+    except Exception:  # noqa: BLE001 (the note expires by itself)
+        log.warning("event receiver promptness not noted")
+
+
 def begin_delivery(client_pk: int) -> None:
     """Called by the task before it reads its client's due events: later events send again."""
     kicks = _kicks()

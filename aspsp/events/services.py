@@ -210,13 +210,18 @@ class Deferred:
 
 
 def claim(uow: UnitOfWork, event_pk: int, now: datetime, *, cap: int, lease: timedelta,
-          limit: int = 1, whole_client: bool = False) -> Batch | Deferred | None:
+          limit: int = 1, whole_client: bool = False,
+          busy_after: timedelta | None = None) -> Batch | Deferred | None:
     """Lease up to `limit` Pending, due, unleased events of `event_pk`'s client, that event
     first, for one worker; their SETs signed with one key lookup. None when there is nothing
     to send. Unless `whole_client` (the task stands for every event of its client that found
     one waiting: dispatch.deliver_after_commit), that is when `event_pk` itself is delivered,
     acknowledged, dead, not due or leased by another worker: checked first without a lock, so
-    the tasks of events a batch already took cost one read."""
+    the tasks of events a batch already took cost one read.
+
+    Deferred when the client already has `cap` batches in flight, or has one that has been
+    in flight for longer than `busy_after` (its receiver may have just turned slow: a second
+    worker would wait on it too)."""
     e = EventNotification
     head = uow.session.execute(select(e.client_pk, e.status, e.next_attempt_at, e.lease_until)
                                .where(e.id == event_pk)).one_or_none()
@@ -235,10 +240,12 @@ def claim(uow: UnitOfWork, event_pk: int, now: datetime, *, cap: int, lease: tim
         .execution_options(populate_existing=True)))
     if not rows:
         return None
-    in_flight = uow.session.scalar(select(func.count(distinct(e.lease_until))).where(
+    in_flight, oldest = uow.session.execute(select(
+        func.count(distinct(e.lease_until)), func.min(e.lease_until)).where(
         e.client_pk == head.client_pk, e.status == EventStatus.PENDING.value,
-        e.lease_until > now))
-    if in_flight >= cap:
+        e.lease_until > now)).one()
+    if in_flight >= max(cap, 1) or (in_flight and busy_after is not None
+                                    and oldest - lease < now - busy_after):
         return Deferred(1.0)
     until = now + lease
     uow.session.execute(update(e).where(e.id.in_([row.id for row in rows]))

@@ -5,11 +5,24 @@ Pending, due, unleased events are leased) and acknowledged late.
 
 A push is POST {CallbackUrl} with the SET as an application/jwt body, through aspsp.outbound
 (https only outside the sandbox, public addresses only unless allowed, no redirects, one
-deadline, a size cap on the answer). Only a 202 delivers; anything else, a timeout or a
+deadline, a size cap on the answer; the connection kept for the next push to that receiver
+when it keeps it open). Only a 202 delivers; anything else, a timeout or a
 refused address is an attempt recorded, retried with exponential backoff and jitter until the
-retry window (EVENT_RETRY_WINDOW_SECONDS) runs out, then dead-lettered (still pollable). A slow
-or dead receiver holds at most EVENT_MAX_CONCURRENT_PER_CLIENT pushes of its own client for at
-most EVENT_DELIVERY_TIMEOUT_SECONDS each: other clients' events never wait behind it.
+retry window (EVENT_RETRY_WINDOW_SECONDS) runs out, then dead-lettered (still pollable).
+
+Fairness: a slow or dead receiver never holds more than one worker.
+- A client may have up to EVENT_MAX_CONCURRENT_PER_CLIENT batches in flight only while its
+  receiver is known to answer promptly (its last batch: every push a 202 within
+  SLOW_PUSH_SECONDS, noted by aspsp.events.dispatch), and while none of its batches has been
+  in flight for longer than BUSY_AFTER_SECONDS; otherwise one at a time. A second task of such
+  a client is deferred (one waiting task per client), its worker free for other clients.
+- A push that fails, times out (EVENT_DELIVERY_TIMEOUT_SECONDS) or answers later than
+  SLOW_PUSH_SECONDS ends its batch: the rest of the batch goes back to the queue, behind the
+  tasks of other clients already waiting, instead of holding the worker push after push.
+So with two delivery workers or more, one slow receiver leaves the others free; several slow
+receivers each hold a worker for one push at a time, between which the queue moves on. (A
+receiver that turns slow while known to be prompt holds the workers already pushing to it
+for that one push each; then it is noted slow.)
 """
 from __future__ import annotations
 
@@ -27,6 +40,8 @@ from .models import EventNotification
 
 MAX_RESPONSE_BYTES = 16 * 1024
 LEASE_MARGIN_SECONDS = 5     # the last push of a batch starts this long before its lease ends
+SLOW_PUSH_SECONDS = 1.0      # a push answered later than this is slow: its batch ends there
+BUSY_AFTER_SECONDS = 2.0     # a batch in flight this long: its client gets no second worker
 
 
 def policy_from_config(config) -> RetryPolicy:
@@ -39,7 +54,8 @@ def policy_from_config(config) -> RetryPolicy:
 def deliver(event_pk: int) -> str:
     """Push the event's client's due events (up to EVENT_DELIVERY_BATCH, this one first), one
     after the other; the batch stops at the first push that is not a 202 (the receiver is in
-    trouble: the rest wait for their own turn) and before its lease could run out."""
+    trouble: the rest wait for their own turn), at the first slow one (the rest go back to
+    the queue, behind other clients) and before its lease could run out."""
     p = platform.current()
     config = p.config
     timeout = float(config["EVENT_DELIVERY_TIMEOUT_SECONDS"])
@@ -49,20 +65,24 @@ def deliver(event_pk: int) -> str:
     with p.uow() as uow:
         client_pk = uow.session.scalar(select(EventNotification.client_pk).where(
             EventNotification.id == event_pk))
+        cap = int(config["EVENT_MAX_CONCURRENT_PER_CLIENT"])
         if client_pk is not None:
             dispatch.begin_delivery(client_pk)      # events committed from now send again
-        claimed = services.claim(uow, event_pk, p.clock.now(),
-                                 cap=int(config["EVENT_MAX_CONCURRENT_PER_CLIENT"]),
-                                 lease=lease, limit=limit, whole_client=True)
+            if dispatch.answers_promptly(client_pk) is False:
+                cap = 1                             # slow, failing or not heard from lately
+        claimed = services.claim(uow, event_pk, p.clock.now(), cap=cap, lease=lease,
+                                 limit=limit, whole_client=True,
+                                 busy_after=timedelta(seconds=BUSY_AFTER_SECONDS))
         uow.commit()
     if claimed is None:
         return "skipped"
     if isinstance(claimed, services.Deferred):
-        dispatch.send_later(dispatch.DELIVER_EVENT, event_pk, countdown=claimed.seconds)
+        dispatch.requeue(client_pk, event_pk, countdown=claimed.seconds)
         return "deferred"
-    if len(claimed.events) == limit:      # a full batch: more may wait; another worker may
-        dispatch.send_later(dispatch.DELIVER_EVENT, claimed.events[-1].event_pk, countdown=0)
-    policy = outbound.policy_from_config(config, deadline=timeout,           # take them now
+    if len(claimed.events) == limit and cap > 1:   # a full batch: more may wait; another
+        dispatch.requeue(client_pk, claimed.events[-1].event_pk,    # worker may take them now
+                         countdown=0)
+    policy = outbound.policy_from_config(config, deadline=timeout, keep_alive=True,
                                          max_bytes=MAX_RESPONSE_BYTES)
     last_start = started + lease.total_seconds() - timeout - LEASE_MARGIN_SECONDS
     outcomes: list[tuple[int, services.Outcome]] = []
@@ -71,9 +91,12 @@ def deliver(event_pk: int) -> str:
             break
         outcome = _push(claimed.url, event, policy, p.clock)
         outcomes.append((event.event_pk, outcome))
-        if not outcome.accepted:
+        if not outcome.accepted or outcome.latency_ms > SLOW_PUSH_SECONDS * 1000:
             break
     released = tuple(e.event_pk for e in claimed.events[len(outcomes):])
+    if outcomes:
+        dispatch.note_promptness(client_pk, all(
+            o.accepted and o.latency_ms <= SLOW_PUSH_SECONDS * 1000 for _, o in outcomes))
     with p.uow() as uow:
         retries = services.record_all(uow, outcomes, policy_from_config(config),
                                       p.clock.now(), released=released)
@@ -81,8 +104,10 @@ def deliver(event_pk: int) -> str:
     for pk, next_at in retries:
         dispatch.send_later(dispatch.DELIVER_EVENT, pk,
                             countdown=(next_at - p.clock.now()).total_seconds())
-    if released and all(o.accepted for _, o in outcomes):    # stopped by the lease's clock
-        dispatch.send_later(dispatch.DELIVER_EVENT, released[0], countdown=0)
+    more = released or (len(claimed.events) == limit and cap == 1)   # (cap > 1: sent above)
+    if more and all(o.accepted for _, o in outcomes):   # stopped by a slow push or the lease's
+        dispatch.requeue(client_pk, claimed.events[-1].event_pk,     # clock, or a full batch:
+                         countdown=0)                   # to the back of the queue
     accepted = sum(o.accepted for _, o in outcomes)
     return f"delivered {accepted} of {len(claimed.events)}"
 

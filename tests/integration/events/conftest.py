@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json as _json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
@@ -77,7 +78,10 @@ class Received:
 @dataclass
 class Receiver:
     """A TPP's event endpoint. `statuses`: the answers to give, in order (then `default`);
-    `hold`: while set, requests wait on `release` before answering (a slow receiver)."""
+    `hold`: while set, requests wait on `release` before answering (a slow receiver);
+    `delay`: seconds every answer waits besides; `log`: a list, possibly shared by several
+    receivers, to which each appends (name, "arrived" or "answered", body) in the order
+    things happened."""
     server: ThreadingHTTPServer
     received: list[Received] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
@@ -86,6 +90,13 @@ class Receiver:
     release: threading.Event = field(default_factory=threading.Event)
     arrived: threading.Event = field(default_factory=threading.Event)
     answered: list[tuple[bytes, int]] = field(default_factory=list)   # (body, status) sent
+    delay: float = 0.0
+    name: str = ""
+    log: list | None = None
+
+    def note(self, what: str, body: bytes) -> None:
+        if self.log is not None:
+            self.log.append((self.name, what, body))
 
     @property
     def url(self) -> str:
@@ -96,28 +107,32 @@ class Receiver:
         return [r.body.decode() for r in self.received]
 
 
-def _start_receiver(port: int = 0) -> Receiver:
+def _start_receiver(port: int = 0, **options) -> Receiver:
     receiver: Receiver
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):  # noqa: N802
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             receiver.received.append(Received(self.path, dict(self.headers), body))
+            receiver.note("arrived", body)
             receiver.arrived.set()
             if receiver.hold:
-                receiver.release.wait(30)
+                receiver.release.wait(120)
+            if receiver.delay:
+                time.sleep(receiver.delay)
             status = receiver.statuses.pop(0) if receiver.statuses else receiver.default
             self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()
             receiver.answered.append((body, status))
+            receiver.note("answered", body)
 
         def log_message(self, *args):
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True
-    receiver = Receiver(server)
+    receiver = Receiver(server, **options)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return receiver
 
@@ -126,8 +141,8 @@ def _start_receiver(port: int = 0) -> Receiver:
 def make_receiver():
     started: list[Receiver] = []
 
-    def build(port: int = 0) -> Receiver:
-        started.append(_start_receiver(port))
+    def build(port: int = 0, **options) -> Receiver:
+        started.append(_start_receiver(port, **options))
         return started[-1]
     yield build
     for receiver in started:

@@ -63,8 +63,15 @@ class Pool:
 
     def __init__(self, env: dict, logs: Path):
         self.env, self.logs, self.workers = env, logs, []
+        self.settings: dict = {}
 
-    def resize(self, n: int) -> None:
+    def resize(self, n: int, **settings: str) -> None:
+        """n workers, with WORKER_SETTINGS changed by `settings` (workers started with other
+        settings are stopped first)."""
+        if settings != self.settings:
+            for worker in list(self.workers):
+                self.stop(worker)
+            self.settings = settings
         self.workers = [w for w in self.workers if w.poll() is None]
         while len(self.workers) > n:
             self.stop(self.workers[-1])
@@ -99,7 +106,8 @@ class Pool:
             [sys.executable, "-m", "celery", "-A", "wsgi:celery", "worker", "--pool=solo",
              "--concurrency=1", "--without-heartbeat", "--without-gossip", "--without-mingle",
              "-n", f"{name}@%h", "--loglevel=INFO"],
-            cwd=ROOT, env=self.env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
+            cwd=ROOT, env={**self.env, **self.settings}, stdout=open(log_path, "w"),
+            stderr=subprocess.STDOUT)
         worker.log_path = log_path
         return worker
 
@@ -296,3 +304,65 @@ def test_a_worker_killed_mid_push_loses_nothing(app, platform, pool, tpp, receiv
     statuses, tried = stored(platform, tpp.client.row.id)
     assert statuses == Counter({EventStatus.DELIVERED.value: 10})
     assert tried == Counter({202: 10})
+
+
+# --- fairness: a slow receiver never holds the workers other receivers need --------------------
+def test_a_receiver_that_hangs_holds_one_worker_and_another_tpps_events_pass_it(
+        app, platform, pool, make_events_tpp, make_receiver):
+    """Two workers; one TPP's receiver hangs on every push, the other's answers at once. The
+    bank's push timeout is a minute here, so the hung push is still in flight throughout: the
+    fast TPP's events all arrive while it is, through the other worker (the slow TPP's
+    second task is deferred, not pushed: a receiver not known to answer promptly gets one
+    push at a time)."""
+    pool.resize(2, EVENT_DELIVERY_TIMEOUT_SECONDS="60")
+    slow_tpp, fast_tpp = make_events_tpp(name="Hangs"), make_events_tpp(name="Answers")
+    slow, fast = make_receiver(), make_receiver()
+    slow.hold = True
+    slow_tpp.subscribe(slow.url)
+    fast_tpp.subscribe(fast.url)
+    slow_jtis = publish(app, platform, slow_tpp, 3)
+    assert slow.arrived.wait(HANG_GUARD), "no push reached the slow receiver"
+    slow_jtis += publish(app, platform, slow_tpp, 3)   # a second task of the slow TPP: the
+    fast_jtis = publish(app, platform, fast_tpp, 20)  # other worker takes it before these
+    wait_until_delivered(app, fast, fast_jtis, pool)
+
+    assert len(slow.received) == 1 and slow.answered == []   # still hung, and alone
+    assert stored(platform, slow_tpp.client.row.id)[1] == Counter()  # no push of it ended
+    assert accepted(fast) == Counter({jti: 1 for jti in fast_jtis})
+
+    slow.hold = False
+    slow.release.set()                   # the hung push is answered; the rest follow
+    wait_until_delivered(app, slow, slow_jtis, pool)
+    time.sleep(1)
+    assert accepted(slow) == Counter({jti: 1 for jti in slow_jtis})
+    statuses, tried = stored(platform, slow_tpp.client.row.id)
+    assert statuses == Counter({EventStatus.DELIVERED.value: 6}) and tried == Counter({202: 6})
+
+
+def test_a_slow_answer_ends_its_batch_and_the_rest_waits_behind_other_tpps(
+        app, platform, pool, make_events_tpp, make_receiver):
+    """One worker; one TPP's receiver answers 202 but slowly (later than SLOW_PUSH_SECONDS),
+    the other's at once. Both TPPs' events are committed before the worker starts, the slow
+    TPP's first. The worker pushes one slow event, then the rest of that batch goes back to
+    the queue behind the fast TPP's task: every fast event is answered before the slow
+    receiver gets its second push."""
+    from aspsp.events.tasks import SLOW_PUSH_SECONDS
+    pool.resize(0)
+    log: list = []
+    slow = make_receiver(name="slow", log=log, delay=SLOW_PUSH_SECONDS + 0.5)
+    fast = make_receiver(name="fast", log=log)
+    slow_tpp, fast_tpp = make_events_tpp(name="Slow"), make_events_tpp(name="Fast")
+    slow_tpp.subscribe(slow.url)
+    fast_tpp.subscribe(fast.url)
+    slow_jtis = publish(app, platform, slow_tpp, 3)
+    fast_jtis = publish(app, platform, fast_tpp, 10)
+    pool.resize(1)
+    wait_until_delivered(app, fast, fast_jtis, pool)
+    wait_until_delivered(app, slow, slow_jtis, pool)
+
+    order = [(name, what) for name, what, _ in log]
+    second_slow_push = [i for i, e in enumerate(order) if e == ("slow", "arrived")][1]
+    fast_answers = [i for i, e in enumerate(order) if e == ("fast", "answered")]
+    assert len(fast_answers) == 10 and max(fast_answers) < second_slow_push, order
+    assert accepted(slow) == Counter({jti: 1 for jti in slow_jtis})
+    assert accepted(fast) == Counter({jti: 1 for jti in fast_jtis})
