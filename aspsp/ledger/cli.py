@@ -6,7 +6,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from .. import platform
-from . import dispatch, services
+from . import services
 
 ledger_cli = AppGroup("ledger", help="Core ledger operations.")
 
@@ -33,18 +33,16 @@ def reconcile_command() -> None:
 def close_account_command(account_id: str, status: str, reason: str) -> None:
     """Take a customer account out of service: no payment or Open Banking access any more,
     and every TPP whose authorised account-access consent covered it is told
-    (account-access-consent-linked-account-update), in the same transaction."""
+    (account-access-consent-linked-account-update), in the same transaction
+    (ledger.set_account_status does both)."""
     from .errors import AccountNotFound
-    from .repository import LedgerRepository
     p = platform.current()
     now = p.clock.now()
     with p.uow() as uow:
         try:
-            account = LedgerRepository(uow.session).account(account_id, lock=True)
+            services.set_account_status(uow, account_id, status, now=now, reason=reason)
         except AccountNotFound:
             raise click.ClickException(f"no account {account_id}") from None
-        services.set_account_status(uow, account_id, status, now=now)
-        dispatch.account_out_of_service(uow, account.id, now, reason)
         uow.commit()
     click.echo(f"account {account_id} is {status}")
 

@@ -133,10 +133,23 @@ def internal_account_id(uow: UnitOfWork, code: str, currency: str) -> str:
     return account.account_id
 
 
-def set_account_status(uow: UnitOfWork, account_id: str, status: str, *, now: datetime) -> None:
+OUT_OF_SERVICE = frozenset({AccountStatus.DISABLED, AccountStatus.DELETED})
+
+
+def set_account_status(uow: UnitOfWork, account_id: str, status: str, *, now: datetime,
+                       reason: str | None = None) -> None:
+    """The account's status from now on. An Enabled account that becomes Disabled or Deleted
+    leaves service: the out-of-service listeners run in this unit of work (the consent
+    context tells each TPP whose authorised account-access consent covered it, with
+    account-access-consent-linked-account-update), whoever closes it: the operator's
+    `flask ledger close-account`, the sandbox, a test. `reason`: "closure" (the default) or
+    "cass" (switched to another bank)."""
     account = LedgerRepository(uow.session).account(account_id, lock=True)
+    was = account.status
     account.status = AccountStatus(status)
     account.status_updated_at = now
+    if was == AccountStatus.ENABLED and account.status in OUT_OF_SERVICE:
+        dispatch.account_out_of_service(uow, account.id, now, reason or "closure")
 
 
 # the journal ----------------------------------------------------------------------------

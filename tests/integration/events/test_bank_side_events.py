@@ -188,3 +188,25 @@ def test_closing_an_unknown_account_changes_nothing(app, receiver, outbox):
     result = flask(app, "ledger", "close-account", "no-such-account")
     assert result.exit_code == 1 and "no account" in result.output
     assert outbox() == []
+
+
+def test_an_account_disabled_by_any_path_tells_the_tpp_once(
+        app, platform, clock, make_events_tpp, customer, decide, receiver, outbox):
+    """Not only the operator's command: ledger.set_account_status itself raises the event,
+    so the sandbox, a scheme or a test that disables an account tells the TPP too; an account
+    already out of service (then deleted) raises nothing more."""
+    from aspsp.ledger import services as ledger
+    tpp = make_events_tpp(name="Watches accounts")
+    tpp.subscribe(receiver.url)
+    consent_id, _ = authorised(tpp, customer, decide)
+    with app.app_context(), platform.uow() as uow:
+        ledger.set_account_status(uow, customer.account_ids[0], "Disabled", now=clock.now())
+        uow.commit()
+    [sent] = receiver.tokens()
+    claims = verified_claims(tpp.http, sent)
+    assert claims["events"] == {LAU: {"subject": subject(app, consent_id),
+                                      "reason": "UK.OBIE.AccountClosure"}}
+    with app.app_context(), platform.uow() as uow:
+        ledger.set_account_status(uow, customer.account_ids[0], "Deleted", now=clock.now())
+        uow.commit()
+    assert len(receiver.received) == 1 and len(outbox()) == 1
