@@ -33,6 +33,10 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(accounts.bp)
     from . import webhooks
     app.register_blueprint(webhooks.bp)
+    from . import apps, keys, organisations  # noqa: E402  (organisations, apps and their keys)
+    organisations.init_app(app)
+    apps.init_app(app)
+    keys.init_app(app)
     from . import docs, quickstart  # the quickstart, the docs page and the Postman collection
     quickstart.init_app(app)
     docs.init_app(app)

@@ -29,6 +29,9 @@ def init_app(app: Flask) -> None:
     app.extensions[DEMO_LOGINS] = seed.demo_users_text
     if app.config["SANDBOX_ENABLED"]:
         app.register_blueprint(directory_views.bp)
+        from . import certificates, portal_directory   # the portal's orgs, apps, certificates
+        app.extensions["developer_portal.sandbox"] = portal_directory.PortalDirectory()
+        app.register_blueprint(certificates.bp)
         app.register_blueprint(control.bp)              # /sandbox/control: the control API
         app.register_blueprint(inspector.bp)            # /sandbox/inspector/<id>: webhooks in
         app.register_blueprint(inspector_pages.bp)      # its page in the developer portal

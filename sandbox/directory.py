@@ -57,16 +57,8 @@ def create_organisation(uow: UnitOfWork, *, name: str, competent_authority: str,
                         org_id: str | None = None, rng: random.Random | None = None
                         ) -> DirectoryOrganisation:
     """A TPP organisation authorised by a competent authority (e.g. GB:FCA) for PSD2 roles."""
-    name = (name or "").strip()
-    if not 1 <= len(name) <= 140:
-        raise DirectoryError("the organisation name must be 1 to 140 characters")
-    authority = (competent_authority or "").strip().upper()
-    if not COMPETENT_AUTHORITY.match(authority):
-        raise DirectoryError("the competent authority must look like GB:FCA "
-                             "(member state, colon, authority)")
-    authorisation_id = (authorisation_id or "").strip()
-    if not 1 <= len(authorisation_id) <= 64:
-        raise DirectoryError("the authorisation id (e.g. the FCA reference number) is required")
+    name, authority, authorisation_id = _organisation_fields(name, competent_authority,
+                                                             authorisation_id)
     org_id = org_id or base62_id(18, rng)
     if not ORG_ID.match(org_id):
         raise DirectoryError("org_id must be 1 to 35 letters and digits")
@@ -88,8 +80,41 @@ def create_software(uow: UnitOfWork, *, org_id: str, client_name: str, redirect_
     """A software statement of an active organisation: its roles must be among the
     organisation's, its redirect URIs https, its JWKS public signing keys only."""
     org = organisation(uow, org_id)
+    client_name, uris, roles = _software_fields(org, client_name, client_description,
+                                                client_uri, redirect_uris, roles)
+    software_id = software_id or base62_id(22, rng)
+    if not SOFTWARE_ID.match(software_id):
+        raise DirectoryError("software_id must be 1 to 22 Base62 characters")
+    if _software(uow, software_id) is not None:
+        raise DirectoryError(f"software {software_id} already exists")
+    software = SoftwareStatement(software_id=software_id, org_pk=org.id,
+                                 client_name=client_name, client_description=client_description,
+                                 client_uri=client_uri, redirect_uris=uris, roles=roles,
+                                 jwks=_public_jwks(jwks), status=ACTIVE, created_at=now)
+    uow.session.add(software)
+    uow.session.flush()
+    return software
+
+
+def _organisation_fields(name: str, competent_authority: str, authorisation_id: str
+                         ) -> tuple[str, str, str]:
+    name = (name or "").strip()
+    if not 1 <= len(name) <= 140:
+        raise DirectoryError("the organisation name must be 1 to 140 characters")
+    authority = (competent_authority or "").strip().upper()
+    if not COMPETENT_AUTHORITY.match(authority):
+        raise DirectoryError("the competent authority must look like GB:FCA "
+                             "(member state, colon, authority)")
+    authorisation_id = (authorisation_id or "").strip()
+    if not 1 <= len(authorisation_id) <= 64:
+        raise DirectoryError("the authorisation id (e.g. the FCA reference number) is required")
+    return name, authority, authorisation_id
+
+
+def _software_fields(org: DirectoryOrganisation, client_name: str, client_description,
+                     client_uri, redirect_uris, roles) -> tuple[str, list[str], list[str]]:
     if org.status != ACTIVE:
-        raise DirectoryError(f"organisation {org_id} is {org.status}")
+        raise DirectoryError(f"organisation {org.org_id} is {org.status}")
     client_name = (client_name or "").strip()
     if not 1 <= len(client_name) <= 40:
         raise DirectoryError("the client name must be 1 to 40 characters")
@@ -107,19 +132,53 @@ def create_software(uow: UnitOfWork, *, org_id: str, client_name: str, redirect_
     roles = _roles(roles)
     if not set(roles) <= set(org.roles):
         raise DirectoryError(f"roles {', '.join(sorted(set(roles) - set(org.roles)))} are not "
-                             f"authorised for organisation {org_id}")
-    software_id = software_id or base62_id(22, rng)
-    if not SOFTWARE_ID.match(software_id):
-        raise DirectoryError("software_id must be 1 to 22 Base62 characters")
-    if _software(uow, software_id) is not None:
-        raise DirectoryError(f"software {software_id} already exists")
-    software = SoftwareStatement(software_id=software_id, org_pk=org.id,
-                                 client_name=client_name, client_description=client_description,
-                                 client_uri=client_uri, redirect_uris=uris, roles=roles,
-                                 jwks=_public_jwks(jwks), status=ACTIVE, created_at=now)
-    uow.session.add(software)
+                             f"authorised for organisation {org.org_id}")
+    return client_name, uris, roles
+
+
+def save_organisation(uow: UnitOfWork, *, org_id: str, name: str, competent_authority: str,
+                      authorisation_id: str, roles, now: datetime) -> DirectoryOrganisation:
+    """Create organisation `org_id`, or update its name, authority and roles (the developer
+    portal's organisations are mirrored this way; its keys and status are left as they are)."""
+    org = _organisation(uow, org_id)
+    if org is None:
+        return create_organisation(uow, name=name, competent_authority=competent_authority,
+                                   authorisation_id=authorisation_id, roles=roles, now=now,
+                                   org_id=org_id)
+    org.name, org.competent_authority, org.authorisation_id = _organisation_fields(
+        name, competent_authority, authorisation_id)
+    org.roles = _roles(roles)
     uow.session.flush()
-    return software
+    return org
+
+
+def save_software(uow: UnitOfWork, *, org_id: str, software_id: str, client_name: str,
+                  redirect_uris, roles, jwks: dict, now: datetime,
+                  client_uri: str | None = None) -> SoftwareStatement:
+    """Create software statement `software_id` of organisation `org_id`, or update what it
+    says (name, redirect URIs, roles, keys) under the same rules as `create_software`; its
+    JWKS may be empty until the software has keys (an SSA is useless until then)."""
+    sw = _software(uow, software_id)
+    if sw is None:
+        if not SOFTWARE_ID.match(software_id or ""):
+            raise DirectoryError("software_id must be 1 to 22 Base62 characters")
+        org = organisation(uow, org_id)
+        client_name, uris, roles = _software_fields(org, client_name, None, client_uri,
+                                                    redirect_uris, roles)
+        sw = SoftwareStatement(software_id=software_id, org_pk=org.id, client_name=client_name,
+                               client_description=None, client_uri=client_uri,
+                               redirect_uris=uris, roles=roles, jwks=_public_jwks(jwks, True),
+                               status=ACTIVE, created_at=now)
+        uow.session.add(sw)
+        uow.session.flush()
+        return sw
+    if sw.organisation.org_id != org_id:
+        raise DirectoryError(f"software {software_id} belongs to another organisation")
+    sw.client_name, sw.redirect_uris, sw.roles = _software_fields(
+        sw.organisation, client_name, sw.client_description, client_uri, redirect_uris, roles)
+    sw.client_uri, sw.jwks = client_uri, _public_jwks(jwks, True)
+    uow.session.flush()
+    return sw
 
 
 def organisation(uow: UnitOfWork, org_id: str) -> DirectoryOrganisation:
@@ -167,9 +226,10 @@ def _check_https(uri: str, what: str) -> None:
         raise DirectoryError(f"{what} must be at most 256 characters")
 
 
-def _public_jwks(jwks: dict) -> dict:
+def _public_jwks(jwks: dict, empty_allowed: bool = False) -> dict:
     """The keys as given, refused when one is private, unnamed, weak or not for signing."""
-    if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list) or not jwks["keys"]:
+    if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list) or (
+            not jwks["keys"] and not empty_allowed):
         raise DirectoryError('the JWKS must be {"keys": [...]} with at least one key')
     kids = set()
     for data in jwks["keys"]:

@@ -71,3 +71,28 @@ class InspectedRequest(Base):
     headers: Mapped[list] = mapped_column(JSON, default=list)      # [[name, value], ...]
     body: Mapped[str] = mapped_column(Text)                         # UTF-8, bad bytes replaced
     body_bytes: Mapped[int] = mapped_column(Integer)                # the size that arrived
+
+
+class SandboxCertificateAuthority(Base):
+    """The sandbox's transport CA (sandbox/certificates.py): one row, made on first use. Its
+    private key is sealed with the key-encryption key; its certificate is public."""
+    __tablename__ = "sandbox_certificate_authority"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)        # always 1
+    private_key: Mapped[str] = mapped_column(Text)                    # PEM, sealed
+    certificate: Mapped[str] = mapped_column(Text)                    # PEM
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SandboxCertificate(Base):
+    """An MTLS client certificate the sandbox CA issued for a portal app: the certificate
+    only; its private key went to the developer once and was never stored."""
+    __tablename__ = "sandbox_certificates"
+    id: Mapped[int] = mapped_column(BigPK, primary_key=True)
+    serial: Mapped[str] = mapped_column(String(64), unique=True)      # hex
+    app_pk: Mapped[int] = mapped_column(ForeignKey("portal_apps.id"), index=True)
+    subject_dn: Mapped[str] = mapped_column(String(512))              # RFC 4514
+    key_type: Mapped[str] = mapped_column(String(16))                 # EC P-256, RSA 2048
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime)
+    not_after: Mapped[datetime] = mapped_column(UTCDateTime)
+    certificate: Mapped[str] = mapped_column(Text)                    # PEM
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
