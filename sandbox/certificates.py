@@ -110,6 +110,18 @@ def _ca(uow, keyring, now: datetime):
     return key, x509.load_pem_x509_certificate(row.certificate.encode())
 
 
+def rewrap(uow, keyring) -> int:
+    """Re-seal the CA's private key under the keyring's newest version (1 when it changed).
+    For a key-encryption key rotation; `flask keys rewrap` does not call it yet (the platform
+    has no registry for the sandbox's sealed values)."""
+    row = uow.session.get(SandboxCertificateAuthority, CA_ROW)
+    if row is None or keyring.is_current(row.private_key):
+        return 0
+    row.private_key = keyring.seal(keyring.open(row.private_key, _PURPOSE), _PURPOSE)
+    uow.session.flush()
+    return 1
+
+
 # --- client certificates ----------------------------------------------------------------------
 
 def subject_of(app) -> x509.Name:

@@ -174,3 +174,25 @@ def test_issuing_needs_the_csrf_token(app, database, world):
         assert "PRIVATE KEY" not in text(response)
     with database.uow() as uow:
         assert uow.session.scalars(select(SandboxCertificate)).all() == []
+
+
+def test_the_ca_key_is_resealed_under_a_new_key_encryption_key(app, platform, world, clock):
+    from aspsp.keyring import new_key_setting, parse
+    from developer_portal.models import PortalApp
+    from sandbox import certificates
+
+    _, first = _issue(app, world)
+    current = app.config["KEY_ENCRYPTION_KEY"]         # tests.conftest: one for the run
+    assert current.startswith(platform.keyring.current_version + ":")
+    rotated = parse(f"{new_key_setting('v9')},{current}")
+    with platform.uow() as uow:
+        assert certificates.rewrap(uow, rotated) == 1
+        assert certificates.rewrap(uow, rotated) == 0
+        row = uow.session.get(SandboxCertificateAuthority, 1)
+        assert row.private_key.startswith("sealed:v9:")
+        acme_app = uow.session.scalars(select(PortalApp).where(
+            PortalApp.app_id == world.app.app_id)).one()
+        issued = certificates.issue(uow, acme_app, key_type="EC", keyring=rotated,
+                                    now=clock.now())
+    ca = _split(first.get_data(as_text=True))[1][1]
+    x509.load_pem_x509_certificate(issued.certificate_pem.encode()).verify_directly_issued_by(ca)
