@@ -243,6 +243,34 @@ def test_the_caller_must_present_its_own_sender_constrained_client_credentials_t
     ob_error(refused, 403, "UK.InvisibleBank.Token.WrongGrantType")
 
 
+def test_an_mtls_client_calls_with_its_certificate_bound_token(platform, client, clock):
+    from tests.certs import client_certificate
+    from tests.oauth_factories import make_client
+
+    platform.config["TRUSTED_PROXIES"] = "127.0.0.1"
+    cert, dn = client_certificate("mtls-ci-bot")
+    with platform.uow() as uow:
+        mtls = make_client(uow, now=clock.now(), auth_method="tls_client_auth")
+        mtls.row.client_metadata = {**mtls.row.client_metadata,
+                                    "tls_client_auth_subject_dn": dn}
+        uow.commit()
+    issued = client.post("/token", data={"grant_type": "client_credentials",
+                                         "scope": "accounts", "client_id": mtls.client_id},
+                         headers={"X-SSL-Client-Cert": cert},
+                         environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    token = issued.json["access_token"]
+    ok = client.get(f"{CONTROL}/clock", headers={"Authorization": f"Bearer {token}",
+                                                 "X-SSL-Client-Cert": cert},
+                    environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert ok.status_code == 200, ok.get_json()
+    other, _ = client_certificate("someone-else")
+    refused = client.get(f"{CONTROL}/clock", headers={"Authorization": f"Bearer {token}",
+                                                      "X-SSL-Client-Cert": other},
+                         environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    assert refused.status_code == 401
+    assert "certificate" in refused.headers["WWW-Authenticate"]
+
+
 # --- revoke, expire ------------------------------------------------------------------------------
 def approved(tpp, consent_id: str) -> str:
     request_uri, params, verifier = pushed(tpp, consent_id)
