@@ -33,6 +33,24 @@ def test_a_signed_in_developer_sees_their_organisations_and_apps_only(app, datab
     assert "Acme Payments Ltd" in text and "Acme &lt;script&gt;Money&lt;/script&gt;" in text
     assert "Dana &lt;b&gt;Dev&lt;/b&gt;" in text
     assert "Other Corp" not in text and "Secret Other App" not in text
+    assert f'href="/developers/organisations/{acme.org_id}"' in text
+
+
+def test_the_app_page_leads_to_every_page_about_the_app(app, database, clock):
+    now = clock.now()
+    with database.uow() as uow:
+        dana = make_developer(uow, now)
+        acme_app = make_app(uow, now, make_organisation(uow, now, dana), client_id="client-1")
+        uow.commit()
+    client = app.test_client()
+    sign_in(client, dana, now)
+    home = client.get("/developers/").get_data(as_text=True)
+    assert f'href="/developers/apps/{acme_app.app_id}"' in home
+    page = client.get(f"/developers/apps/{acme_app.app_id}").get_data(as_text=True)
+    for target in ("quickstart", "requests", "usage", "webhooks"):
+        url = f"/developers/apps/{acme_app.app_id}/{target}"
+        assert f'href="{url}"' in page, target
+        assert client.get(url).status_code == 200, target
 
 
 def test_member_app_hides_other_organisations_apps_and_guards_admin_actions(app, database, clock):
