@@ -113,6 +113,10 @@ SETTINGS: tuple[Setting, ...] = (
             "limit let through count): keeps the web tier responsive "
             "under a password-guessing flood (each check is ~0.3 s of argon2; sized for 2 "
             "cores, raise it with the web tier's cores)."),
+    Setting("PORTAL_MAIL_BACKEND", "outbox", str,
+            "How the developer portal sends mail (verification, password reset): `outbox` "
+            "records it in the portal_outbox table, which the sandbox shows at /sandbox/outbox; "
+            "a real backend (SMTP) plugs into developer_portal/mail.py BACKENDS."),
     Setting("AIS_UNATTENDED_DAILY_LIMIT", 4, int,
             "AIS requests per consent, endpoint and UTC day without x-fapi-customer-ip-address "
             "(the customer is not present: PSD2 RTS 36(5)(b)); further ones get 429."),

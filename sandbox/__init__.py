@@ -29,6 +29,8 @@ def init_app(app: Flask) -> None:
     app.extensions[DEMO_LOGINS] = seed.demo_users_text
     if app.config["SANDBOX_ENABLED"]:
         app.register_blueprint(directory_views.bp)
+        from . import outbox                          # the portal's mails, for the sandbox
+        app.register_blueprint(outbox.bp)
         from . import certificates, portal_directory   # the portal's orgs, apps, certificates
         app.extensions["developer_portal.sandbox"] = portal_directory.PortalDirectory()
         app.register_blueprint(certificates.bp)
