@@ -256,7 +256,8 @@ def verify_signed_code(uow: UnitOfWork, psu: PsuUser, code: str, payment: Paymen
     psu = services._locked_row(uow, PsuUser.id == psu.id)
     services._refuse_if_locked(uow, psu.username, psu, STEP, ip, now, overall=not known_device)
     code = "".join((code or "").split())
-    if not _signed_code_ok(psu, payment, code, now, replay, services._keyring(keyring, uow)):
+    if services.sandbox_sca_refused(psu) or not _signed_code_ok(
+            psu, payment, code, now, replay, services._keyring(keyring, uow)):
         services._count_failure(uow, psu.username, psu, STEP, ip, now, InvalidCode())
     services._clear_failures(uow, psu.username, ip)
     services._record(uow, psu, psu.username, STEP, "success", ip, now)

@@ -29,8 +29,10 @@ TOTP secrets are sealed at rest with the key-encryption key (aspsp.keyring), bou
 customer's psu_id; they are opened only to check or show a code. The keyring comes from the
 caller, else from the platform's unit of work, else from the running app.
 
-Sandbox: with SANDBOX_ENABLED, the demo customers (the usernames the sandbox registers) also pass the
-second factor with the fixed code 123456, and the code page shows their current TOTP.
+Sandbox: with SANDBOX_ENABLED, the demo customers (the usernames the sandbox registers) and
+the test customers of developers' apps (SandboxCustomers, registered by the sandbox) also pass
+the second factor with the fixed code 123456, and the code page shows their current TOTP; a
+test customer made to fail SCA has every code refused.
 """
 from __future__ import annotations
 
@@ -38,7 +40,7 @@ import hmac
 import logging
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any, Mapping, NoReturn
+from typing import Any, Mapping, NoReturn, Protocol
 
 import pyotp
 from sqlalchemy import delete, select
@@ -132,8 +134,9 @@ def verify_totp(uow: UnitOfWork, psu: PsuUser, code: str, ip: str | None, now: d
     psu = _locked_row(uow, PsuUser.id == psu.id)
     _refuse_if_locked(uow, psu.username, psu, "totp", ip, now, overall=not known_device)
     code = "".join((code or "").split())
-    if not (_sandbox_code_ok(code, sandbox_code)
-            or _totp_ok(psu, code, now, replay, _keyring(keyring, uow))):
+    if sandbox_sca_refused(psu) or not (_sandbox_code_ok(code, sandbox_code)
+                                        or _totp_ok(psu, code, now, replay,
+                                                    _keyring(keyring, uow))):
         _count_failure(uow, psu.username, psu, "totp", ip, now, InvalidCode())
     _clear_failures(uow, psu.username, ip)
     _record(uow, psu, psu.username, "totp", "success", ip, now)
@@ -196,9 +199,39 @@ def unlock(uow: UnitOfWork, psu: PsuUser) -> None:
 
 def sandbox_sca_allowed(psu: PsuUser, config: Mapping[str, Any]) -> bool:
     """The sandbox's documented shortcuts (fixed code, TOTP shown on the page) are for the
-    sandbox demo customers only, and only while SANDBOX_ENABLED: a real customer of a
+    sandbox demo customers and the test customers of developers' apps only (those the app's
+    registered SandboxCustomers names), and only while SANDBOX_ENABLED: a real customer of a
     deployment that forgot to turn the sandbox off still needs their authenticator."""
-    return bool(config.get("SANDBOX_ENABLED")) and psu.username in sandbox_demo_usernames()
+    if not config.get("SANDBOX_ENABLED"):
+        return False
+    customers = _sandbox_customers()
+    return psu.username in sandbox_demo_usernames() or (
+        customers is not None and customers.has_shortcuts(psu))
+
+
+def sandbox_sca_refused(psu: PsuUser) -> bool:
+    """A sandbox scenario customer whose second factor always fails (sandbox/scenarios.py):
+    their every code is refused and counted like a wrong one. Never in production: only the
+    sandbox registers SandboxCustomers, and only while SANDBOX_ENABLED."""
+    customers = _sandbox_customers()
+    return customers is not None and customers.sca_always_fails(psu)
+
+
+SANDBOX_CUSTOMERS = "identity.sandbox_customers"    # app.extensions key
+
+
+class SandboxCustomers(Protocol):
+    """What the sandbox says about a customer login (registered per app by sandbox.init_app,
+    only while SANDBOX_ENABLED; identity never imports the sandbox)."""
+
+    def has_shortcuts(self, psu: PsuUser) -> bool: ...
+
+    def sca_always_fails(self, psu: PsuUser) -> bool: ...
+
+
+def _sandbox_customers() -> SandboxCustomers | None:
+    from flask import current_app, has_app_context
+    return current_app.extensions.get(SANDBOX_CUSTOMERS) if has_app_context() else None
 
 
 _demo_usernames: set[str] = set()

@@ -50,7 +50,8 @@ class SchemeResult:
 class PaymentScheme(Protocol):
     name: str
 
-    def submit(self, submission: SchemeSubmission) -> SchemeResult: ...
+    def submit(self, submission: SchemeSubmission) -> SchemeResult | None:
+        """The scheme's outcome, or None while it holds the payment undecided."""
 
 
 class SimulatedSchemeRecord(Base):

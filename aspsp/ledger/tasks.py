@@ -29,6 +29,8 @@ def settle_payment_task(payment_id: str) -> str | None:
     if submission is None:
         return None
     result = p.scheme.submit(submission)
+    if result is None:   # held undecided: it stays in process, and the sweep asks again
+        return PaymentStatus.ACCEPTED_SETTLEMENT_IN_PROCESS
     with p.uow() as uow:
         payment = services.book_settlement(uow, payment_id, result, now=p.clock.now())
         uow.commit()
