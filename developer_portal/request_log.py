@@ -2,7 +2,8 @@
 
 - `calls`: the client's calls, newest first, a page at a time, filtered by status class
   (2xx, 3xx, 4xx, 5xx) and by a substring of the path (case-insensitive, taken literally).
-- `call`: one call with its masked bodies, by its opaque call id, only if it is the client's.
+- `call`: one call with its masked bodies (JSON indented), by its opaque call id, only if it
+  is the client's.
 - `usage`: per UTC day for the last USAGE_DAYS days (today included, days without calls as
   zeros): calls, errors (status 400 and above, 4xx and 5xx apart), the error rate and the
   latency percentiles p50/p95/p99 (linear interpolation between the closest ranks, as
@@ -11,6 +12,7 @@ Who may read which client's log is the portal's business (developer_portal.auth.
 """
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -151,7 +153,22 @@ def call(uow, client_id: str, call_id: str) -> CallDetail | None:
                                      t.response_type, t.response_body)
                               .where(t.client_id == client_id,
                                      t.call_id == str(call_id)[:36])).one_or_none()
-    return CallDetail(*row) if row is not None else None
+    if row is None:
+        return None
+    *summary, request_type, request_body, response_type, response_body = row
+    return CallDetail(*summary, request_type, readable(request_body, request_type),
+                      response_type, readable(response_body, response_type))
+
+
+def readable(body: str | None, media_type: str | None) -> str | None:
+    """A whole JSON body indented for reading (the log stores it as the API sent it)."""
+    if not body or not media_type or not (media_type == "application/json"
+                                          or media_type.endswith("+json")):
+        return body
+    try:
+        return json.dumps(json.loads(body), ensure_ascii=False, indent=2)
+    except ValueError:          # cut at the limit, or not JSON after all: as it is
+        return body
 
 
 def usage(uow, client_id: str, *, today: date, days: int = USAGE_DAYS) -> Usage:
