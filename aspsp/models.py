@@ -2,6 +2,7 @@
 from consent import models as consent_models  # noqa: F401
 from developer_portal import models as portal_models  # noqa: F401
 from sandbox import models as sandbox_models  # noqa: F401
+from sandbox import test_data_models as sandbox_test_data_models  # noqa: F401
 
 from .db import Base  # noqa: F401
 from . import idempotency as idempotency_models  # noqa: F401  (idempotency_keys)

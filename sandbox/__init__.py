@@ -29,6 +29,9 @@ def init_app(app: Flask) -> None:
     app.extensions[DEMO_LOGINS] = seed.demo_users_text
     if app.config["SANDBOX_ENABLED"]:
         app.register_blueprint(directory_views.bp)
+        from . import scenarios, test_data_views
+        scenarios.init_app(app)                     # magic values, scenario users, their page
+        app.register_blueprint(test_data_views.bp)  # an app's test data in the portal
         from . import outbox                          # the portal's mails, for the sandbox
         app.register_blueprint(outbox.bp)
         from . import certificates, portal_directory   # the portal's orgs, apps, certificates
