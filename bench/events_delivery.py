@@ -21,14 +21,20 @@ Sides, alternating for `--rounds` rounds:
   the queue when publishing outruns delivery).
 - `bare`: the same number of sender processes as the events side has workers (the larger)
   POST `--events` SETs signed beforehand by the platform's own signing (same claims, same
-  size) to the same receiver through aspsp.outbound.post, the client the workers use, one
-  after the other: what the receiver and the HTTP client allow, without the outbox, the
-  broker, the lease, signing or recording.
+  size) to the same receiver through aspsp.outbound.post, the client the workers use
+  (keep-alive), one after the other: what the receiver and the HTTP client allow, without
+  the outbox, the broker, the lease, signing or recording. `bare close`: the same with a new
+  connection per POST (the client before keep-alive, the baseline of earlier runs).
 - `drain/N`: the same events committed while no worker runs (their tasks wait in Redis), then
   N workers started: delivered per second from the first 202 to the last, what the workers
   can do when the publishers are not what limits them.
 Then a paced side per worker count: `--rate` events a second for `--paced-seconds`, the
 latency of a delivery under a load it keeps up with.
+- `mixed/N` (fairness, with `--tpps` K > 1): K TPPs, one of whose receivers answers each push
+  only after `--slow-ms`. `--slow-events` events of the slow TPP are committed first, then
+  `--events` spread over the K - 1 others, while no worker runs; then N workers: the other
+  TPPs' events delivered per second (their first 202 to their last), how many of the slow
+  TPP's had arrived by then, and the most pushes the slow receiver ever had in flight at once.
 """
 from __future__ import annotations
 
@@ -68,6 +74,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--publishers", type=int, default=4, help="publisher processes")
     parser.add_argument("--rate", type=float, default=100.0, help="paced side: events/s")
     parser.add_argument("--paced-seconds", type=float, default=8.0)
+    parser.add_argument("--tpps", type=int, default=4,
+                        help="mixed side: TPPs, one of them slow (1: no mixed side)")
+    parser.add_argument("--slow-ms", type=int, default=3000,
+                        help="mixed side: the slow receiver's answer time")
+    parser.add_argument("--slow-events", type=int, default=40)
     parser.add_argument("--keep", action="store_true", help="keep the database")
     return parser.parse_args(argv)
 
@@ -83,12 +94,20 @@ def receiver_main(port_out) -> None:
 
     arrivals: list[tuple[str, float]] = []
     lock = threading.Lock()
+    slow = {"in_flight": 0, "most": 0}
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def do_POST(self):  # noqa: N802
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if "/slow-" in self.path:     # /slow-<ms>/...: a receiver that answers late
+                with lock:
+                    slow["in_flight"] += 1
+                    slow["most"] = max(slow["most"], slow["in_flight"])
+                time.sleep(int(self.path.split("/slow-")[1].split("/")[0]) / 1000)
+                with lock:
+                    slow["in_flight"] -= 1
             at = time.time()
             with lock:
                 arrivals.append((_jti(body), at))
@@ -99,8 +118,11 @@ def receiver_main(port_out) -> None:
         def do_GET(self):  # noqa: N802  (the bench reads and resets the arrivals)
             with lock:
                 data = json.dumps(arrivals if "count" not in self.path else len(arrivals))
+                if "slow" in self.path:
+                    data = json.dumps(slow["most"])
                 if "reset" in self.path:
                     arrivals.clear()
+                    slow["most"] = 0
             body = data.encode()
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
@@ -181,17 +203,20 @@ def publisher_main(url, redis_url, instance, client_pk, numbers, rate, start_at,
     out.send(committed)
 
 
-def publish(url, redis_url, instance, client_pk: int, count: int, processes: int,
+def publish(url, redis_url, instance, client_pk: int | list[int], count: int, processes: int,
             rate: float | None = None) -> tuple[dict[str, float], int]:
     """`count` state changes from `processes` publisher processes, as fast as they go or at
-    `rate`/s; returns each event's commit time (and the warm-up events to ignore)."""
+    `rate`/s; returns each event's commit time (and the warm-up events to ignore). Several
+    clients: publisher i publishes for client_pk[i % len(client_pk)]."""
+    clients = client_pk if isinstance(client_pk, list) else [client_pk]
     ctx = mp.get_context("spawn")
     start_at = time.time() + 6.0          # the processes' imports and apps are ready by then
     pipes, procs = [], []
     for i in range(processes):
         parent, child = ctx.Pipe()
         proc = ctx.Process(target=publisher_main, args=(
-            url, redis_url, instance, client_pk, list(range(i, count, processes)), rate,
+            url, redis_url, instance, clients[i % len(clients)],
+            list(range(i, count, processes)), rate,
             start_at, child))
         proc.start()
         pipes.append(parent)
@@ -302,17 +327,63 @@ def drain_side(app, client_pk, port, workers, env, logs, args) -> dict:
             "worker_cpu_ms_per_event": round(worker_cpu / (args.events + warm) * 1000, 2)}
 
 
-def bare_sender(url: str, bodies: list[bytes], out) -> None:
+def mixed_side(app, fast_pks, slow_pk, port, workers, env, logs, args) -> dict:
+    """Fairness: the slow TPP's events committed first, then the fast TPPs', no worker
+    running; then the workers. The fast TPPs' events per second, first 202 to last."""
+    slow_committed, slow_warm = publish(app.config["DATABASE_URL"], args.redis,
+                                        app.config["INSTANCE_PATH"], slow_pk,
+                                        args.slow_events, 1)
+    committed, warm = publish(app.config["DATABASE_URL"], args.redis,
+                              app.config["INSTANCE_PATH"], list(fast_pks), args.events,
+                              len(fast_pks))
+    pool = start_workers(workers, env, logs)
+    try:
+        deadline = time.monotonic() + 600
+        while True:
+            arrivals = receiver_get(port, "arrivals")
+            fast = [at for jti, at in arrivals if jti in committed]
+            if len(set(j for j, _ in arrivals if j in committed)) == len(committed):
+                break
+            if time.monotonic() > deadline:
+                raise SystemExit(f"only {len(fast)} of {len(committed)} fast events arrived")
+            time.sleep(0.05)
+        most = receiver_get(port, "slow")
+    finally:
+        stop_workers(pool)
+    receiver_get(port, "arrivals?reset")
+    slow_done = sum(1 for jti, at in arrivals if jti in slow_committed)
+    elapsed = max(fast) - min(fast)
+    return {"side": f"mixed/{workers}", "tpps": len(fast_pks) + 1, "slow_ms": args.slow_ms,
+            "events": len(committed), "per_second": round((len(fast) - 1) / elapsed, 1),
+            "seconds": round(elapsed, 3), "slow_events": args.slow_events,
+            "slow_delivered_meanwhile": slow_done, "slow_most_in_flight": most}
+
+
+def reset_outbox(app, redis_url: str) -> None:
+    """Between mixed sides: what the slow TPP still waits for is settled, its tasks dropped."""
+    import redis
+    from sqlalchemy import update
+
+    from aspsp.events.models import EventNotification
+    with app.extensions["aspsp"].uow() as uow:
+        uow.session.execute(update(EventNotification).where(
+            EventNotification.status == "Pending").values(status="Acknowledged",
+                                                          next_attempt_at=None))
+        uow.commit()
+    redis.Redis.from_url(redis_url).flushdb()
+
+
+def bare_sender(url: str, bodies: list[bytes], keep_alive: bool, out) -> None:
     from aspsp import outbound
     policy = outbound.policy_from_config({"SANDBOX_ENABLED": True}, deadline=10,
-                                         max_bytes=16 * 1024)
+                                         max_bytes=16 * 1024, keep_alive=keep_alive)
     for body in bodies:
         outbound.post(url, body, policy=policy, headers={
             "Content-Type": "application/jwt", "x-fapi-interaction-id": "bench"})
     out.send(True)
 
 
-def bare_side(app, port, url, senders, args) -> dict:
+def bare_side(app, port, url, senders, args, keep_alive: bool = True) -> dict:
     import uuid
 
     from aspsp.events import domain, services
@@ -333,7 +404,8 @@ def bare_side(app, port, url, senders, args) -> dict:
     started = time.time()
     for i in range(senders):
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=bare_sender, args=(url, bodies[i::senders], child))
+        proc = ctx.Process(target=bare_sender, args=(url, bodies[i::senders], keep_alive,
+                                                     child))
         proc.start()
         pipes.append(parent)
         procs.append(proc)
@@ -343,7 +415,8 @@ def bare_side(app, port, url, senders, args) -> dict:
         proc.join()
     arrivals = wait_arrivals(port, args.events)
     elapsed = max(at for _, at in arrivals) - started
-    return {"side": f"bare/{senders}", "events": args.events, "pushes": len(arrivals),
+    return {"side": f"bare/{senders}" + ("" if keep_alive else " close"),
+            "events": args.events, "pushes": len(arrivals),
             "seconds": round(elapsed, 3), "per_second": round(args.events / elapsed, 1)}
 
 
@@ -371,13 +444,15 @@ def main(argv=None) -> int:
     try:
         app = build_app(url, args.redis, instance)
         client_pk = subscribe(app, callback)
-        sides = [("bare", max(worker_counts))] + [("events", n) for n in worker_counts] + \
+        sides = [("bare", max(worker_counts)), ("bare-close", max(worker_counts))] + \
+            [("events", n) for n in worker_counts] + \
             [("drain", n) for n in worker_counts]
         for round_no in range(args.rounds):
             order = sides if round_no % 2 == 0 else list(reversed(sides))
             for kind, n in order:
-                if kind == "bare":
-                    result = bare_side(app, port, callback, n, args)
+                if kind.startswith("bare"):
+                    result = bare_side(app, port, callback, n, args,
+                                       keep_alive=kind == "bare")
                 elif kind == "drain":
                     result = drain_side(app, client_pk, port, n, env, Path(instance), args)
                 else:
@@ -390,13 +465,27 @@ def main(argv=None) -> int:
                                  rate=args.rate)
             results.append(result)
             print(json.dumps(result), flush=True)
+        if args.tpps > 1:
+            fast_pks = [client_pk] + [subscribe(app, callback) for _ in range(args.tpps - 2)]
+            slow_pk = subscribe(app, callback.replace(
+                "/open-banking/", f"/slow-{args.slow_ms}/open-banking/"))
+            for round_no in range(args.rounds):
+                for n in worker_counts:
+                    reset_outbox(app, args.redis)
+                    result = mixed_side(app, fast_pks, slow_pk, port, n, env, Path(instance),
+                                        args)
+                    result["round"] = round_no + 1
+                    results.append(result)
+                    print(json.dumps(result), flush=True)
     finally:
         receiver.terminate()
         if not args.keep:
             drop_database(url)
     load.append(Path("/proc/loadavg").read_text().split()[:3])
-    bare = statistics.median(r["per_second"] for r in results if r["side"].startswith("bare"))
-    summary = {"bare_median_per_second": bare}
+    bare = statistics.median(r["per_second"] for r in results
+                             if r["side"].startswith("bare") and "close" not in r["side"])
+    closing = statistics.median(r["per_second"] for r in results if "close" in r["side"])
+    summary = {"bare_median_per_second": bare, "bare_close_median_per_second": closing}
     for n in worker_counts:
         burst = [r for r in results if r["side"] == f"events/{n}"]
         paced = [r for r in results if r["side"] == f"events/{n} paced"]
@@ -407,12 +496,19 @@ def main(argv=None) -> int:
             "median_per_second": median, "ratio_to_bare": round(median / bare, 3),
             "drain_median_per_second": drained,
             "drain_ratio_to_bare": round(drained / bare, 3),
+            "drain_ratio_to_bare_close": round(drained / closing, 3),
             "burst_p50_ms": round(statistics.median(r["p50_ms"] for r in burst), 1),
             "burst_p95_ms": round(statistics.median(r["p95_ms"] for r in burst), 1),
             "worker_cpu_ms_per_event": round(statistics.median(
                 r["worker_cpu_ms_per_event"] for r in burst + drains), 2),
             "paced_rate": args.rate, "paced_p50_ms": paced[0]["p50_ms"],
             "paced_p95_ms": paced[0]["p95_ms"]}
+        mixed = [r for r in results if r["side"] == f"mixed/{n}"]
+        if mixed:
+            fair = statistics.median(r["per_second"] for r in mixed)
+            summary[f"events/{n}"].update(
+                mixed_fast_median_per_second=fair, mixed_ratio_to_bare=round(fair / bare, 3),
+                mixed_slow_most_in_flight=max(r["slow_most_in_flight"] for r in mixed))
     report = {"benchmark": "events_delivery", "args": vars(args), "machine": machine(),
               "postgres": server_version(f"{server_url(args.server)}/postgres"),
               "load_average_before_after": load, "results": results, "summary": summary}
