@@ -2,7 +2,7 @@
 signed-in developer, their organisations and apps."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, g, render_template
 
 from aspsp import platform, web_pages
 
@@ -21,6 +21,7 @@ def index():
         if developer is None:
             return render_template("portal/welcome.html",
                                    sandbox=bool(p.config["SANDBOX_ENABLED"]))
+        g.developer = developer          # the header's sign-out form and the banners
         return render_template("portal/home.html", developer=developer,
                                memberships=auth.memberships(uow, developer),
                                apps=auth.apps_of(uow, developer))

@@ -14,6 +14,7 @@ def test_a_visitor_sees_the_welcome_page_with_the_way_in(app):
     assert page.status_code == 200
     text = page.get_data(as_text=True)
     assert "Build on Invisible Bank" in text and "Sign in" in text
+    assert 'href="/developers/signup"' in text
     assert "default-src 'none'" in page.headers["Content-Security-Policy"]
 
 
@@ -32,6 +33,7 @@ def test_a_signed_in_developer_sees_their_organisations_and_apps_only(app, datab
     text = client.get("/developers/").get_data(as_text=True)
     assert "Acme Payments Ltd" in text and "Acme &lt;script&gt;Money&lt;/script&gt;" in text
     assert "Dana &lt;b&gt;Dev&lt;/b&gt;" in text
+    assert "Sign out" in text and dana.email in text            # the header knows who it is
     assert "Other Corp" not in text and "Secret Other App" not in text
     assert f'href="/developers/organisations/{acme.org_id}"' in text
 
