@@ -37,6 +37,8 @@ def init_app(app: Flask) -> None:
         from . import certificates, portal_directory   # the portal's orgs, apps, certificates
         app.extensions["developer_portal.sandbox"] = portal_directory.PortalDirectory()
         app.register_blueprint(certificates.bp)
+        from aspsp.secrets_at_rest import register_sealed   # `flask keys rewrap` re-seals it
+        register_sealed(app, "sandbox CA keys", certificates.rewrap)
         app.register_blueprint(control.bp)              # /sandbox/control: the control API
         app.register_blueprint(inspector.bp)            # /sandbox/inspector/<id>: webhooks in
         app.register_blueprint(inspector_pages.bp)      # its page in the developer portal

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from .. import platform
@@ -41,13 +41,15 @@ def list_command(owner: str) -> None:
 
 @keys_cli.command("rewrap")
 def rewrap_command() -> None:
-    """Re-seal every secret at rest (TOTP secrets, private signing keys) under the newest
-    KEY_ENCRYPTION_KEY version; converts values from before the KEK existed."""
-    from ..secrets_at_rest import rewrap_all
+    """Re-seal every secret at rest (customers' and developers' TOTP secrets, private signing
+    keys, and what the sandbox registered: its CA key) under the newest KEY_ENCRYPTION_KEY
+    version; converts values from before the KEK existed."""
+    from ..secrets_at_rest import EXTRA_SEALED, rewrap_all
     p = platform.current()
     try:
         with p.uow() as uow:
-            counts = rewrap_all(uow, p.keyring, legacy_secret=p.config.get("SECRET_KEY"))
+            counts = rewrap_all(uow, p.keyring, legacy_secret=p.config.get("SECRET_KEY"),
+                                extra=current_app.extensions.get(EXTRA_SEALED, ()))
             uow.commit()
     except SealedValueError as error:
         raise click.ClickException(f"{error}; nothing was changed") from None

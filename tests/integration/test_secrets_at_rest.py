@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 
 import pyotp
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -30,7 +31,11 @@ from aspsp.keyring import KeyringError, new_key_setting
 from aspsp.oauth import keys
 from aspsp.oauth.models import SigningKey
 from aspsp.oauth.replay import InProcessReplayCache, RedisReplayCache, SharedReplayCacheRequired
+from developer_portal import accounts as portal_accounts
+from developer_portal.models import PortalDeveloper
+from sandbox import certificates
 from tests.conftest import NOW, create_pg_database, drop_pg_database, service_missing
+from tests.portal_factories import make_developer
 
 OLD_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 # The run's KEK (tests/conftest.py): a PostgreSQL database is migrated, keys made, under it.
@@ -164,13 +169,18 @@ def test_keys_rewrap_moves_every_secret_to_the_newest_kek_version(fresh_url, tmp
     with before.extensions["aspsp"].uow() as uow:
         user = identity.create_psu(uow, username="rotating", password="pass-word-1",
                                    party=_party(uow), now=NOW, totp_secret=OLD_SECRET)
+        developer = make_developer(uow, NOW, email="rotating@tpp.example")
+        developer.totp_secret = before.extensions["aspsp"].keyring.seal(
+            OLD_SECRET, portal_accounts._totp_purpose(developer))
+        ca_pem = certificates.ca_certificate_pem(uow, before.extensions["aspsp"].keyring, NOW)
         uow.commit()
     before.extensions["aspsp"].db.engine.dispose()
 
     during = _app(tmp_path, fresh_url, KEY_ENCRYPTION_KEY=f"{new},{old}")
     result = during.test_cli_runner().invoke(args=["keys", "rewrap"])
     assert result.exit_code == 0, result.output
-    assert "re-sealed under KEK version v2: 1 TOTP secrets, 4 signing keys" in result.output
+    assert ("re-sealed under KEK version v2: 1 TOTP secrets, 4 signing keys, "
+            "1 developer TOTP secrets, 1 sandbox CA keys") in result.output
     during.extensions["aspsp"].db.engine.dispose()
 
     after = _app(tmp_path, fresh_url, KEY_ENCRYPTION_KEY=new)   # the old key is gone
@@ -182,4 +192,10 @@ def test_keys_rewrap_moves_every_secret_to_the_newest_kek_version(fresh_url, tmp
         for owner in keys.OWNERS:
             for alg in keys.ALGORITHMS:
                 keys.signing_key(uow, owner, keyring=platform.keyring, now=NOW, alg=alg)
+        developer = uow.session.scalars(select(PortalDeveloper)).one()
+        assert portal_accounts.totp_secret(developer, platform.keyring) == OLD_SECRET
+        # the same CA, its key opened under the new KEK only
+        assert certificates.ca_certificate_pem(uow, platform.keyring, NOW) == ca_pem
+        _key, ca_cert = certificates._ca(uow, platform.keyring, NOW)
+        assert ca_cert.subject == x509.load_pem_x509_certificate(ca_pem.encode()).subject
     platform.db.engine.dispose()
