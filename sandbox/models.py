@@ -49,6 +49,7 @@ class SandboxClockOffset(Base):
     offset_seconds: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
+
 class WebhookInspector(Base):
     """A receiving URL inside the sandbox for one client's webhooks (sandbox/inspector.py):
     `/sandbox/inspector/<inspector_id>/...`, the id opaque and unguessable."""
