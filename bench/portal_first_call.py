@@ -92,6 +92,7 @@ def one_round(workdir: Path) -> dict:
             raise SystemExit(f"the baseline run failed:\n{again.stdout}\n{again.stderr}")
     finally:
         http.shutdown()
+        app.extensions["request_log"].flush()     # before the database goes, not at exit
         app.extensions["aspsp"].db.engine.dispose()
     effort = journey.effort
     return {"setup_s": setup, "portal_s": portal, "quickstart_s": quickstart,

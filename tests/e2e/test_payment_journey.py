@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 import uuid
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -22,13 +21,12 @@ from authlib.oauth2.rfc7523 import PrivateKeyJWT, private_key_jwt_sign
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from joserfc.jwk import ECKey
 from jwcrypto import jwk
-from werkzeug.serving import make_server
 
-from aspsp import create_app, ob_signing
+from aspsp import ob_signing
 from aspsp.identity import dynamic_linking
 from sandbox import directory
-from sandbox.seed import DEMO_USERS, SeedOptions, seed_bank
-from tests.conftest import create_pg_database, drop_pg_database, service_missing
+from sandbox.seed import DEMO_USERS
+from tests.e2e import live
 from tests.e2e.test_tpp_journey import form_value, signed
 from tests.oauth_factories import dpop_proof
 
@@ -39,24 +37,8 @@ PAYEE = {"SchemeName": "UK.OBIE.SortCodeAccountNumber", "Identification": "20000
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    try:
-        url = create_pg_database("aspsp_e2e_pay")
-    except Exception as error:
-        service_missing("PostgreSQL at 127.0.0.1:5432", error)
-    app = create_app({"DATABASE_URL": url, "CELERY_ALWAYS_EAGER": True, "SECRET_KEY": "e2e",
-                      "INSTANCE_PATH": str(tmp_path_factory.mktemp("e2e-pay"))})
-    http = make_server("127.0.0.1", 0, app, threaded=True)
-    base = f"http://127.0.0.1:{http.server_port}"
-    app.config["ISSUER"] = app.extensions["aspsp"].config["ISSUER"] = base
-    with app.app_context():
-        seed_bank(app.extensions["aspsp"].db, SeedOptions(customers=0, business=0, months=1),
-                  today=date.today())
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    yield app, base
-    http.shutdown()
-    app.extensions["aspsp"].db.engine.dispose()
-    drop_pg_database(url)
+    with live.seeded_bank(tmp_path_factory, "aspsp_e2e_pay") as served:
+        yield served
 
 
 def test_register_consent_approve_and_pay(server):

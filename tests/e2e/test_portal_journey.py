@@ -9,18 +9,12 @@ rotate the key; reset the app's sandbox.
 """
 from __future__ import annotations
 
-import json
-import threading
-from datetime import date
 
 import pytest
 import requests
 from jwcrypto import jwk
-from werkzeug.serving import make_server
 
-from aspsp import create_app
-from sandbox.seed import SeedOptions, seed_bank
-from tests.conftest import create_pg_database, drop_pg_database, service_missing
+from tests.e2e import live
 from tests.e2e import portal_journey as steps
 from tests.integration.psu_web.test_browser import chromium  # noqa: F401 (fixture)
 
@@ -29,24 +23,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    try:
-        url = create_pg_database("aspsp_portal")
-    except Exception as error:
-        service_missing("PostgreSQL at 127.0.0.1:5432", error)
-    app = create_app({"DATABASE_URL": url, "CELERY_ALWAYS_EAGER": True, "SECRET_KEY": "e2e",
-                      "INSTANCE_PATH": str(tmp_path_factory.mktemp("portal"))})
-    http = make_server("127.0.0.1", 0, app, threaded=True)
-    base = f"http://127.0.0.1:{http.server_port}"
-    app.config["ISSUER"] = app.extensions["aspsp"].config["ISSUER"] = base
-    with app.app_context():
-        seed_bank(app.extensions["aspsp"].db, SeedOptions(customers=0, business=0, months=1),
-                  today=date.today())
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    yield app, base
-    http.shutdown()
-    app.extensions["aspsp"].db.engine.dispose()
-    drop_pg_database(url)
+    with live.seeded_bank(tmp_path_factory, "aspsp_portal") as served:
+        yield served
 
 
 def test_from_sign_up_to_a_first_api_call_and_a_received_webhook(server, chromium, tmp_path):  # noqa: F811

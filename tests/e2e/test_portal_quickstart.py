@@ -12,19 +12,14 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import time
-from datetime import date
 from pathlib import Path
 
 import pytest
 from jwcrypto import jwk
-from werkzeug.serving import make_server
 
-from aspsp import create_app
 from developer_portal.models import PortalApp
-from sandbox.seed import SeedOptions, seed_bank
-from tests.conftest import create_pg_database, drop_pg_database, service_missing
+from tests.e2e import live
 from tests.portal_factories import make_app, make_developer, make_organisation, sign_in
 
 SCRIPT = Path(__file__).resolve().parents[2] / "developer_portal" / "quickstart" / \
@@ -35,24 +30,8 @@ REDIRECT = "https://acme.example.com/callback"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    try:
-        url = create_pg_database("aspsp_e2e")
-    except Exception as error:
-        service_missing("PostgreSQL at 127.0.0.1:5432", error)
-    app = create_app({"DATABASE_URL": url, "CELERY_ALWAYS_EAGER": True, "SECRET_KEY": "e2e",
-                      "INSTANCE_PATH": str(tmp_path_factory.mktemp("e2e"))})
-    http = make_server("127.0.0.1", 0, app, threaded=True)
-    base = f"http://127.0.0.1:{http.server_port}"
-    app.config["ISSUER"] = app.extensions["aspsp"].config["ISSUER"] = base
-    with app.app_context():
-        seed_bank(app.extensions["aspsp"].db, SeedOptions(customers=0, business=0, months=1),
-                  today=date.today())
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    yield app, base
-    http.shutdown()
-    app.extensions["aspsp"].db.engine.dispose()
-    drop_pg_database(url)
+    with live.seeded_bank(tmp_path_factory, "aspsp_e2e") as served:
+        yield served
 
 
 def command(page: str, element: str) -> list[str]:
