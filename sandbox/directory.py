@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import re
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from jwcrypto import jwk, jwt
@@ -306,6 +306,36 @@ def issue_ssa(uow: UnitOfWork, software_id: str, *, now: datetime, issuer: str, 
     token = jwt.JWT(header={"typ": "JWT", "alg": SSA_ALG, "kid": kid}, claims=claims)
     token.make_signed_token(key)
     return token.serialize()
+
+
+def issue_refused_ssas(uow: UnitOfWork, software_id: str, *, now: datetime, issuer: str,
+                       keyring, age: timedelta = timedelta(days=1),
+                       rng: random.Random | None = None) -> dict[str, str]:
+    """SSAs a bank must refuse, signed by the directory's real key, for the conformance suite's
+    DCR refusals (handed to it in the sandbox's run configuration, sandbox/conformance.py;
+    no endpoint issues them):
+    - `expired`: software `software_id`'s SSA issued `age` ago (iat), with an exp an hour
+      after that: past any SSA lifetime a bank allows (ours: registration.SSA_MAX_AGE);
+    - `unknown_software`: fresh, but for a software_id this directory has never issued (its
+      software_jwks_endpoint then publishes no keys)."""
+    sw = software(uow, software_id)
+    kid, key = keys.signing_key(uow, "directory", keyring=keyring, now=now, alg=SSA_ALG)
+
+    def signed(claims: dict) -> str:
+        token = jwt.JWT(header={"typ": "JWT", "alg": SSA_ALG, "kid": kid}, claims=claims)
+        token.make_signed_token(key)
+        return token.serialize()
+
+    issued = now - age
+    expired = ssa_claims(sw.organisation, sw, now=issued, issuer=issuer, jti=new_id(rng))
+    expired["exp"] = int((issued + timedelta(hours=1)).timestamp())
+    unknown_id = base62_id(22, rng)
+    while _software(uow, unknown_id) is not None:
+        unknown_id = base62_id(22, rng)
+    unknown = ssa_claims(sw.organisation, sw, now=now, issuer=issuer, jti=new_id(rng))
+    unknown.update(software_id=unknown_id, software_client_id=unknown_id,
+                   software_jwks_endpoint=f"{base_url(issuer)}/software/{unknown_id}/jwks")
+    return {"expired": signed(expired), "unknown_software": signed(unknown)}
 
 
 # --- published keys ---------------------------------------------------------------------------

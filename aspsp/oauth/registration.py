@@ -11,8 +11,10 @@ What this ASPSP accepts (the standard leaves these to the ASPSP; the developer p
   never after an `exp` if it has one. Its `org_status` must be Active and its `software_roles`
   within the roles its competent authority granted.
 - The request: signed PS256/ES256 by a key of the software's JWKS (`software_jwks_endpoint`, or
-  `software_jwks` inline in the SSA); `iss` the SSA's software_id; `aud` our ISSUER; `exp` not
-  passed; `iat` at most 60 s ahead and at most REQUEST_MAX_AGE (1 hour) old; `jti` single-use.
+  `software_jwks` inline in the SSA; a JWKS without keys, as the directory publishes for
+  software it does not know, refuses the SSA); `iss` the SSA's software_id; `aud` our ISSUER;
+  `exp` not passed; `iat` at most 60 s ahead and at most REQUEST_MAX_AGE (1 hour) old; `jti`
+  single-use.
 - `redirect_uris` (default: all of the SSA's) must be https, without fragment or user
   information, exactly among the SSA's `software_redirect_uris`; hosts are parsed as IP
   addresses (a non-canonical spelling such as 127.1 or 0x7f000001 is refused), and local ones
@@ -253,6 +255,11 @@ def _verify_request_signature(uow: UnitOfWork, request_jwt: str, statement: dict
     _, header = trust.parse_jws(request_jwt)
     if not trust.signing_keys(jwks, header.get("kid")) and "software_jwks" not in statement:
         jwks = _statement_keys(uow, statement, config=config, now=now, refresh=True)
+    if not isinstance(jwks, dict) or not jwks.get("keys"):
+        # The directory publishes no key for this software: it does not know it (or no
+        # longer does). The statement is what is wrong, not the request's signature.
+        raise _statement_error("the directory publishes no keys for the software statement's "
+                               "software (unknown or revoked software)")
     try:
         return trust.verify_jws(request_jwt, jwks).claims
     except trust.InvalidSignature as exc:

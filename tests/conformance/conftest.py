@@ -18,6 +18,7 @@ from jwcrypto import jwk
 from werkzeug.serving import make_server
 
 from aspsp import create_app
+from sandbox import conformance as sandbox_conformance
 from sandbox import directory
 from sandbox.seed import DEMO_USERS, SeedOptions, seed_bank
 from tests.conftest import create_pg_database, drop_pg_database, service_missing
@@ -38,7 +39,9 @@ class Weakening:
     - "ob-lowercase-currency": account resources answer currencies in lower case ("gbp"),
       which the OBIE schema (^[A-Z]{3,3}$) refuses;
     - "cof-string-answer": funds confirmations answer FundsAvailable as a string ("true"),
-      which the OBIE schema (a boolean) refuses."""
+      which the OBIE schema (a boolean) refuses;
+    - "dcr-registers-anything": POST /register answers 201 with a client to every request,
+      as a bank that checks no software statement would."""
 
     def __init__(self, app):
         self.app, self.weaknesses, self.cache = app, set(), {}
@@ -58,6 +61,12 @@ class Weakening:
             captured["status"], captured["headers"] = status, headers
             return lambda data: None
 
+        if "dcr-registers-anything" in self.weaknesses and environ["PATH_INFO"] == "/register" \
+                and environ["REQUEST_METHOD"] == "POST":
+            body = json.dumps({"client_id": str(uuid.uuid4())}).encode()
+            start_response("201 Created", [("Content-Type", "application/json"),
+                                           ("Content-Length", str(len(body)))])
+            return [body]
         body = b"".join(self.app(environ, capture))
         headers = captured["headers"]
         if "discovery-plain-pkce-rs256" in self.weaknesses and \
@@ -134,6 +143,8 @@ def platform_server(tmp_path_factory):
               "redirect_uri": REDIRECT_URI, "allow_http": True,
               "psu": {"username": alice.username, "password": alice.password,
                       "totp_secret": alice.totp_secret}}
+    with app.app_context():              # the dcr plan's refusals: the sandbox's own SSAs
+        config["dcr"] = sandbox_conformance.refused_ssas(software_id)
     config_path = tmp_path_factory.mktemp("conformance-config") / "config.json"
     config_path.write_text(json.dumps(config))
     thread = threading.Thread(target=http.serve_forever, daemon=True)

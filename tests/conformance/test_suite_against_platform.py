@@ -30,6 +30,7 @@ def test_every_check_of_discovery_dcr_and_fapi2_passes_against_the_platform(plat
     assert failed == {}, output
     assert status == 0
     assert {"CheckDiscEndpointCodeChallengeMethodsSupported", "DCR-002", "DCR-003", "DCR-011",
+            "DCR-004-expired-ssa", "DCR-004-unknown-software", "DCR-004-untrusted-ssa-issuer",
             "fapi2-security-profile-final-happy-flow",
             "fapi2-security-profile-final-par-attempt-reuse-request_uri",
             "fapi2-security-profile-final-ensure-authorization-code-is-bound-to-client",
@@ -100,3 +101,19 @@ def test_calibration_a_cache_answering_replayed_dpop_proofs_fails_the_replay_che
     assert results["fapi2-security-profile-final-happy-flow"]["status"] == "pass"
     replay = results["fapi2-security-profile-final-dpop-negative-tests-replay-at-resource"]
     assert replay["status"] == "fail" and "replayed proof answered 200" in replay["message"]
+
+
+def test_calibration_a_bank_registering_any_software_statement_fails_the_refusals(
+        platform_server, tmp_path):
+    base, config_path, weakening = platform_server
+    weakening.weaknesses = {"dcr-registers-anything"}
+    try:
+        status, results, _ = run_suite(base, config_path, tmp_path, "--plan", "dcr",
+                                       "--only", "DCR-004-*")
+    finally:
+        weakening.weaknesses = set()
+    assert status == 1
+    for check in ("DCR-004-expired-ssa", "DCR-004-unknown-software",
+                  "DCR-004-untrusted-ssa-issuer", "DCR-004-bad-ssa-signature"):
+        assert results[check]["status"] == "fail", results[check]
+        assert "expected 400, the ASPSP answered 201" in results[check]["message"]

@@ -1,6 +1,9 @@
 """The DCR plan: OBIE Dynamic Client Registration v3.3, mirroring the scenarios of the OBIE DCR
 conformance tool (OpenBankingUK/conformance-dcr, DCR-001 to DCR-011). Needs a directory to
-register with (the configuration's "directory")."""
+register with (the configuration's "directory"); the refusals of an expired SSA and of unknown
+software need the SSAs in the configuration's "dcr" (`expired_ssa`, `unknown_software_ssa`:
+a directory issues neither on request; the sandbox's run configuration carries both).
+Expected errors as the OpenID conformance suite's DCR modules (RFC 7591, 3.2.2)."""
 from __future__ import annotations
 
 import time
@@ -8,8 +11,8 @@ import uuid
 
 from jwcrypto import jwk
 
-from ..engine import Check, Context, expect
-from ..tpp import TPP, Client, sign
+from ..engine import Check, Context, expect, skip
+from ..tpp import TPP, Client, sign, unverified_claims
 
 PLAN = "dcr"
 CHECKS: list[Check] = []
@@ -134,6 +137,72 @@ def bad_ssa_signature(ctx: Context) -> None:
                    alg=tpp.directory().get("alg", "ES256"))
     refused(tpp.post_registration(request), 400,
             ("invalid_software_statement", "unapproved_software_statement"))
+
+
+def configured_ssa(ctx: Context, name: str) -> str:
+    ssa = (ctx.config.get("dcr") or {}).get(name)
+    if not isinstance(ssa, str) or ssa.count(".") != 2:
+        skip(f'the configuration gives no "dcr": {{"{name}": ...}} (an SSA the directory '
+             "issued for this check: a directory issues none on request)")
+    ctx.note(f"{name} claims: {unverified_claims(ssa)}")
+    return ssa
+
+
+def nothing_registered(response) -> None:
+    body = response.json() if "json" in response.headers.get("Content-Type", "") else {}
+    expect(not (isinstance(body, dict) and body.get("client_id")),
+           "the refusal carries a client_id: a client was registered")
+
+
+@check("DCR-004-expired-ssa",
+       "Registration fails on invalid registration request: the SSA has expired",
+       f"{DCR}, SSA validation (iat, exp: the ASPSP's SSA lifetime); RFC 7591, 3.2.2 "
+       "(invalid_software_statement); OpenID conformance suite: "
+       "CheckErrorFromDynamicRegistrationEndpointIsInvalidSoftwareStatement")
+def expired_ssa(ctx: Context) -> None:
+    tpp = TPP(ctx)
+    ssa = configured_ssa(ctx, "expired_ssa")
+    request = sign(tpp.software_key(), tpp.registration_claims(ssa),
+                   alg=tpp.directory().get("alg", "ES256"))
+    response = tpp.post_registration(request)
+    refused(response, 400, ("invalid_software_statement",))
+    nothing_registered(response)
+
+
+@check("DCR-004-unknown-software",
+       "Registration fails on invalid registration request: an SSA of software the directory "
+       "does not know",
+       f"{DCR}, SSA validation (software_id, software_jwks_endpoint); RFC 7591, 3.2.2 "
+       "(invalid_software_statement or unapproved_software_statement)")
+def unknown_software(ctx: Context) -> None:
+    tpp = TPP(ctx)
+    ssa = configured_ssa(ctx, "unknown_software_ssa")
+    software_id = unverified_claims(ssa).get("software_id")
+    expect(software_id and software_id != tpp.directory()["software_id"],
+           "the configured unknown_software_ssa names the test app's own software_id")
+    # The request speaks for that software (iss, software_id), signed with the only software
+    # key the suite holds: the directory publishes none for unknown software.
+    request = sign(tpp.software_key(), tpp.registration_claims(
+        ssa, iss=software_id, software_id=software_id), alg=tpp.directory().get("alg", "ES256"))
+    response = tpp.post_registration(request)
+    refused(response, 400, ("invalid_software_statement", "unapproved_software_statement"))
+    nothing_registered(response)
+
+
+@check("DCR-004-untrusted-ssa-issuer",
+       "Registration fails on invalid registration request: the SSA is signed by a key that "
+       "is not the directory's",
+       f"{DCR}, SSA validation (signed by a trusted directory); RFC 7591, 3.2.2 "
+       "(unapproved_software_statement or invalid_software_statement)")
+def untrusted_ssa_issuer(ctx: Context) -> None:
+    tpp = TPP(ctx)
+    rogue = jwk.JWK.generate(kty="RSA", size=2048, kid=uuid.uuid4().hex)
+    ssa = sign(rogue, unverified_claims(tpp.get_ssa()), alg="PS256")
+    request = sign(tpp.software_key(), tpp.registration_claims(ssa),
+                   alg=tpp.directory().get("alg", "ES256"))
+    response = tpp.post_registration(request)
+    refused(response, 400, ("unapproved_software_statement", "invalid_software_statement"))
+    nothing_registered(response)
 
 
 @check("DCR-004-expired-request",

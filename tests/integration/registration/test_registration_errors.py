@@ -111,6 +111,22 @@ def test_an_ssa_whose_roles_exceed_the_competent_authority_grant(app, client, pl
              "competent authority")
 
 
+def test_an_ssa_of_software_the_directory_does_not_know(app, client, platform, clock,
+                                                       tpp_and_ssa):
+    """Signed by the directory, but for a software_id it never issued: its JWKS endpoint
+    publishes no key, and the statement (not the request's signature) is what is refused."""
+    tpp, ssa = tpp_and_ssa
+    unknown = "UnknownSoftware0000001"
+    with platform.uow() as uow:
+        claims = dict(_ssa_claims(ssa), software_id=unknown, software_client_id=unknown,
+                      software_jwks_endpoint=directory.base_url(app.config["ISSUER"])
+                      + f"/software/{unknown}/jwks")
+        stranger = _directory_signed(uow, app, claims, now=clock.now())
+    _refused(_post(app, client, clock, tpp, stranger, iss=unknown, software_id=unknown),
+             "invalid_software_statement", "publishes no keys")
+    assert _clients(platform) == 0
+
+
 # --- the request JWT ----------------------------------------------------------------------------
 
 def test_an_expired_request(app, client, clock, tpp_and_ssa):
