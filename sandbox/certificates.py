@@ -158,10 +158,39 @@ def issue(uow, app, *, key_type: str, keyring, now: datetime) -> Issued:
     if key_type not in KEY_TYPES:
         raise CertificateRefused("Choose the key: EC P-256 or RSA 2048.")
     ca_key, ca_cert = _ca(uow, keyring, now)
+    subject = subject_of(app)
+    key, cert, serial, not_before, not_after = _signed(ca_key, ca_cert, subject, key_type, now)
+    record = SandboxCertificate(serial=format(serial, "x"), app_pk=app.id,
+                                subject_dn=subject.rfc4514_string(),
+                                key_type=KEY_TYPES[key_type], not_before=not_before,
+                                not_after=not_after, certificate=_pem(cert), created_at=now)
+    uow.session.add(record)
+    uow.session.flush()
+    log.info("sandbox transport certificate %s issued for app %s", record.serial, app.app_id)
+    return Issued(record=record, private_key_pem=_private_pem(key),
+                  certificate_pem=_pem(cert), ca_pem=_pem(ca_cert))
+
+
+def issue_for_software(uow, *, org_name: str, org_id: str, software_id: str, keyring,
+                       now: datetime) -> tuple[str, str]:
+    """An EC P-256 client certificate in the same style (C=GB, O, OU=<org_id>,
+    CN=<software_id>) for a software statement of the sandbox directory that is no portal app
+    (the conformance suite's test app, sandbox/conformance.py): (private key PEM, certificate
+    PEM), recorded nowhere, the private key only in the caller's hands."""
+    ca_key, ca_cert = _ca(uow, keyring, now)
+    subject = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "GB"),
+                         x509.NameAttribute(NameOID.ORGANIZATION_NAME, org_name[:64]),
+                         x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, org_id),
+                         x509.NameAttribute(NameOID.COMMON_NAME, software_id)])
+    key, cert, serial, _, _ = _signed(ca_key, ca_cert, subject, "EC", now)
+    log.info("sandbox transport certificate %x issued for software %s", serial, software_id)
+    return _private_pem(key), _pem(cert)
+
+
+def _signed(ca_key, ca_cert, subject: x509.Name, key_type: str, now: datetime):
     key = ec.generate_private_key(ec.SECP256R1()) if key_type == "EC" \
         else rsa.generate_private_key(public_exponent=65537, key_size=2048)
     serial = x509.random_serial_number()
-    subject = subject_of(app)
     not_before, not_after = now - BACKDATE, now + VALIDITY
     cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(ca_cert.subject)
             .public_key(key.public_key()).serial_number(serial)
@@ -180,15 +209,7 @@ def issue(uow, app, *, key_type: str, keyring, now: datetime) -> Issued:
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
                 ca_key.public_key()), critical=False)
             .sign(ca_key, hashes.SHA256()))
-    record = SandboxCertificate(serial=format(serial, "x"), app_pk=app.id,
-                                subject_dn=subject.rfc4514_string(),
-                                key_type=KEY_TYPES[key_type], not_before=not_before,
-                                not_after=not_after, certificate=_pem(cert), created_at=now)
-    uow.session.add(record)
-    uow.session.flush()
-    log.info("sandbox transport certificate %s issued for app %s", record.serial, app.app_id)
-    return Issued(record=record, private_key_pem=_private_pem(key),
-                  certificate_pem=_pem(cert), ca_pem=_pem(ca_cert))
+    return key, cert, serial, not_before, not_after
 
 
 def issued_for(uow, app) -> list[SandboxCertificate]:

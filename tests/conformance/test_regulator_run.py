@@ -98,3 +98,27 @@ def test_the_background_run_gives_up_quietly_when_nothing_answers(tmp_path, caps
     thread.join(30)
     assert not thread.is_alive() and started == []
     assert "did not answer" in capsys.readouterr().err
+
+
+def test_the_regulator_run_presents_a_sandbox_certificate_so_fapi1_runs(live_app, tmp_path):
+    """The live platform trusts its loopback as the TLS proxy (TRUSTED_PROXIES=127.0.0.1, as
+    `TRUSTED_PROXIES=127.0.0.1 make run`): the run configuration carries a client certificate
+    of the sandbox transport CA, sent as the proxy would, and every fapi1 check runs and
+    passes; so do the dcr refusals of the expired and unknown-software SSAs it carries."""
+    app, base = live_app
+    result = app.test_cli_runner().invoke(args=["conformance", "run", "--plan", "fapi1,dcr"])
+    assert result.exit_code == 0, result.output
+    root = tmp_path / "reports"
+    run_id = next(p.name for p in root.iterdir() if not p.name.startswith("."))
+    report = json.loads((root / run_id / "report.json").read_text())
+    results = {r["id"]: r for r in report["results"]}
+    assert {i: r["status"] for i, r in results.items() if r["status"] != "pass"} == {}
+    assert "fapi1-advanced-final" in results and "ensure-mtls-holder-of-key-required" in \
+        " ".join(results)
+    assert {"DCR-004-expired-ssa", "DCR-004-unknown-software"} <= set(results)
+    config = json.loads(open(app.config["INSTANCE_PATH"] + "/"
+                             + sandbox_conformance.TPP_FILE).read())
+    assert config["mtls"]["header"] == "X-SSL-Client-Cert"
+    assert "BEGIN CERTIFICATE" in config["mtls"]["certificate"]
+    for name in ("report.json", "junit.xml", "report.html"):   # the key stays in the config
+        assert "PRIVATE KEY" not in (root / run_id / name).read_text()

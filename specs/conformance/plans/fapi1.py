@@ -13,8 +13,9 @@ The client certificate: `mtls` in the configuration (see specs/conformance/READM
 `header`, the suite stands in for the bank's TLS-terminating proxy and sends the certificate
 in that header (the sandbox behind TRUSTED_PROXIES); without it the certificate is presented
 in the TLS handshake. Without `certificate` the suite makes a self-signed one naming the
-software's organisation (OU = org_id, CN = software_id, as OB transport certificates do): the
-sandbox directory issues no transport certificates.
+software's organisation (OU = org_id, CN = software_id, as OB transport certificates do); the
+sandbox's own run configuration gives one of its transport CA, or `mtls_unavailable`, the
+reason none can reach the platform, which the skipped checks then report.
 
 Every negative request-object check first shows the positive case: the same request object,
 unchanged, starts the authorisation; then the one change the module makes must stop it."""
@@ -132,7 +133,8 @@ class FAPI1:
     def mtls(self) -> dict:
         mtls = self.config.get("mtls")
         if not mtls:
-            skip("the configuration has no mtls (how to present a client certificate)")
+            skip(self.config.get("mtls_unavailable")
+                 or "the configuration has no mtls (how to present a client certificate)")
         return mtls
 
     def certificate(self, name: str = "fapi1_cert") -> Certificate:
