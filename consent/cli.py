@@ -27,7 +27,8 @@ OPERATOR = click.option("--operator", default=None,
 @REASON
 @OPERATOR
 def revoke_command(consent_id: str, reason: str, operator: str | None) -> None:
-    """Revoke one consent (a payment consent, or one awaiting authorisation, is Rejected)."""
+    """Revoke one consent (a payment consent, or one awaiting authorisation, is Rejected; an
+    Authorised VRP consent stays Authorised with its access revoked, as the VRP profile says)."""
     p = platform.current()
     with p.uow() as uow:
         try:
@@ -37,7 +38,11 @@ def revoke_command(consent_id: str, reason: str, operator: str | None) -> None:
         except ConsentError as error:
             raise click.ClickException(f"{consent_id}: {error}") from None
         uow.commit()
-    click.echo(f"{record.consent_id} {record.recorded_status}")
+    if record.recorded_status == "Authorised":      # a VRP consent keeps its status (VRP profile)
+        click.echo(f"{record.consent_id} Authorised, its access revoked (its PISP may ask the "
+                   "customer to re-authenticate it)")
+    else:
+        click.echo(f"{record.consent_id} {record.recorded_status}")
 
 
 @consents_cli.command("revoke-client")

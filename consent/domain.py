@@ -134,6 +134,15 @@ _LONG_LIVED = _moves(
                 S.EXPIRED: _SYSTEM},
 )
 
+# VRP consents (OBIE VRP profile v3.1.11, "Consent Revocation" and "Consent Re-authentication"):
+# long-lived too, but access the bank revokes leaves the status unchanged (Authorised, its
+# tokens revoked: a record by the system on an unchanged status), and the PISP may send the
+# customer back to re-authenticate the same consent while it is Authorised and not expired.
+_VRP = _moves(
+    AwaitingAuthorisation=_LONG_LIVED[S.AWAITING_AUTHORISATION],
+    Authorised={**_LONG_LIVED[S.AUTHORISED], S.AUTHORISED: _PSU_OR_SYSTEM},
+)
+
 # Payment-order consents: authorised once, consumed by the payment they allow.
 _SINGLE_PAYMENT = _moves(
     AwaitingAuthorisation={S.AUTHORISED: _PSU, S.REJECTED: _PSU_OR_SYSTEM, S.EXPIRED: _SYSTEM},
@@ -152,7 +161,7 @@ LIFECYCLES: dict[ConsentType, Lifecycle] = {
     ConsentType.FUNDS_CONFIRMATION: Lifecycle(ConsentType.FUNDS_CONFIRMATION,
                                               S.AWAITING_AUTHORISATION, _LONG_LIVED),
     ConsentType.DOMESTIC_VRP: Lifecycle(ConsentType.DOMESTIC_VRP,
-                                        S.AWAITING_AUTHORISATION, _LONG_LIVED),
+                                        S.AWAITING_AUTHORISATION, _VRP),
     ConsentType.FILE_PAYMENT: Lifecycle(ConsentType.FILE_PAYMENT, S.AWAITING_UPLOAD,
                                         _FILE_PAYMENT),
     **{t: Lifecycle(t, S.AWAITING_AUTHORISATION, _SINGLE_PAYMENT) for t in (
@@ -178,3 +187,19 @@ def effective_status(status: str, expiration: datetime | None, now: datetime) ->
     if status in EXPIRABLE and is_expired(expiration, now):
         return ConsentStatus.EXPIRED
     return status
+
+
+def keeps_status_when_revoked(consent_type: str) -> bool:
+    """Whether a revocation at the bank leaves the consent's status as it is (VRP profile:
+    "the status of the domestic-vrp-consents resource must remain unchanged and the PISP must
+    be allowed to request PSU to re-authenticate the same domestic-vrp-consents resource")."""
+    return consent_type == ConsentType.DOMESTIC_VRP
+
+
+def may_reauthenticate(consent_type: str, status: str, expiration: datetime | None,
+                       now: datetime) -> bool:
+    """Whether the TPP may send the customer through authorisation again for this consent:
+    a VRP consent that is Authorised and not past its ValidToDateTime (VRP profile, "Consent
+    Re-authentication"). Other consents are authorised once, from AwaitingAuthorisation."""
+    return consent_type == ConsentType.DOMESTIC_VRP and \
+        effective_status(status, expiration, now) == ConsentStatus.AUTHORISED

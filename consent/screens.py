@@ -27,6 +27,7 @@ from aspsp.oauth.models import OAuthClient, PendingAuthorization
 from aspsp.oauth.trust import InvalidSignature, unverified_claims
 
 from . import services, wording
+from .domain import may_reauthenticate
 from .models import Consent
 from .services import ConsentRecord
 
@@ -116,9 +117,17 @@ def find_pending(uow: UnitOfWork, reference: str, now: datetime, *,
     if pending is None or pending.completed_at is not None or pending.expires_at <= now:
         return None
     consent = uow.session.get(Consent, pending.consent_pk)
-    if consent is None or consent.status != AWAITING_AUTHORISATION:
+    if consent is None or not (consent.status == AWAITING_AUTHORISATION or reauthentication(
+            consent, now)):
         return None
     return pending
+
+
+def reauthentication(consent: Consent, now: datetime) -> bool:
+    """The customer is asked to confirm again a VRP consent already Authorised (the PISP sent
+    them back: VRP profile, "Consent Re-authentication")."""
+    return may_reauthenticate(consent.consent_type, consent.status,
+                              consent.expiration_datetime, now)
 
 
 def consent_of(uow: UnitOfWork, pending: PendingAuthorization) -> Consent:

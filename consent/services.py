@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Protocol
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from aspsp import events
 from aspsp.db import UnitOfWork
@@ -23,12 +23,13 @@ from aspsp.ids import new_id
 from aspsp.ledger.domain import AccountKind, AccountStatus
 from aspsp.ledger.models import Account, AccountParty
 from aspsp.oauth import tokens
-from aspsp.oauth.models import OAuthClient
+from aspsp.oauth.models import AuthorizationCode, OAuthClient
 
 from . import permissions
 from .domain import (CONSUMED_BY_PAYMENT, DELETED_BY_TPP, EXPIRABLE, EXPIRY_PASSED,
                      REAUTHENTICATED, REVOKED_BY_BANK, REVOKED_BY_PSU, TERMINAL, Actor,
-                     ConsentStatus, ConsentType, Transition, effective_status, lifecycle)
+                     ConsentStatus, ConsentType, Transition, effective_status,
+                     keeps_status_when_revoked, lifecycle, may_reauthenticate)
 from .errors import (AccountNotSelectable, ConsentNotFound, IllegalConsentTransition,
                      InvalidConsentRequest, NoAccountSelected, Problem, WrongCustomer)
 from .models import Consent, ConsentAccount, ConsentEvent
@@ -242,8 +243,13 @@ def authorise(uow: UnitOfWork, consent: Consent, psu: PsuUser, account_pks: list
 
 def reject(uow: UnitOfWork, consent: Consent, psu: PsuUser | None, now: datetime,
            reason: str | None = None) -> ConsentRecord:
-    """The customer refused (psu given) or the authorisation did not complete (psu None)."""
+    """The customer refused (psu given) or the authorisation did not complete (psu None).
+    A refused re-authentication of a VRP consent leaves it as it was (Authorised, and its
+    access as it was): the customer only declined to confirm it again."""
     _settle_expiry(uow, consent, now)
+    if may_reauthenticate(consent.consent_type, consent.status, consent.expiration_datetime,
+                          now):
+        return record_of(uow, consent, now)
     actor, actor_id = (Actor.PSU, psu.psu_id) if psu is not None else (Actor.SYSTEM, None)
     transition = lifecycle(consent.consent_type).move(
         consent.status, ConsentStatus.REJECTED, actor=actor, actor_id=actor_id, at=now,
@@ -300,17 +306,39 @@ def revoke_all_of_client(uow: UnitOfWork, client_id: str, now: datetime, *, reas
     revoked = []
     for consent in rows:
         _settle_expiry(uow, consent, now)
-        if ConsentStatus(consent.status) not in TERMINAL:
+        if ConsentStatus(consent.status) not in TERMINAL and not access_revoked(consent):
             _revoke_by_bank(uow, consent, now, reason=reason, operator=operator)
             revoked.append(consent.consent_id)
     return revoked
 
 
+def access_revoked(consent: Consent) -> bool:
+    """A VRP consent whose access the bank revoked, its status kept Authorised (VRP profile),
+    that its customer has not re-authenticated since: its latest event is that revocation."""
+    last = consent.events[-1] if consent.events else None
+    return last is not None and keeps_status_when_revoked(consent.consent_type) \
+        and last.from_status == last.to_status == ConsentStatus.AUTHORISED \
+        and (last.reason or "").startswith(REVOKED_BY_BANK)
+
+
 def _revoke_by_bank(uow: UnitOfWork, consent: Consent, now: datetime, *, reason: str,
                     operator: str | None) -> None:
+    """An Authorised VRP consent keeps its status (VRP profile, "Consent Revocation"): its
+    tokens and any authorization code not yet exchanged stop working, and only the customer
+    re-authenticating it gives its PISP a token again."""
     life = lifecycle(consent.consent_type)
-    target = ConsentStatus.REVOKED if life.can(consent.status, ConsentStatus.REVOKED,
-                                               Actor.SYSTEM) else ConsentStatus.REJECTED
+    if keeps_status_when_revoked(consent.consent_type) \
+            and consent.status == ConsentStatus.AUTHORISED:
+        if access_revoked(consent):
+            raise IllegalConsentTransition("the bank already revoked its access, and the "
+                                           "customer has not re-authenticated it since")
+        target = ConsentStatus.AUTHORISED
+        uow.session.execute(update(AuthorizationCode).where(
+            AuthorizationCode.consent_pk == consent.id, AuthorizationCode.used_at.is_(None))
+            .values(used_at=now))
+    else:
+        target = ConsentStatus.REVOKED if life.can(consent.status, ConsentStatus.REVOKED,
+                                                   Actor.SYSTEM) else ConsentStatus.REJECTED
     _store(uow, consent, life.move(consent.status, target, actor=Actor.SYSTEM,
                                    actor_id=operator, at=now,
                                    reason=f"{REVOKED_BY_BANK}: {reason}"), event_reason=reason)

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from .domain import DELETED_BY_TPP, EXPIRY_PASSED, REAUTHENTICATED, Actor, ConsentStatus
+from .domain import (DELETED_BY_TPP, EXPIRY_PASSED, REAUTHENTICATED, REVOKED_BY_BANK, Actor,
+                     ConsentStatus)
 
 UK = ZoneInfo("Europe/London")
 S = ConsentStatus
@@ -83,6 +84,10 @@ def history_line(from_status: str | None, to_status: str, actor: str, reason: st
         return f"{app} asked to make a payment" if payment else \
             f"{app} asked to see your account information"
     if after == S.AUTHORISED:
+        if before == S.AUTHORISED and (reason or "").startswith(REVOKED_BY_BANK):
+            return f"The bank stopped {app}'s access until you confirm it again"
+        if payment and reason == REAUTHENTICATED:       # a VRP consent, confirmed again
+            return "You confirmed the payments again"
         if payment:
             return "You approved the payment"
         return "You confirmed access again" if reason == REAUTHENTICATED else \

@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from consent.domain import may_reauthenticate
 from consent.models import Consent
 
 from .. import jsonsafe
@@ -110,7 +111,8 @@ def _intent_id(claims_param) -> str | None:
     return None
 
 
-def check_parameters(uow: UnitOfWork, client: Client, params: dict) -> tuple[dict, Consent]:
+def check_parameters(uow: UnitOfWork, client: Client, params: dict, *,
+                     now: datetime) -> tuple[dict, Consent]:
     """Every rule the profile puts on the resolved parameters. Returns them with the consent."""
     redirect_uri = params.get("redirect_uri")
     state = params.get("state") if _printable(params.get("state")) else None
@@ -161,7 +163,7 @@ def check_parameters(uow: UnitOfWork, client: Client, params: dict) -> tuple[dic
                                   ).one_or_none()
     if consent is None or consent.client_pk != client.id:
         fail("invalid_request", "openbanking_intent_id does not name a consent of this client")
-    if consent.status != AWAITING_AUTHORISATION:
+    if not _decidable(consent, now):       # or a VRP consent to re-authenticate (VRP profile)
         fail("invalid_request", "the consent is not awaiting authorisation")
     scope_for_type = "accounts" if consent.consent_type == "account-access" else \
         "fundsconfirmations" if consent.consent_type == "funds-confirmation" else "payments"
@@ -193,7 +195,7 @@ def push_request(uow: UnitOfWork, client: Client, form: dict, *, issuer: str, no
                                             "dpop_jkt does not match the DPoP proof")
         params["dpop_jkt"] = dpop_jkt
     try:
-        check_parameters(uow, client, params)
+        check_parameters(uow, client, params, now=now)
     except AuthorizationRequestError as exc:
         exc.redirect_uri = None  # PAR answers the client directly, never by redirect
         raise
@@ -213,13 +215,13 @@ def start_or_resume(uow: UnitOfWork, client: Client, query: dict, *, issuer: str
     request_uri refused after its first use stays used."""
     if not query.get("request_uri"):
         params = resolve_front_channel(uow, client, query, issuer=issuer, now=now)
-        params, consent = check_parameters(uow, client, params)
+        params, consent = check_parameters(uow, client, params, now=now)
         return start_pending(uow, client, params, consent, now=now)
     par = _pushed_request(uow, client, query["request_uri"], now)
     if par.used_at is not None:
         return _resume(uow, par, browser_hash, now)
     par.used_at, par.browser_hash = now, browser_hash
-    params, consent = check_parameters(uow, client, dict(par.params))
+    params, consent = check_parameters(uow, client, dict(par.params), now=now)
     pending = start_pending(uow, client, params, consent, now=now)
     par.pending_pk = pending.id
     return pending
@@ -243,7 +245,7 @@ def _resume(uow: UnitOfWork, par: PushedAuthorizationRequest, browser_hash: str,
             now: datetime) -> PendingAuthorization:
     pending = uow.session.get(PendingAuthorization, par.pending_pk) if par.pending_pk else None
     if pending is None or pending.completed_at is not None or pending.expires_at <= now \
-            or not _awaiting(uow, pending):
+            or not _awaiting(uow, pending, now):
         raise AuthorizationRequestError("invalid_request_uri", "request_uri was already used")
     same_browser = par.browser_hash is not None and secrets.compare_digest(
         par.browser_hash, browser_hash or "")
@@ -255,9 +257,16 @@ def _resume(uow: UnitOfWork, par: PushedAuthorizationRequest, browser_hash: str,
     return pending
 
 
-def _awaiting(uow: UnitOfWork, pending: PendingAuthorization) -> bool:
+def _awaiting(uow: UnitOfWork, pending: PendingAuthorization, now: datetime) -> bool:
     consent = uow.session.get(Consent, pending.consent_pk)
-    return consent is not None and consent.status == AWAITING_AUTHORISATION
+    return consent is not None and _decidable(consent, now)
+
+
+def _decidable(consent: Consent, now: datetime) -> bool:
+    """Awaiting authorisation, or a VRP consent its customer may re-authenticate (Authorised,
+    not expired: OBIE VRP profile, "Consent Re-authentication")."""
+    return consent.status == AWAITING_AUTHORISATION or may_reauthenticate(
+        consent.consent_type, consent.status, consent.expiration_datetime, now)
 
 
 def resolve_front_channel(uow: UnitOfWork, client: Client, query: dict, *, issuer: str,
