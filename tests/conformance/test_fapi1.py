@@ -154,3 +154,22 @@ def test_an_authorization_response_in_the_fragment_is_redacted_in_the_evidence()
     assert "state=s1" in shown and "iss=https%3A%2F%2Fbank" in shown
     assert shown.startswith("https://tpp.example/cb#code=%5Bredacted")
     assert redact_url("https://tpp.example/cb#section") == "https://tpp.example/cb#section"
+
+
+def test_calibration_certificate_binding_unenforced_fails_the_tls_client_auth_check(
+        platform_server, tmp_path, binding_unenforced):
+    base, config_path, _ = platform_server
+    status, results, _ = run_fapi1(base, fapi1_config(config_path, tmp_path), tmp_path,
+                                   "--only", "*tls-client-auth*")
+    assert status == 1
+    failed = {i: r["message"] for i, r in results.items() if r["status"] == "fail"}
+    assert set(failed) == {"fapi1-advanced-final-tls-client-auth"}
+    assert "with another certificate answered 201" in \
+        failed["fapi1-advanced-final-tls-client-auth"]
+    # The token endpoint still wants the certificate; the registration rules still hold.
+    assert results["fapi1-advanced-final-tls-client-auth-ensure-certificate-required"][
+        "status"] == "pass"
+    for name in ("without-subject-dn", "with-another-organisation",
+                 "subject-dn-with-private-key-jwt"):
+        assert results[f"fapi1-advanced-final-tls-client-auth-registration-{name}-fails"][
+            "status"] == "pass"

@@ -769,3 +769,119 @@ def assertion_expired(ctx: Context) -> None:
        f"{ADV} 5.2.2-14; RFC 7523, 3 (sub is the client_id)")
 def assertion_no_sub(ctx: Context) -> None:
     _assertion_refused(ctx, {"sub": None})
+
+
+# --- tls_client_auth (RFC 8705, 2.1: the client authenticates with its certificate) -----------
+
+def _tls_registration(f: FAPI1, **overrides):
+    """POST /register over MTLS for a tls_client_auth client of the directory's software:
+    tls_client_auth_subject_dn the run certificate's subject (RFC 8705, 2.1.2), no
+    private_key_jwt signing alg, certificate-bound tokens; `overrides` change claims (None
+    removes one)."""
+    ssa = f.tpp.get_ssa()
+    statement = unverified_claims(ssa)
+    f.ctx.state.setdefault("fapi1_org_id", statement.get("org_id"))
+    f.ctx.state.setdefault("fapi1_software_id", statement.get("software_id"))
+    cert = f.certificate()
+    alg = f.tpp.directory().get("alg", "ES256")
+    claims = f.tpp.registration_claims(
+        ssa, response_types=[HYBRID], dpop_bound_access_tokens=None,
+        token_endpoint_auth_method="tls_client_auth", token_endpoint_auth_signing_alg=None,
+        tls_client_auth_subject_dn=cert.subject,
+        tls_client_certificate_bound_access_tokens=True, request_object_signing_alg=alg,
+        id_token_signed_response_alg="PS256")
+    claims.update(overrides)
+    claims = {k: v for k, v in claims.items() if v is not None}
+    f.ctx.note(f"registration request claims: "
+               f"{ {k: v for k, v in claims.items() if k != 'software_statement'} }")
+    return f.send("POST", f.tpp.discovery()["registration_endpoint"], cert=cert,
+                  data=sign(f.tpp.software_key(), claims, alg=alg),
+                  headers={"Content-Type": "application/jwt"})
+
+
+def _tls_client(f: FAPI1) -> str:
+    """The run's tls_client_auth client (registered once): its client_id."""
+    if "fapi1_tls_client" not in f.ctx.state:
+        response = _tls_registration(f)
+        expect(response.status_code == 201, f"registration answered {response.status_code}: "
+               f"{response.text[:300]}")
+        body = response.json()
+        expect(body.get("token_endpoint_auth_method") == "tls_client_auth",
+               f"token_endpoint_auth_method is {body.get('token_endpoint_auth_method')!r}")
+        expect(body.get("tls_client_auth_subject_dn") == f.certificate().subject,
+               f"tls_client_auth_subject_dn is {body.get('tls_client_auth_subject_dn')!r}, "
+               f"not the certificate's {f.certificate().subject!r}")
+        f.ctx.state["fapi1_tls_client"] = body["client_id"]
+    return f.ctx.state["fapi1_tls_client"]
+
+
+def _tls_token(f: FAPI1, client_id: str, cert):
+    """client_credentials with nothing but client_id and the certificate (RFC 8705, 2)."""
+    return f.send("POST", f.tpp.discovery()["token_endpoint"], cert=cert,
+                  data={"grant_type": "client_credentials", "scope": "accounts",
+                        "client_id": client_id})
+
+
+@check("tls-client-auth", "A tls_client_auth client registers over MTLS, gets a token with its "
+       "certificate alone, and the token works with that certificate only",
+       f"{ADV} 5.2.2-14 (tls_client_auth), 5.2.2-5 (certificate-bound tokens); RFC 8705, 2.1 "
+       "and 3; OBIE DCR v3.3 (tls_client_auth_subject_dn)")
+def tls_client_auth(ctx: Context) -> None:
+    f = FAPI1(ctx)
+    client_id = _tls_client(f)
+    response = _tls_token(f, client_id, f.certificate())
+    expect(response.status_code == 200, f"the token endpoint answered {response.status_code}: "
+           f"{response.text[:200]}")
+    token = response.json()["access_token"]
+    permissions = ctx.config.get("permissions", ["ReadAccountsDetail", "ReadBalances"])
+    body = {"Data": {"Permissions": permissions}, "Risk": {}}
+    created = f.resource("POST", CONSENTS, token, json=body)
+    expect(created.status_code == 201, f"a consent with the token and its certificate answered "
+           f"{created.status_code}")
+    other = f.resource("POST", CONSENTS, token, cert=f.certificate("other_cert"), json=body)
+    expect(other.status_code == 401, f"the token with another certificate answered "
+           f"{other.status_code}, not 401")
+
+
+@check("tls-client-auth-ensure-certificate-required",
+       "A tls_client_auth client gets no token without its certificate, or with another one",
+       f"{ADV} 5.2.2-14; RFC 8705, 2 (the certificate authenticates the client); RFC 6749, "
+       "5.2 (invalid_client)")
+def tls_client_auth_certificate_required(ctx: Context) -> None:
+    f = FAPI1(ctx)
+    client_id = _tls_client(f)
+    oauth_refused(_tls_token(f, client_id, None), (400, 401), ("invalid_client",))
+    oauth_refused(_tls_token(f, client_id, f.certificate("other_cert")), (400, 401),
+                  ("invalid_client",))
+
+
+@check("tls-client-auth-registration-without-subject-dn-fails",
+       "Registering tls_client_auth without tls_client_auth_subject_dn is refused",
+       "RFC 8705, 2.1.2 (one subject metadata value); RFC 7591, 3.2.2 (invalid_client_metadata)")
+def tls_registration_without_dn(ctx: Context) -> None:
+    f = FAPI1(ctx)
+    oauth_refused(_tls_registration(f, tls_client_auth_subject_dn=None), (400,),
+                  ("invalid_client_metadata",))
+
+
+@check("tls-client-auth-registration-with-another-organisation-fails",
+       "Registering a tls_client_auth_subject_dn of another organisation is refused",
+       "OBIE DCR v3.3 (the subject DN names the SSA's organisation: OU = org_id); RFC 7591, "
+       "3.2.2 (invalid_client_metadata)")
+def tls_registration_other_organisation(ctx: Context) -> None:
+    f = FAPI1(ctx)
+    oauth_refused(_tls_registration(
+        f, tls_client_auth_subject_dn="CN=someone-else,OU=0015800001ZZZZZZZZ,O=Other TPP,C=GB"),
+        (400,), ("invalid_client_metadata", "unapproved_software_statement"))
+
+
+@check("tls-client-auth-registration-subject-dn-with-private-key-jwt-fails",
+       "tls_client_auth_subject_dn with private_key_jwt is refused",
+       "RFC 8705, 2.1.2 (subject metadata for tls_client_auth); RFC 7591, 3.2.2 "
+       "(invalid_client_metadata)")
+def tls_registration_dn_with_private_key_jwt(ctx: Context) -> None:
+    f = FAPI1(ctx)
+    alg = f.tpp.directory().get("alg", "ES256")
+    oauth_refused(_tls_registration(f, token_endpoint_auth_method="private_key_jwt",
+                                    token_endpoint_auth_signing_alg=alg), (400,),
+                  ("invalid_client_metadata",))
