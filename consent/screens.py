@@ -74,6 +74,8 @@ class ConsentView:
 
     @property
     def badge(self) -> tuple[str, str]:
+        if self.record.access_stopped is not None:      # a VRP consent, kept Authorised
+            return wording.status_badge("Revoked")
         if self.payment is not None and not self.payment.recurring \
                 and self.record.status == "Authorised":
             return "Approved", "active"
@@ -82,6 +84,8 @@ class ConsentView:
     @property
     def end(self) -> wording.Fact:
         r = self.record
+        if r.access_stopped is not None:
+            return wording.stopped_fact(r.access_stopped.reason, r.access_stopped.at)
         if self.payment is not None and not self.payment.recurring \
                 and r.status == "Authorised":
             return wording.Fact("Payment", f"approved, for {self.app or r.client_name} to "

@@ -99,8 +99,17 @@ class ConsentRecord:
     data: dict = field(default_factory=dict)
 
     @property
+    def access_stopped(self) -> EventRecord | None:
+        """A VRP consent kept Authorised whose access the customer or the bank stopped (VRP
+        profile), not re-authenticated since: that event; None otherwise."""
+        last = self.events[-1] if self.events else None
+        return last if last is not None and self.status == ConsentStatus.AUTHORISED \
+            and _stops_access(self.consent_type, last.from_status, last.to_status,
+                              last.reason) else None
+
+    @property
     def revocable_by_psu(self) -> bool:
-        return self.status == ConsentStatus.AUTHORISED
+        return self.status == ConsentStatus.AUTHORISED and self.access_stopped is None
 
 
 # --- the TPP's side ------------------------------------------------------------------------
@@ -263,13 +272,22 @@ def reject(uow: UnitOfWork, consent: Consent, psu: PsuUser | None, now: datetime
 
 def revoke_by_psu(uow: UnitOfWork, psu: PsuUser, consent_id: str,
                   now: datetime) -> ConsentRecord:
-    """The customer revoked the consent from the dashboard: Revoked, tokens revoked at once."""
+    """The customer revoked the consent from the dashboard: Revoked, tokens revoked at once.
+    An Authorised VRP consent keeps its status (VRP profile, "Consent Revocation"): its access
+    stops (tokens, codes not yet exchanged) until the customer re-authenticates it."""
     consent = _find(uow, consent_id)
     if consent is None or consent.psu_pk != psu.id:
         raise ConsentNotFound("no such consent")
     _settle_expiry(uow, consent, now)
+    target = ConsentStatus.REVOKED
+    if keeps_status_when_revoked(consent.consent_type) \
+            and consent.status == ConsentStatus.AUTHORISED:
+        if access_revoked(consent):
+            raise IllegalConsentTransition("its access is already stopped")
+        target = ConsentStatus.AUTHORISED
+        _void_codes(uow, consent, now)
     _store(uow, consent, lifecycle(consent.consent_type).move(
-        consent.status, ConsentStatus.REVOKED, actor=Actor.PSU, actor_id=psu.psu_id, at=now,
+        consent.status, target, actor=Actor.PSU, actor_id=psu.psu_id, at=now,
         reason=REVOKED_BY_PSU))
     tokens.revoke_for_consent(uow, consent.id, now=now)
     return record_of(uow, consent, now)
@@ -313,12 +331,25 @@ def revoke_all_of_client(uow: UnitOfWork, client_id: str, now: datetime, *, reas
 
 
 def access_revoked(consent: Consent) -> bool:
-    """A VRP consent whose access the bank revoked, its status kept Authorised (VRP profile),
-    that its customer has not re-authenticated since: its latest event is that revocation."""
+    """A VRP consent whose access the bank or the customer revoked, its status kept
+    Authorised (VRP profile), that its customer has not re-authenticated since: its latest
+    event is that revocation."""
     last = consent.events[-1] if consent.events else None
-    return last is not None and keeps_status_when_revoked(consent.consent_type) \
-        and last.from_status == last.to_status == ConsentStatus.AUTHORISED \
-        and (last.reason or "").startswith(REVOKED_BY_BANK)
+    return last is not None and _stops_access(consent.consent_type, last.from_status,
+                                              last.to_status, last.reason)
+
+
+def _stops_access(consent_type: str, from_status, to_status, reason: str | None) -> bool:
+    return keeps_status_when_revoked(consent_type) \
+        and from_status == to_status == ConsentStatus.AUTHORISED \
+        and ((reason or "").startswith(REVOKED_BY_BANK) or reason == REVOKED_BY_PSU)
+
+
+def _void_codes(uow: UnitOfWork, consent: Consent, now: datetime) -> None:
+    """Authorization codes of the consent not yet exchanged give no token any more."""
+    uow.session.execute(update(AuthorizationCode).where(
+        AuthorizationCode.consent_pk == consent.id, AuthorizationCode.used_at.is_(None))
+        .values(used_at=now))
 
 
 def _revoke_by_bank(uow: UnitOfWork, consent: Consent, now: datetime, *, reason: str,
@@ -330,12 +361,10 @@ def _revoke_by_bank(uow: UnitOfWork, consent: Consent, now: datetime, *, reason:
     if keeps_status_when_revoked(consent.consent_type) \
             and consent.status == ConsentStatus.AUTHORISED:
         if access_revoked(consent):
-            raise IllegalConsentTransition("the bank already revoked its access, and the "
-                                           "customer has not re-authenticated it since")
+            raise IllegalConsentTransition("its access is already revoked, and the customer "
+                                           "has not re-authenticated it since")
         target = ConsentStatus.AUTHORISED
-        uow.session.execute(update(AuthorizationCode).where(
-            AuthorizationCode.consent_pk == consent.id, AuthorizationCode.used_at.is_(None))
-            .values(used_at=now))
+        _void_codes(uow, consent, now)
     else:
         target = ConsentStatus.REVOKED if life.can(consent.status, ConsentStatus.REVOKED,
                                                    Actor.SYSTEM) else ConsentStatus.REJECTED
@@ -573,10 +602,12 @@ def _store(uow: UnitOfWork, consent: Consent, transition: Transition, *,
         to_status=transition.to_status.value, actor=transition.actor.value,
         actor_id=transition.actor_id, reason=transition.reason, at=transition.at))
     uow.session.flush()
-    by_bank = (transition.reason or "").startswith(REVOKED_BY_BANK)
+    # by the bank; or a VRP consent's access stopped by the customer, its status kept
+    stopped = (transition.reason or "").startswith(REVOKED_BY_BANK) or _stops_access(
+        consent.consent_type, transition.from_status, transition.to_status, transition.reason)
     if transition.from_status == ConsentStatus.AUTHORISED and transition.reason != DELETED_BY_TPP \
             and (transition.to_status in (ConsentStatus.REVOKED, ConsentStatus.EXPIRED)
-                 or by_bank):
+                 or stopped):
         events.consent_authorization_revoked(   # revoked by the customer or the bank, expired
             uow, client_pk=consent.client_pk, consent_type=consent.consent_type,
             consent_id=consent.consent_id, now=transition.at, reason=event_reason)

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from .domain import (DELETED_BY_TPP, EXPIRY_PASSED, REAUTHENTICATED, REVOKED_BY_BANK, Actor,
-                     ConsentStatus)
+from .domain import (DELETED_BY_TPP, EXPIRY_PASSED, REAUTHENTICATED, REVOKED_BY_BANK,
+                     REVOKED_BY_PSU, Actor, ConsentStatus)
 
 UK = ZoneInfo("Europe/London")
 S = ConsentStatus
@@ -71,6 +71,12 @@ def end_fact(status: str, expiration: datetime | None, status_updated_at: dateti
     return Fact("Access ends", uk_time(expiration, "when you stop it (no end date)"))
 
 
+def stopped_fact(reason: str | None, at: datetime) -> Fact:
+    """A VRP consent whose access was stopped, its status kept (until confirmed again)."""
+    by_bank = (reason or "").startswith(REVOKED_BY_BANK)
+    return Fact("The bank stopped access" if by_bank else "You stopped access", uk_time(at))
+
+
 def history_line(from_status: str | None, to_status: str, actor: str, reason: str | None,
                  app: str, *, payment: bool = False, funds: bool = False) -> str:
     """One event of a consent's history, as the customer would say it (`payment`: the
@@ -86,6 +92,8 @@ def history_line(from_status: str | None, to_status: str, actor: str, reason: st
     if after == S.AUTHORISED:
         if before == S.AUTHORISED and (reason or "").startswith(REVOKED_BY_BANK):
             return f"The bank stopped {app}'s access until you confirm it again"
+        if before == S.AUTHORISED and reason == REVOKED_BY_PSU:
+            return f"You stopped {app}'s access until you confirm it again"
         if payment and reason == REAUTHENTICATED:       # a VRP consent, confirmed again
             return "You confirmed the payments again"
         if payment:

@@ -95,6 +95,10 @@ def test_the_customer_sets_up_vrps_sees_their_use_and_revokes_them(app, platform
     response = dashboard.submit(f"/psu/consents/{world.consent_id}/revoke", {})
     assert response.status_code == 200
     assert "Sweepr can no longer make payments from your account" in dashboard.html
-    with platform.uow() as uow:
-        assert uow.session.get(Consent, world.consent_pk).status == "Revoked"
+    with platform.uow() as uow:       # VRP profile: the status stays, the access stops
+        row = uow.session.get(Consent, world.consent_pk)
+        assert (row.status, row.events[-1].reason) == ("Authorised", "revoked by the customer")
     assert "Revoke access" not in dashboard.html
+    dashboard.get("/psu/consents")
+    assert "You stopped Sweepr&#39;s access until you confirm it again" in dashboard.html
+    assert "Access stopped" in dashboard.html and "Revoke access" not in dashboard.html

@@ -7,7 +7,8 @@ and the code comes back to be exchanged at /token.
 - Re-authentication keeps the consent: its ConsentId, its ControlParameters, its Authorised
   status and what its VRPs already used of each limit; the tokens issued before stop working,
   the new one pays.
-- A revocation at the bank (`flask consents revoke`/`revoke-client`) leaves the status
+- A revocation at the bank (`flask consents revoke`/`revoke-client`), or by the customer on
+  the dashboard, leaves the status
   unchanged (Authorised, the v3.1.11 VRP consent enum has no Revoked), kills its tokens and any
   code not yet exchanged, tells the PISP (consent-authorization-revoked with the reason), and
   refuses every later VRP and funds confirmation until the customer re-authenticates it.
@@ -260,7 +261,7 @@ def test_a_bank_revocation_keeps_the_status_stops_every_vrp_and_a_re_authenticat
     assert history(platform, world)[-1] == ("Authorised", "Authorised", "system",
                                             "revoked by the bank: UK.InvisibleBank.SuspectedFraud")
     again = flask(app, "consents", "revoke", world.consent_id, "--reason", "fraud")
-    assert again.exit_code == 1 and "already revoked its access" in again.output
+    assert again.exit_code == 1 and "access is already revoked" in again.output
     every = flask(app, "consents", "revoke-client", world.tpp.client_id, "--reason",
                   "tpp-unauthorised")
     assert every.exit_code == 0 and "0 consents" in every.output
@@ -298,3 +299,38 @@ def test_the_customer_sees_the_bank_stopped_the_access(app, platform, clock):
     dashboard.submit("/psu/login/code", {"code": pyotp.TOTP(world.secret).at(clock.now())})
     dashboard.get("/psu/consents")
     assert "The bank stopped Sweepr&#39;s access until you confirm it again" in dashboard.html
+
+
+def test_the_customer_stopping_it_on_the_dashboard_keeps_the_status_until_re_authenticated(
+        app, platform, clock):
+    world = vrp_world(platform, clock)
+    with platform.uow() as uow:
+        uow.session.add(EventSubscription(
+            subscription_id="sub-psu-stop", client_pk=world.tpp.row.id, callback_url=None,
+            version="3.1", event_types=None, created_at=clock.now(), updated_at=clock.now()))
+        uow.commit()
+    first = authorise_first(app, platform, clock, world)
+    pisp = Pisp(app, platform, clock, world)
+    before = pisp.consent()
+    dashboard = Browser(app.test_client())
+    dashboard.get("/psu/login")
+    dashboard.submit("/psu/login", {"username": world.username, "password": world.password})
+    clock.advance(timedelta(seconds=31))
+    dashboard.submit("/psu/login/code", {"code": pyotp.TOTP(world.secret).at(clock.now())})
+    dashboard.get(f"/psu/consents/{world.consent_id}/revoke")
+    assert dashboard.submit(f"/psu/consents/{world.consent_id}/revoke", {}).status_code == 200
+
+    after = pisp.consent()
+    assert (after["Status"], after["StatusUpdateDateTime"]) == \
+        ("Authorised", before["StatusUpdateDateTime"])
+    assert pisp.pay(first).status_code == 401
+    assert len(revocations(platform, world)) == 1             # the PISP is told
+    again = dashboard.get(f"/psu/consents/{world.consent_id}/revoke")    # nothing to revoke
+    assert (again.status_code, again.headers["Location"]) == (303, "/psu/consents")
+
+    _, decision, params, verifier = reauthenticate(app, pisp, world, clock)
+    token = pisp.exchange(decision.headers["Location"], params, verifier)
+    assert pisp.pay(token).status_code == 201
+    dashboard.get("/psu/consents")
+    assert "You confirmed the payments again" in dashboard.html
+    assert "Revoke access" in dashboard.html

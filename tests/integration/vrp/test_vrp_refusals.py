@@ -138,7 +138,8 @@ def test_the_customer_revokes_the_consent_mid_stream(pisp, payer, vrp_journey, p
     refused = j.pay("10.00")
     assert refused.status_code in (401, 403)
     assert vrps_of(platform, j.consent_id) == 1
-    assert j.consent().get_json()["Data"]["Status"] == "Rejected"
+    # VRP profile, "Consent Revocation": the status stays, the access (its tokens) stops
+    assert j.consent().get_json()["Data"]["Status"] == "Authorised"
     vrp_id = first.get_json()["Data"]["DomesticVRPId"]     # what was paid stays readable
     assert j.read(vrp_id).get_json()["Data"]["Status"] == "AcceptedSettlementCompleted"
     funds = pisp.call("POST", f"{CONSENTS}/{j.consent_id}/funds-confirmation", token=j.token,
