@@ -107,7 +107,9 @@ SETTINGS: tuple[Setting, ...] = (
             "(login steps do not extend it)."),
     Setting("LOGIN_RATE_LIMIT_PER_ADDRESS", "10 per minute; 30 per hour", str,
             "Login and one-time-code posts allowed per source address (`limits` syntax); more "
-            "get 429 with Retry-After before any password is checked."),
+            "get 429 with Retry-After before any password is checked. Unless set, the sandbox "
+            "(SANDBOX_ENABLED) allows 60 per minute; 600 per hour: its demo customers' "
+            "passwords are published, and a TPP's tests or a conformance run log in often."),
     Setting("LOGIN_RATE_LIMIT_GLOBAL", "2 per second; 60 per minute", str,
             "Password posts allowed from all addresses together (only those the per-address "
             "limit let through count): keeps the web tier responsive "
@@ -141,6 +143,10 @@ SETTINGS: tuple[Setting, ...] = (
 NAMES = frozenset(s.name for s in SETTINGS)
 
 
+# Defaults that differ in the sandbox (an explicit setting still wins).
+SANDBOX_DEFAULTS = {"LOGIN_RATE_LIMIT_PER_ADDRESS": "60 per minute; 600 per hour"}
+
+
 def load_config(overrides: Mapping[str, Any] | None = None,
                 environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Defaults, overridden by the instance's settings file, by the environment, then by
@@ -160,6 +166,10 @@ def load_config(overrides: Mapping[str, Any] | None = None,
     for name, value in instance_settings(instance).items():
         if name not in explicit:
             config[name] = value
+    if config["SANDBOX_ENABLED"]:
+        for name, value in SANDBOX_DEFAULTS.items():
+            if name not in explicit:
+                config[name] = value
     if not config["DATABASE_URL"]:
         config["DATABASE_URL"] = f"sqlite:///{instance / 'aspsp.sqlite'}"
     config["DATABASE_URL"] = normalise_database_url(config["DATABASE_URL"])

@@ -79,3 +79,16 @@ def test_without_the_sandbox_make_run_lists_no_demo_logins(database, clock, tmp_
                                                            redis_url):
     production = _app(database, clock, tmp_path, SANDBOX_ENABLED=False, REDIS_URL=redis_url)
     assert devserver.demo_logins(production) == ""
+
+
+def test_the_sandbox_allows_more_logins_per_address_unless_told_otherwise(tmp_path):
+    """A conformance run or a TPP's tests log the demo customers in far more than 30 times
+    an hour from one address; production keeps the strict default."""
+    sandbox = load_config({"INSTANCE_PATH": str(tmp_path)}, environ={})
+    assert sandbox["LOGIN_RATE_LIMIT_PER_ADDRESS"] == "60 per minute; 600 per hour"
+    production = load_config({"INSTANCE_PATH": str(tmp_path), "SANDBOX_ENABLED": False},
+                             environ={})
+    assert production["LOGIN_RATE_LIMIT_PER_ADDRESS"] == "10 per minute; 30 per hour"
+    told = load_config({"INSTANCE_PATH": str(tmp_path)},
+                       environ={"LOGIN_RATE_LIMIT_PER_ADDRESS": "5 per minute"})
+    assert told["LOGIN_RATE_LIMIT_PER_ADDRESS"] == "5 per minute"
