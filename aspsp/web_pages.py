@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from flask import (Blueprint, Flask, Response, current_app, g, jsonify, render_template,
                    request)
-from flask_wtf.csrf import CSRFProtect
+from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from .identity import sessions
@@ -41,15 +41,23 @@ def init_app(app: Flask) -> None:
 
 
 def protect_pages(bp: Blueprint) -> None:
-    """CSRF check on every state-changing request of `bp`, security headers on its answers."""
+    """CSRF check on every state-changing request of `bp`, security headers on its answers,
+    and a refused form answered with a page in plain words (a blueprint may register its
+    own CSRFError handler after this call, in its own look)."""
     bp.before_request(_check_csrf)
     bp.after_request(_security_headers)
+    bp.register_error_handler(CSRFError, _csrf_failed)
 
 
 def allow_form_redirect_to(url_prefix: str) -> None:
     """Let this page's form redirect to `url_prefix` (CSP form-action also governs the
     redirects a form post answers with, e.g. back to a TPP's redirect URI)."""
     g.csp_form_action = [*getattr(g, "csp_form_action", []), url_prefix]
+
+
+def _csrf_failed(error):
+    return error_page("Please try again", "This form had expired or did not come from this "
+                      "site, so nothing was done. Go back, reload the page and try again.", 400)
 
 
 def _check_csrf():

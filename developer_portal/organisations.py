@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 from flask import (Blueprint, Flask, flash, g, redirect, render_template, request,
                    url_for)
-from flask_wtf.csrf import CSRFError
 from sqlalchemy import func, select
 from werkzeug.exceptions import Forbidden
 
@@ -40,17 +39,10 @@ BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
 def guard_pages(blueprint: Blueprint) -> None:
-    """CSRF and security headers (aspsp.web_pages), and the portal's own pages for a refused
-    form (CSRF) and a forbidden action (403)."""
+    """CSRF, security headers and the refused-form page (aspsp.web_pages), and the portal's
+    own page for a forbidden action (403)."""
     web_pages.protect_pages(blueprint)
-    blueprint.register_error_handler(CSRFError, _csrf_failed)
     blueprint.register_error_handler(Forbidden, _forbidden)
-
-
-def _csrf_failed(error):
-    return web_pages.error_page("Please try again", "This form had expired or did not come "
-                                "from this site, so nothing was done. Go back, reload the "
-                                "page and try again.", 400)
 
 
 def _forbidden(error):

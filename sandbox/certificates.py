@@ -26,7 +26,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from flask import Blueprint, Response, g, render_template, request
-from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -222,13 +221,6 @@ def issued_for(uow, app) -> list[SandboxCertificate]:
 bp = Blueprint("sandbox_certificates", __name__, url_prefix="/developers",
                template_folder="templates")
 web_pages.protect_pages(bp)
-
-
-@bp.errorhandler(CSRFError)
-def _csrf_failed(error):
-    return web_pages.error_page("Please try again", "This form had expired or did not come "
-                                "from this site, so nothing was done. Go back, reload the "
-                                "page and try again.", 400)
 
 
 def _page(app, *, errors=(), status=200):

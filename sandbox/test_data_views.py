@@ -9,7 +9,6 @@ message (400), a success comes back to the page with a notice.
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
-from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import NotFound
 
 from aspsp import platform, web_pages
@@ -23,13 +22,6 @@ bp = Blueprint("sandbox_test_data", __name__,
                url_prefix="/developers/apps/<app_id>/sandbox/test-data",
                template_folder="templates")
 web_pages.protect_pages(bp)
-
-
-@bp.errorhandler(CSRFError)
-def _csrf_failed(error):
-    return web_pages.error_page("Please try again", "This form had expired or did not come "
-                                "from this site, so nothing was done. Go back, reload the "
-                                "page and try again.", 400)
 
 
 def _page(app, *, error: str | None = None, status: int = 200):
