@@ -49,6 +49,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     request_log.init_app(app)
     app.register_blueprint(health.bp)
     cli.init_app(app)
+    from .audit import init_app as init_audit
+    init_audit(app)
     init_ledger(app)
     init_identity(app)
     init_oauth(app)

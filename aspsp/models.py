@@ -7,6 +7,7 @@ from sandbox import test_data_models as sandbox_test_data_models  # noqa: F401
 from .db import Base  # noqa: F401
 from . import idempotency as idempotency_models  # noqa: F401  (idempotency_keys)
 from . import request_log as request_log_models  # noqa: F401  (request_log_entries)
+from .audit import models as audit_models  # noqa: F401
 from .cof import models as cof_models  # noqa: F401
 from .events import models as events_models  # noqa: F401
 from .identity import models as identity_models  # noqa: F401
