@@ -16,7 +16,7 @@ BENCH_PG_URL ?= postgresql://postgres@127.0.0.1:5432
 # the Redis db the event-delivery benchmark's broker uses (flushed by it)
 BENCH_EVENTS_REDIS ?= redis://127.0.0.1:6379/9
 
-.PHONY: run test venv venv-dev migrate seed worker beat bench config-table conformance clean help
+.PHONY: run test venv venv-dev migrate seed worker beat bench config-table conformance clean help prod-local
 .DEFAULT_GOAL := help
 
 help:
@@ -30,6 +30,7 @@ help:
 	@echo "make bench         the seven benchmarks of bench/README.md, each with its baseline (PostgreSQL at BENCH_PG_URL)"
 	@echo "make config-table  print README.md's configuration table from aspsp/config.py"
 	@echo "make conformance   the conformance suite (CONFORMANCE_PLAN: all, or some of discovery,dcr,fapi2,fapi1,ob-ais,ob-pis,ob-cbpii,ob-vrp) against CONFORMANCE_ISSUER with CONFORMANCE_CONFIG (specs/conformance/README.md)"
+	@echo "make prod-local    the production topology on this machine: nginx (TLS, client certificates) -> gunicorn, Celery worker and beat, PostgreSQL, Redis (HTTPS_PORT, default 8443)"
 	@echo "make clean         remove instance/ (local database, keys), caches and bench results"
 
 $(PY):
@@ -94,6 +95,13 @@ CONFORMANCE_CONFIG ?= conformance.json
 CONFORMANCE_PLAN ?= all
 conformance: venv-dev
 	$(PY) -m specs.conformance --issuer $(CONFORMANCE_ISSUER) --config $(CONFORMANCE_CONFIG) --plan $(CONFORMANCE_PLAN) --report-dir instance/conformance-report
+
+# The production topology of docker-compose.yml on this machine, from Debian packages (README
+# "Production topology on one machine"): nginx with deploy/nginx/aspsp.conf -> gunicorn, a Celery
+# worker and beat, the machine's PostgreSQL (database aspsp_prod_local) and Redis (db 0), all
+# under instance/prod-local/. Ctrl-C stops everything. `python -m deploy.prod_local --help`.
+prod-local: venv
+	$(PY) -m deploy.prod_local
 
 # README.md's configuration table, from aspsp/config.py SETTINGS.
 config-table: venv

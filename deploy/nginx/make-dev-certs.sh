@@ -2,8 +2,12 @@
 # Local certificates for trying docker-compose.yml: a self-signed server certificate for
 # localhost and a client CA with one client certificate signed by it (curl --cert/--key).
 # Production uses real ones; the sandbox directory issues TPP certificates of its own.
+#   make-dev-certs.sh [DIR]   writes into DIR (made if missing), by default deploy/nginx/certs
+#                             (`make prod-local` keeps its own under its run directory).
 set -euo pipefail
-cd "$(dirname "$0")/certs"
+dir=${1:-"$(dirname "$0")/certs"}
+mkdir -p "$dir"
+cd "$dir"
 days=365
 openssl req -x509 -newkey rsa:2048 -nodes -days "$days" -subj "/CN=localhost" \
     -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout server.key -out server.crt

@@ -1,0 +1,2 @@
+"""Deployment files of the platform; `deploy.prod_local` runs the production topology on one
+machine (`make prod-local`)."""
