@@ -43,11 +43,28 @@ Python API
 ``Service``  one process: start(), wait_ready(), stop(timeout), kill(sig, group), running,
     pid, log_path, log_tail(lines).
 
-``PrivatePostgres(base_dir, port=0)`` / ``PrivateRedis(base_dir, port=0, appendonly=True)``
+``PrivatePostgres(base_dir=None, port=0)`` / ``PrivateRedis(base_dir, port=0, appendonly=True)``
     servers of their own for fault tests (restarts, kills) without touching the machine's:
-    start(), stop(), kill(), restart(), server_url / url(db); PrivatePostgres runs initdb into
-    base_dir on first start (as the `postgres` user when run as root) and database_url(name)
-    names a database on it (Topology creates it).
+    start(), stop(), kill() (SIGKILL to the server and its children), restart(), service (its
+    Service); PrivatePostgres runs initdb into base_dir on first start (as the `postgres` user
+    when run as root: base_dir must be reachable by it, None makes one under /tmp), stop(mode)
+    takes fast/smart/immediate, database_url(name) names a database on it (give that to
+    Settings.database_url: Topology creates it), cleanup() stops it and removes base_dir;
+    PrivateRedis.url(db) names a Redis database on it (Settings.redis_url).
+
+A fault test, for instance:
+
+    pg = PrivatePostgres(); pg.start()
+    redis = PrivateRedis(tmp_path / "redis"); redis.start()
+    with Topology(Settings(run_dir=tmp_path / "run", database_url=pg.database_url("aspsp"),
+                           redis_url=redis.url(0), https_port=0, http_port=0, health_port=0,
+                           web_port=0, seed_args=("--customers", "0", "--business", "0",
+                                                  "--months", "1"))) as topology:
+        ...                                   # requests to topology.issuer, verify=server_ca
+        topology.kill("worker")               # kill -9 the worker and its pool mid-settlement
+        topology.start_service("worker")      # and bring it back
+        pg.restart(); redis.restart()
+    pg.cleanup()
 
 ``ensure_machine_services(database_url, redis_url)``  starts the machine's PostgreSQL
     (127.0.0.1:5432) and Redis (127.0.0.1:6379) if they are down, as .ci/run does.
@@ -118,12 +135,22 @@ def postgres_bin_dir() -> Path:
     return found[-1].parent
 
 
-def _die_with_parent() -> None:
+def _load_prctl():
     try:
         import ctypes
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        return ctypes.CDLL("libc.so.6", use_errno=True).prctl
     except (OSError, AttributeError):
-        pass
+        return None
+
+
+# Looked up here, in the parent: a child that already runs as another user (PrivatePostgres as
+# root) may not be able to read the Python installation to import ctypes.
+_PRCTL = _load_prctl()
+
+
+def _die_with_parent() -> None:
+    if _PRCTL is not None:
+        _PRCTL(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _http_ok(url: str, *, context: ssl.SSLContext | None = None, timeout: float = 2) -> bool:
@@ -243,10 +270,15 @@ def _log_says(text: str) -> Callable[[Service], bool]:
 
 class PrivatePostgres:
     """A PostgreSQL cluster in base_dir/data on 127.0.0.1:port (trust auth, user postgres),
-    made by initdb on first start; as root, it runs as the `postgres` user."""
+    made by initdb on first start; as root, it runs as the `postgres` user, so base_dir must be
+    reachable by that user (pytest's tmp_path is not: it is 0700). base_dir None: a new
+    directory under the system's temp directory (removed by cleanup())."""
 
-    def __init__(self, base_dir: Path | str, port: int = 0, *, ready_timeout: float = 60):
-        self.base_dir = Path(base_dir).resolve()
+    def __init__(self, base_dir: Path | str | None = None, port: int = 0, *,
+                 ready_timeout: float = 60):
+        import tempfile
+        self.made_dir = base_dir is None
+        self.base_dir = Path(base_dir or tempfile.mkdtemp(prefix="aspsp-pg-")).resolve()
         self.port = port or free_port()
         self.bin = postgres_bin_dir()
         self.data = self.base_dir / "data"
@@ -277,6 +309,11 @@ class PrivatePostgres:
     def init(self) -> None:
         if (self.data / "PG_VERSION").exists():
             return
+        if self.user:
+            for parent in self.base_dir.parents:
+                if parent.exists() and not parent.stat().st_mode & 0o001:
+                    raise TopologyError(f"{parent} is not reachable by the postgres user: give "
+                                        f"PrivatePostgres another base_dir, or None")
         for path in (self.base_dir, self.socket_dir):
             path.mkdir(parents=True, exist_ok=True)
             self._chown(path)
@@ -307,6 +344,11 @@ class PrivatePostgres:
     def restart(self, mode: str = "fast") -> None:
         self.stop(mode)
         self.start()
+
+    def cleanup(self) -> None:
+        """Stop the server and remove the directory it was given (or made)."""
+        self.stop("immediate")
+        shutil.rmtree(self.base_dir, ignore_errors=True)
 
 
 class PrivateRedis:
