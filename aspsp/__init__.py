@@ -76,6 +76,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     conformance_cli.init_app(app)
     from . import landing
     landing.init_app(app)
+    from . import kpi, metrics
+    metrics.init_app(app)      # last: its middleware times every request the app answers
+    kpi.init_app(app)
     return app
 
 

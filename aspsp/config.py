@@ -138,6 +138,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ASPSP_ORG_ID", "", str,
             "The bank's organisation id at its trust anchor: the `http://openbanking.org.uk/iss` "
             "of its signed responses (x-jws-signature). Unset: the ISSUER's host name."),
+    Setting("METRICS_TOKEN", None, str,
+            "Bearer token that Prometheus presents to read /metrics (from any address). Unset: "
+            "/metrics answers loopback peers only; anybody else gets 404."),
+    Setting("METRICS_CACHE_SECONDS", 15, int,
+            "Seconds /metrics keeps the figures it reads from the database (consents and "
+            "payments by status) and the broker (queue lengths), so scrapes cannot hammer them."),
 )
 
 NAMES = frozenset(s.name for s in SETTINGS)

@@ -21,3 +21,37 @@ threads = int(os.environ.get("WEB_THREADS", "4"))
 # gunicorn, closes an idle connection: no request is sent on a socket gunicorn is closing.
 keepalive = 75
 accesslog = "-"
+
+# Prometheus metrics (aspsp/metrics.py, issue 14): every worker is a process of its own, so
+# prometheus-client keeps each one's values in files in PROMETHEUS_MULTIPROC_DIR and a scrape
+# of any worker sums them. Set here, before any worker imports the app; a Celery worker on
+# this host started with the same directory adds its figures (webhook deliveries) to them.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR",
+                      os.path.join(os.environ.get("TMPDIR", "/tmp"), "aspsp-prometheus"))
+
+
+def on_starting(server):
+    """A fresh start: the files of processes that no longer run are removed (the values of
+    a previous run; a live Celery worker's files stay)."""
+    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    os.makedirs(directory, exist_ok=True)
+    for name in os.listdir(directory):
+        pid = name.rsplit("_", 1)[-1].split(".", 1)[0]
+        if name.endswith(".db") and pid.isdigit() and not _alive(int(pid)):
+            os.remove(os.path.join(directory, name))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def child_exit(server, worker):
+    """A worker ended: its live gauges (the database pool) stop counting; its counters stay."""
+    from prometheus_client import multiprocess
+    multiprocess.mark_process_dead(worker.pid)

@@ -192,6 +192,7 @@ class Claimed:
     jti: str
     token: str
     txn: str
+    created_at: datetime | None = None      # the event's creation (its delivery lag: metrics)
 
 
 @dataclass(frozen=True)
@@ -253,7 +254,7 @@ def claim(uow: UnitOfWork, event_pk: int, now: datetime, *, cap: int, lease: tim
     key, kid = _signer(uow, now)
     return Batch(subscription.callback_url,
                  tuple(Claimed(row.id, row.jti, _compact(row.claims, key, kid),
-                               row.claims["txn"]) for row in rows), until)
+                               row.claims["txn"], row.created_at) for row in rows), until)
 
 
 def _sendable(status: str, next_attempt_at, lease_until, now: datetime) -> bool:

@@ -33,7 +33,7 @@ from celery import shared_task
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from .. import outbound, platform
+from .. import metrics, outbound, platform
 from . import dispatch, services
 from .domain import RetryPolicy
 from .models import EventNotification
@@ -101,6 +101,7 @@ def deliver(event_pk: int) -> str:
         retries = services.record_all(uow, outcomes, policy_from_config(config),
                                       p.clock.now(), released=released)
         uow.commit()
+    _count(claimed.events, outcomes)
     for pk, next_at in retries:
         dispatch.send_later(dispatch.DELIVER_EVENT, pk,
                             countdown=(next_at - p.clock.now()).total_seconds())
@@ -110,6 +111,17 @@ def deliver(event_pk: int) -> str:
                          countdown=0)                   # to the back of the queue
     accepted = sum(o.accepted for _, o in outcomes)
     return f"delivered {accepted} of {len(claimed.events)}"
+
+
+def _count(events: tuple[services.Claimed, ...],
+           outcomes: list[tuple[int, services.Outcome]]) -> None:
+    """Each push's outcome, and the lag of each delivered event, for /metrics."""
+    created = {e.event_pk: e.created_at for e in events}
+    for pk, outcome in outcomes:
+        at = created.get(pk)
+        metrics.observe_webhook(metrics.webhook_outcome(outcome.http_status),
+                                (outcome.at - at).total_seconds() + outcome.latency_ms / 1000
+                                if outcome.accepted and at is not None else None)
 
 
 def _push(url: str, event: services.Claimed, policy: outbound.Policy,
