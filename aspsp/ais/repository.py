@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Iterable
 
-from sqlalchemy import and_, false, func, literal, or_, select
+from sqlalchemy import and_, case, exists, false, func, literal, or_, select, true
 from sqlalchemy.orm import Session
 
 from aspsp.identity.models import PsuUser
@@ -60,6 +60,17 @@ class TransactionScope:
 class Key:
     booked_at: datetime
     pk: int
+
+
+@dataclass(frozen=True)
+class TransactionPage:
+    """What `AccountInformationRepository.transaction_page` read, in one statement."""
+    rows: list                          # PostingRows, newest first
+    count: int                          # rows in the listed window
+    first: datetime | None              # first and last booking time in the whole scope
+    last: datetime | None
+    last_transaction_id: str | None     # the Last link's key (None: one page only)
+    beyond: bool                        # rows on the key's own side of it (with a key)
 
 
 class AccountInformationRepository:
@@ -156,24 +167,68 @@ class AccountInformationRepository:
             P.account_pk.in_(scope.account_pks or (-1,)))).one_or_none()
         return None if row is None else Key(row[0], row[1])
 
-    def transaction_summary(self, scope: TransactionScope, listed: Window
-                            ) -> tuple[int, datetime | None, datetime | None]:
-        """(rows in `listed`, first and last booking time in the whole scope), in one
-        statement whose cost does not grow with the accounts' history: the count adds the
-        kept day counts of the days `listed` covers whole (ledger.models.PostingDayCount) to
-        the rows of its two edge days, counted through the index; first and last are one
-        index probe per account at each end."""
-        parts = [self._count_in(scope, listed)]
-        for pk in scope.account_pks:
+    def transaction_page(self, scope: TransactionScope, listed: TransactionScope, *,
+                         limit: int, page_size: int, older_than: Key | None = None,
+                         newer_than: Key | None = None) -> "TransactionPage":
+        """A page of `listed` with everything its Links and Meta need, in one statement:
+
+        - the `limit` rows newest first (with `older_than`, the rows just older than the key;
+          with `newer_than`, the rows just newer than it, still returned newest first);
+        - how many rows `listed` has (the kept day counts of the days its window covers
+          whole plus the rows of its two edge days: `_count_in`);
+        - the first and last booking time in the whole `scope` (an index probe per account
+          at each end);
+        - the Last link's key: when the rows fill more than one page of `page_size`, the
+          TransactionId just newer than the oldest page (found from the oldest end, at most
+          a page into the index);
+        - with a key, whether `listed` has rows on the key's side of it (at or newer than
+          `older_than`, at or older than `newer_than`): the other neighbour's link.
+
+        The summary is a CTE joined to the page, so an empty page still gives one row."""
+        parts = [self._count_in(scope, listed.window).label("n")]
+        for n, pk in enumerate(scope.account_pks):
             one = replace(scope, account_pks=(pk,))
             parts.append(select(func.min(P.booking_datetime)).where(*one.conditions())
-                         .scalar_subquery())
+                         .scalar_subquery().label(f"first_{n}"))
             parts.append(select(func.max(P.booking_datetime)).where(*one.conditions())
-                         .scalar_subquery())
-        row = self.session.execute(select(*parts)).one()
-        firsts = [t for t in row[1::2] if t is not None]
-        lasts = [t for t in row[2::2] if t is not None]
-        return (int(row[0] or 0), min(firsts, default=None), max(lasts, default=None))
+                         .scalar_subquery().label(f"last_{n}"))
+        summary = select(*parts).cte("summary")
+        counted = select(summary.c.n).scalar_subquery()
+        # Rows the Last page holds: count - (pages - 1) * size, i.e. (count - 1) % size + 1.
+        on_last_page = select((summary.c.n - 1) % page_size + 1).scalar_subquery()
+        last_key = case((counted > page_size, select(P.transaction_id)
+                         .where(*listed.conditions())
+                         .order_by(P.booking_datetime.asc(), P.id.asc())
+                         .offset(on_last_page).limit(1).scalar_subquery()), else_=None)
+        page = select(*P.__table__.columns).where(*listed.conditions())
+        if older_than is not None:
+            page = page.where(_before(older_than))
+            beyond = exists().where(*listed.conditions(), _at_or_after(older_than))
+            order = (P.booking_datetime.desc(), P.id.desc())
+        elif newer_than is not None:
+            page = page.where(_after(newer_than))
+            beyond = exists().where(*listed.conditions(), _at_or_before(newer_than))
+            order = (P.booking_datetime.asc(), P.id.asc())
+        else:
+            beyond = false()
+            order = (P.booking_datetime.desc(), P.id.desc())
+        page = page.order_by(*order).limit(limit).subquery("page")
+        ascending = newer_than is not None
+        statement = select(
+            *summary.c, last_key.label("last_transaction_id"), beyond.label("beyond"),
+            *page.c).select_from(summary.outerjoin(page, true())).order_by(
+            *((page.c.booking_datetime.asc(), page.c.id.asc()) if ascending
+              else (page.c.booking_datetime.desc(), page.c.id.desc())))
+        head = 1 + 2 * len(scope.account_pks)
+        result = self.session.execute(statement).all()
+        first = result[0]
+        rows = [PostingRow._make(row[head + 2:]) for row in result if row[head + 2] is not None]
+        firsts = [t for t in first[1:head:2] if t is not None]
+        lasts = [t for t in first[2:head:2] if t is not None]
+        return TransactionPage(
+            rows=rows[::-1] if ascending else rows, count=int(first[0] or 0),
+            first=min(firsts, default=None), last=max(lasts, default=None),
+            last_transaction_id=first[head], beyond=bool(first[head + 1]))
 
     def _count_in(self, scope: TransactionScope, listed: Window):
         """The number of the scope's rows booked in `listed`, as a scalar expression."""
@@ -211,38 +266,6 @@ class AccountInformationRepository:
             total = total + rows_between(_midnight(after_whole), end, False)
         return total
 
-    def transactions(self, scope: TransactionScope, *, limit: int, older_than: Key | None = None,
-                     newer_than: Key | None = None) -> list:
-        """Newest first, as PostingRows (read-only: no ORM objects to build and track for a
-        page of up to 1,000). With `newer_than`, the `limit` rows just newer than the key
-        (still returned newest first)."""
-        query = select(*P.__table__.columns).where(*scope.conditions())
-        if older_than is not None:
-            query = query.where(_before(older_than)).order_by(P.booking_datetime.desc(),
-                                                              P.id.desc())
-        elif newer_than is not None:
-            query = query.where(_after(newer_than)).order_by(P.booking_datetime.asc(),
-                                                             P.id.asc())
-        else:
-            query = query.order_by(P.booking_datetime.desc(), P.id.desc())
-        rows = [PostingRow._make(row) for row in self.session.execute(query.limit(limit))]
-        return rows[::-1] if newer_than is not None else rows
-
-    def any_newer(self, scope: TransactionScope, key: Key) -> bool:
-        return self.session.scalar(select(P.id).where(*scope.conditions(), _after(key))
-                                   .limit(1)) is not None
-
-    def any_older(self, scope: TransactionScope, key: Key) -> bool:
-        return self.session.scalar(select(P.id).where(*scope.conditions(), _before(key))
-                                   .limit(1)) is not None
-
-    def transaction_from_oldest(self, scope: TransactionScope, offset: int) -> str | None:
-        """The TransactionId of the row at `offset` in oldest-first order (the Last link's
-        key: `offset` is at most a page, so this reads at most a page of the index)."""
-        return self.session.scalar(select(P.transaction_id).where(*scope.conditions())
-                                   .order_by(P.booking_datetime.asc(), P.id.asc())
-                                   .offset(offset).limit(1))
-
 
 def _midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=timezone.utc)
@@ -256,3 +279,13 @@ def _before(key: Key):
 def _after(key: Key):
     return or_(P.booking_datetime > key.booked_at,
                and_(P.booking_datetime == key.booked_at, P.id > key.pk))
+
+
+def _at_or_after(key: Key):
+    return or_(P.booking_datetime > key.booked_at,
+               and_(P.booking_datetime == key.booked_at, P.id >= key.pk))
+
+
+def _at_or_before(key: Key):
+    return or_(P.booking_datetime < key.booked_at,
+               and_(P.booking_datetime == key.booked_at, P.id <= key.pk))

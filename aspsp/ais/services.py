@@ -244,33 +244,35 @@ def _page(repo: AccountInformationRepository, scope: TransactionScope,
           listed: TransactionScope, page: str | None, ids: dict[int, str],
           view: shaping.View, size: int, filters: dict[str, str]) -> Page:
     cursor = _cursor(repo, listed, page)
-    count, first, last = repo.transaction_summary(scope, listed.window)
+    # One statement: the rows, the count, first and last, the Last key, the other neighbour.
+    key, direction = (cursor[1], cursor[0].direction) if cursor else (None, None)
+    read = repo.transaction_page(scope, listed, limit=size + 1, page_size=size,
+                                 older_than=key if direction == Direction.OLDER else None,
+                                 newer_than=key if direction == Direction.NEWER else None)
+    rows = read.rows
     if cursor is None:
-        rows = repo.transactions(listed, limit=size + 1)
         older, newer = len(rows) > size, False
         rows = rows[:size]
     elif cursor[0].direction == Direction.OLDER:
-        rows = repo.transactions(listed, limit=size + 1, older_than=cursor[1])
         older = len(rows) > size
         rows = rows[:size]
-        newer = bool(rows) and repo.any_newer(listed, _key(rows[0]))
+        # Rows newer than the page's first are exactly the rows at or newer than the key.
+        newer = bool(rows) and read.beyond
     else:
-        rows = repo.transactions(listed, limit=size + 1, newer_than=cursor[1])
         newer = len(rows) > size
         rows = rows[-size:]
-        older = bool(rows) and repo.any_older(listed, _key(rows[-1]))
-    pages = total_pages(count, size)
-    # The Last page holds the oldest `count - (pages - 1) * size` rows; its key is the row
-    # just newer than them, found from the oldest end (at most a page into the index).
-    last_id = repo.transaction_from_oldest(listed, count - (pages - 1) * size) \
-        if pages > 1 else None
+        # Rows older than the page's last are exactly the rows at or older than the key.
+        older = bool(rows) and read.beyond
+    pages = total_pages(read.count, size)
+    shape = shaping.transaction_plan(view)
     return Page(
-        items=[shaping.transaction(row, ids[row.account_pk], view) for row in rows],
+        items=[shape(row, ids[row.account_pk]) for row in rows],
         total_pages=pages, current=cursor[0] if cursor else None,
         next=Cursor(Direction.OLDER, rows[-1].transaction_id) if older else None,
         prev=Cursor(Direction.NEWER, rows[0].transaction_id) if newer else None,
-        last=Cursor(Direction.OLDER, last_id) if last_id else None,
-        first_available=first, last_available=last, filters=filters)
+        last=Cursor(Direction.OLDER, read.last_transaction_id)
+        if pages > 1 and read.last_transaction_id else None,
+        first_available=read.first, last_available=read.last, filters=filters)
 
 
 def _cursor(repo: AccountInformationRepository, listed: TransactionScope,
@@ -286,7 +288,3 @@ def _cursor(repo: AccountInformationRepository, listed: TransactionScope,
     if key is None:
         raise InvalidPageCursor("page is not a page of this list; follow the Links", "page")
     return cursor, key
-
-
-def _key(row) -> Key:
-    return Key(row.booking_datetime, row.id)
