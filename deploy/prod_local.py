@@ -34,8 +34,9 @@ Python API
     server_ca               path of the self-signed server certificate (verify= for requests)
     client_ca               path of the CA bundle nginx trusts for client certificates
     web_url                 gunicorn's own address (http, bypassing nginx)
-    env()                   the environment of every app process
-    app_config()            the same settings as a mapping for create_app() in-process
+    env()                   the environment of every app process (settings_env() on top of
+                            this process's own)
+    app_config()            the same settings parsed, a mapping for create_app() in-process
     flask(*args)            run `flask --app aspsp ...` against this platform
     urls()                  [(label, url)] as `make prod-local` prints them
     drop_database()         drop the database (tests)
@@ -577,7 +578,9 @@ class Topology:
             self._secrets[name] = path.read_text().strip()
         return self._secrets[name]
 
-    def app_config(self) -> dict[str, str]:
+    def settings_env(self) -> dict[str, str]:
+        """The platform's settings (aspsp/config.py) of every app process, as environment
+        variables."""
         s = self.settings
         from aspsp.keyring import new_key_setting
         config = {
@@ -600,9 +603,16 @@ class Topology:
         config.update(s.env)
         return config
 
+    def app_config(self) -> dict:
+        """The same settings parsed as aspsp.config parses the environment: the mapping for
+        create_app() in a process of one's own (a test's directory set-up)."""
+        from aspsp.config import SETTINGS
+        parse = {setting.name: setting.parse for setting in SETTINGS}
+        return {name: parse.get(name, str)(value) for name, value in self.settings_env().items()}
+
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
-        env.update(self.app_config())
+        env.update(self.settings_env())
         env.update({"FLASK_APP": "aspsp", "PYTHONUNBUFFERED": "1",
                     "WEB_BIND": f"{self.settings.web_host}:{self.settings.web_port}",
                     "WEB_WORKERS": str(self.settings.web_workers),
