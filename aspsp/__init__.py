@@ -32,7 +32,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["SECRET_KEY"] = settings["SECRET_KEY"]
     from .proxy import TrustedProxyMiddleware
     app.wsgi_app = TrustedProxyMiddleware(app.wsgi_app, settings)
-    logs.configure_logging(settings["LOG_LEVEL"])
+    # JSON lines with the interaction id, secrets masked (SECRET_KEY and the KEK among them)
+    logs.configure_logging(settings["LOG_LEVEL"], secrets=(settings["SECRET_KEY"],
+                                                           settings["KEY_ENCRYPTION_KEY"]))
+    logs.init_app(app)
 
     # Production (SANDBOX_ENABLED off) refuses to start without KEY_ENCRYPTION_KEY or REDIS_URL.
     keyring = keyring_from_config(settings)

@@ -5,6 +5,7 @@ never commit, and side effects registered with `on_commit` run only after a comm
 """
 from __future__ import annotations
 
+import logging
 import select
 from typing import Callable
 
@@ -27,6 +28,12 @@ class Base(DeclarativeBase):
 
 
 def make_engine(url: str, echo: bool = False, **kwargs) -> Engine:
+    # No bound parameter in a log line or an error message: they hold account numbers, token
+    # hashes, sealed secrets (SQL_ECHO logs the statements alone; aspsp/logs.py).
+    kwargs.setdefault("hide_parameters", True)
+    if echo:     # SQL_ECHO: the statements through the JSON log lines, not echo's own stdout
+        logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
+        echo = False
     if url.startswith("sqlite"):
         engine = create_engine(url, echo=echo, connect_args={"timeout": 30,
                                                              "check_same_thread": False},

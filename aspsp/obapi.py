@@ -294,7 +294,10 @@ def produces(*mimetypes: str) -> Callable:
 
 def _before_request() -> None:
     given = request.headers.get("x-fapi-interaction-id")
-    g.interaction_id = given if is_interaction_id(given) else str(uuid.uuid4())
+    # the id aspsp.logs gave the request (the same rule), so that its log lines and the
+    # response name one id
+    g.interaction_id = given if is_interaction_id(given) \
+        else g.get("interaction_id") or str(uuid.uuid4())
     if given is not None and given != g.interaction_id:
         log.info("x-fapi-interaction-id is not a UUID: a new one was generated",
                  extra={"fields": {"given": given[:80]}})

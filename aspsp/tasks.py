@@ -3,8 +3,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from celery import Celery, Task
+from celery import Celery, Task, signals
 from flask import Flask
+
+from . import logs
+
+# Celery configures no logging of its own when setup_logging has a receiver: the worker's and
+# beat's lines are the platform's JSON lines (aspsp.logs), with each task's interaction id.
+signals.setup_logging.connect(logs.celery_logging, weak=False)
 
 
 def _transport_options(config) -> dict:
@@ -19,11 +25,38 @@ def _transport_options(config) -> dict:
             "unacked_restore_interval": 10, "unacked_restore_throttle": 1}
 
 
+# The message header that carries the interaction id of the request that sent a task.
+INTERACTION_HEADER = "x_fapi_interaction_id"
+
+
+def _sent_interaction_id(request) -> str | None:
+    """The id a task's message carries: Celery puts a custom header on the task's request,
+    or (an eager run) in its `headers`."""
+    return getattr(request, INTERACTION_HEADER, None) \
+        or (getattr(request, "headers", None) or {}).get(INTERACTION_HEADER)
+
+
 def celery_init_app(app: Flask) -> Celery:
     class FlaskTask(Task):
+        def apply_async(self, args=None, kwargs=None, task_id=None, producer=None,
+                        link=None, link_error=None, shadow=None, **options):
+            """Sent while a request (or a task) is served: its interaction id goes along."""
+            interaction_id = logs.current_interaction_id()
+            if interaction_id:
+                options["headers"] = {INTERACTION_HEADER: interaction_id,
+                                      **(options.get("headers") or {})}
+            return super().apply_async(args, kwargs, task_id, producer, link, link_error,
+                                       shadow, **options)
+
         def __call__(self, *args, **kwargs):
             with app.app_context():
-                return self.run(*args, **kwargs)
+                tokens = logs.bind(_sent_interaction_id(self.request)
+                                   or logs.current_interaction_id(),
+                                   {"task": self.name, "task_id": self.request.id})
+                try:
+                    return self.run(*args, **kwargs)
+                finally:
+                    logs.unbind(tokens)
 
     config = app.config
     celery = Celery(app.name, task_cls=FlaskTask)

@@ -21,6 +21,9 @@ threads = int(os.environ.get("WEB_THREADS", "4"))
 # gunicorn, closes an idle connection: no request is sent on a socket gunicorn is closing.
 keepalive = 75
 accesslog = "-"
+# The error and access logs as JSON lines like the app's, with the response's
+# x-fapi-interaction-id and the query string's secrets masked (aspsp/logs.py).
+logger_class = "aspsp.logs.GunicornLogger"
 
 # Prometheus metrics (aspsp/metrics.py, issue 14): every worker is a process of its own, so
 # prometheus-client keeps each one's values in files in PROMETHEUS_MULTIPROC_DIR and a scrape

@@ -15,14 +15,14 @@ from tests.conftest import create_pg_database, drop_pg_database, service_missing
 
 
 @contextmanager
-def seeded_bank(tmp_path_factory, prefix: str):
-    """Yields (app, base URL); the app's ISSUER is that URL."""
+def seeded_bank(tmp_path_factory, prefix: str, config: dict | None = None):
+    """Yields (app, base URL); the app's ISSUER is that URL. `config`: more settings."""
     try:
         url = create_pg_database(prefix)
     except Exception as error:
         service_missing("PostgreSQL at 127.0.0.1:5432", error)
     app = create_app({"DATABASE_URL": url, "CELERY_ALWAYS_EAGER": True, "SECRET_KEY": "e2e",
-                      "INSTANCE_PATH": str(tmp_path_factory.mktemp(prefix))})
+                      "INSTANCE_PATH": str(tmp_path_factory.mktemp(prefix)), **(config or {})})
     http = make_server("127.0.0.1", 0, app, threaded=True)
     base = f"http://127.0.0.1:{http.server_port}"
     app.config["ISSUER"] = app.extensions["aspsp"].config["ISSUER"] = base
