@@ -27,7 +27,7 @@ help:
 	@echo "make seed          flask sandbox seed"
 	@echo "make worker        a Celery worker"
 	@echo "make beat          Celery beat (the schedules)"
-	@echo "make bench         the seven benchmarks of bench/README.md, each with its baseline (PostgreSQL at BENCH_PG_URL)"
+	@echo "make bench         the eight benchmarks of bench/README.md, each with its baseline (PostgreSQL at BENCH_PG_URL)"
 	@echo "make config-table  print README.md's configuration table from aspsp/config.py"
 	@echo "make conformance   the conformance suite (CONFORMANCE_PLAN: all, or some of discovery,dcr,fapi2,fapi1,ob-ais,ob-pis,ob-cbpii,ob-vrp) against CONFORMANCE_ISSUER with CONFORMANCE_CONFIG (specs/conformance/README.md)"
 	@echo "make prod-local    the production topology on this machine: nginx (TLS, client certificates) -> gunicorn, Celery worker and beat, PostgreSQL, Redis (HTTPS_PORT, default 8443)"
@@ -74,12 +74,13 @@ beat: venv
 test: venv-dev
 	$(PY) -m pytest $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadgroup) $(PYTEST_ARGS)
 
-# The seven benchmarks of bench/README.md, each against its own baseline in the same run:
+# The eight benchmarks of bench/README.md, each against its own baseline in the same run:
 # ledger transfers against pgbench, the transactions listing at 1,000,000 against 1,000 postings,
 # the AIS transactions page against a static body of the same size, tokens against the JOSE
 # work alone, domestic payments end to end against pgbench, event notifications delivered
 # by Celery workers on Redis against bare POSTs of the same SETs to the same receiver, the
-# developer portal's path to a first AIS call against the same API calls alone.
+# developer portal's path to a first AIS call against the same API calls alone, the OBIE KPIs
+# of a mixed AIS/PIS load against what its clients measured.
 bench: venv-dev
 	$(PY) bench/ledger_transfers.py --server $(BENCH_PG_URL)
 	$(PY) bench/transactions_listing.py --server $(BENCH_PG_URL)
@@ -88,6 +89,7 @@ bench: venv-dev
 	$(PY) bench/pis_payments.py --server $(BENCH_PG_URL)
 	$(PY) bench/events_delivery.py --server $(BENCH_PG_URL) --redis $(BENCH_EVENTS_REDIS)
 	$(PY) bench/portal_first_call.py
+	$(PY) bench/kpi_load.py --server $(BENCH_PG_URL)
 
 # The conformance suite (specs/conformance/README.md): every plan (or CONFORMANCE_PLAN, e.g.
 # ob-ais) against a running deployment, reports in instance/conformance-report/; exits 1 when a
