@@ -699,7 +699,7 @@ class Topology:
                                   capture_output=True, text=True)
             if done.returncode != 0:
                 raise TopologyError(f"make-dev-certs.sh failed: {done.stderr[-2000:]}")
-        self._write_nginx_config()
+        self.write_nginx_config()
         self.create_database()
         self.report("migrating the database (flask db upgrade)")
         self.flask("db", "upgrade")
@@ -710,7 +710,7 @@ class Topology:
             self.seeded = (done.stdout.strip().splitlines() or [""])[-1]
             self.report(self.seeded)
 
-    def _write_nginx_config(self) -> None:
+    def write_nginx_config(self) -> None:
         s = self.settings
         temp = self.nginx_dir / "temp"
         temp.mkdir(exist_ok=True)
