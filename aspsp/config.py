@@ -50,7 +50,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Public base URL of the platform (the OAuth issuer, absolute links in API responses)."),
     Setting("INSTANCE_PATH", None, str, "Folder for the SQLite files and local keys (default ./instance)."),
     Setting("LOG_LEVEL", "INFO", str, "Log level of the structured JSON logs."),
-    Setting("SQL_ECHO", False, _bool, "Log every SQL statement (development only)."),
+    Setting("SQL_ECHO", False, _bool, "Log every SQL statement, never its bound parameters, in "
+            "the JSON log lines (development only)."),
     Setting("PAYMENT_SCHEME", "simulated", str,
             "Faster Payments gateway: 'simulated' (sandbox scheme that settles in-process)."),
     Setting("SANDBOX_SETTLEMENT_PAUSE_FILE", None, str,
