@@ -50,6 +50,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     celery_init_app(app)
     inputs.init_app(app)
     request_log.init_app(app)
+    from . import ratelimit
+    ratelimit.init_app(app)       # rate-limit tiers per client and API family (issue 14)
     app.register_blueprint(health.bp)
     cli.init_app(app)
     from .audit import init_app as init_audit

@@ -24,6 +24,20 @@ class Setting:
     doc: str = ""
 
 
+# Rate-limit tiers (aspsp.ratelimit): calls per client and API family. A full conformance run
+# (all plans, one machine) peaked at 45 AIS calls in a second and 96 in a minute, 22 OAuth calls
+# a second from one address: the sandbox tier leaves it twice that and more.
+SANDBOX_TIER = ("ais: 100 per second, 2000 per minute; pis: 50 per second, 1000 per minute; "
+                "cof: 50 per second, 1000 per minute; vrp: 50 per second, 1000 per minute; "
+                "events: 20 per second, 400 per minute; oauth: 50 per second, 1000 per minute")
+STANDARD_TIER = ("ais: 50 per second, 1500 per minute; pis: 25 per second, 750 per minute; "
+                 "cof: 50 per second, 1500 per minute; vrp: 25 per second, 750 per minute; "
+                 "events: 10 per second, 300 per minute; oauth: 25 per second, 750 per minute")
+PREMIUM_TIER = ("ais: 200 per second, 6000 per minute; pis: 100 per second, 3000 per minute; "
+                "cof: 200 per second, 6000 per minute; vrp: 100 per second, 3000 per minute; "
+                "events: 40 per second, 1200 per minute; oauth: 100 per second, 3000 per minute")
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("DATABASE_URL", None, str,
             "SQLAlchemy URL. Unset: an SQLite file under instance/. Production: postgresql://..."),
@@ -123,6 +137,23 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AIS_UNATTENDED_DAILY_LIMIT", 4, int,
             "AIS requests per consent, endpoint and UTC day without x-fapi-customer-ip-address "
             "(the customer is not present: PSD2 RTS 36(5)(b)); further ones get 429."),
+    Setting("RATELIMIT_DEFAULT_TIER", "standard", str,
+            "Rate-limit tier of a client the operator has set none for (`flask ratelimit set`): "
+            "sandbox, standard or premium. Unless set, the sandbox (SANDBOX_ENABLED) gives "
+            "new clients the sandbox tier."),
+    Setting("RATELIMIT_TIER_SANDBOX", SANDBOX_TIER, str,
+            "Calls per client and API family (ais, pis, cof, vrp, events, oauth) of the sandbox "
+            "tier, each family's windows in `limits` syntax; sized so that a full conformance "
+            "run and a TPP's test suite from one client never meet them. More get 429 with "
+            "Retry-After. A client's burst adds to each family's first (per-second) window."),
+    Setting("RATELIMIT_TIER_STANDARD", STANDARD_TIER, str,
+            "Calls per client and API family of the standard tier (as RATELIMIT_TIER_SANDBOX)."),
+    Setting("RATELIMIT_TIER_PREMIUM", PREMIUM_TIER, str,
+            "Calls per client and API family of the premium tier (as RATELIMIT_TIER_SANDBOX)."),
+    Setting("RATELIMIT_OAUTH_PER_ADDRESS", "50 per second; 1500 per minute", str,
+            "Calls per source address to the OAuth endpoints before a client is proved (POST "
+            "/token, /par, /introspect, /revoke, /register; /register/<client_id>), checked "
+            "before any signature is verified; more get 429 with Retry-After."),
     Setting("CONFORMANCE_REPORT_DIR", None, str,
             "Where `flask conformance run` keeps the conformance suite's reports, a directory "
             "per run, that the regulator page /conformance shows. Unset: "
@@ -151,7 +182,8 @@ NAMES = frozenset(s.name for s in SETTINGS)
 
 
 # Defaults that differ in the sandbox (an explicit setting still wins).
-SANDBOX_DEFAULTS = {"LOGIN_RATE_LIMIT_PER_ADDRESS": "60 per minute; 600 per hour"}
+SANDBOX_DEFAULTS = {"LOGIN_RATE_LIMIT_PER_ADDRESS": "60 per minute; 600 per hour",
+                    "RATELIMIT_DEFAULT_TIER": "sandbox"}
 
 
 def load_config(overrides: Mapping[str, Any] | None = None,

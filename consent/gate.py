@@ -1,6 +1,7 @@
 """The consent gate: what every protected Open Banking call passes before its view runs.
 
-Token (lookup, expiry, revocation, sender constraint: aspsp.oauth.tokens) -> grant type ->
+Token (lookup, expiry, revocation, sender constraint: aspsp.oauth.tokens) -> the client's rate
+limit of the API family (aspsp.ratelimit: 429 with Retry-After) -> grant type ->
 scope -> the client's PSD2 role -> the token's consent -> owning client -> status and
 expiry -> customer -> permission -> account. The view then gets a `ConsentContext` of plain
 values, never a raw token. Failures are OB errors: 401 without a body (with a WWW-Authenticate
@@ -22,7 +23,7 @@ from typing import Callable, Iterable
 from flask import g, request
 from sqlalchemy import and_, select
 
-from aspsp import platform, request_log
+from aspsp import platform, ratelimit, request_log
 from aspsp.db import UnitOfWork
 from aspsp.identity.models import PsuUser
 from aspsp.ledger.domain import AccountKind
@@ -262,6 +263,8 @@ def _token(uow: UnitOfWork, req, now: datetime, statement) -> list:
             now=now, replay=p.replay, config=p.config)
     except tokens.TokenError as error:
         raise unauthorized(error.www_authenticate) from None
+    # The client's rate limit of this API family (its tier is on the row just read).
+    ratelimit.check_api_client(first.client_id, first.rate_limit_tier, first.rate_limit_burst)
     return rows
 
 

@@ -6,7 +6,8 @@ absolute https, no fragment, kept exactly as typed), PSD2 roles among the organi
 client authentication method (private_key_jwt or tls_client_auth) and the FAPI profile
 (fapi2 with DPoP, or fapi1 with MTLS-bound tokens). The app's page shows all of it, its keys
 (developer_portal.keys), its client id once registered, the one-click registration's part
-(portal/app_registration.html, when it exists) and the sandbox's pages for the app.
+(portal/app_registration.html, when it exists), its rate limits (read-only: the tier, the
+burst and each API family's windows, aspsp.ratelimit) and the sandbox's pages for the app.
 Anyone not a member of the app's organisation gets 404 (developer_portal.auth.member_app).
 """
 from __future__ import annotations
@@ -16,7 +17,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, flash, g, redirect, render_template, request, url_for
-from aspsp import platform
+from aspsp import platform, ratelimit
+from aspsp.ratelimit.services import ClientLimits, client_limits_or_none
 
 from . import add_nav, auth, hooks, jwks_rules
 from .models import PortalApp, PortalOrganisation
@@ -190,7 +192,20 @@ def render_app(app: PortalApp, membership, *, key_errors=(), jwks_text="", statu
                            membership=membership, keys=keys, key_errors=list(key_errors),
                            jwks_text=jwks_text, auth_methods=AUTH_METHODS, profiles=PROFILES,
                            algorithms=jwks_rules.ALGORITHMS,
-                           sandbox_links=hooks.app_links(app)), status
+                           sandbox_links=hooks.app_links(app),
+                           rate_limits=_rate_limits(app)), status
+
+
+def _rate_limits(app: PortalApp) -> dict:
+    """The app's rate limits as the bank applies them (its client's tier and burst), or the
+    default tier's while it is not registered."""
+    limits = ratelimit.current()
+    registered = client_limits_or_none(g.uow, limits, app.client_id)
+    shown = registered or ClientLimits(
+        client_id="", client_name=app.name, tier=limits.default_tier, tier_set=False, burst=0,
+        families=limits.client_limits(None, None))
+    return {"registered": registered is not None, "limits": shown,
+            "names": ratelimit.FAMILY_NAMES}
 
 
 @bp.get("/<app_id>")

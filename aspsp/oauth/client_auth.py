@@ -13,7 +13,7 @@ from __future__ import annotations
 from authlib.oauth2.rfc6749 import InvalidClientError
 from flask import g, request as flask_request
 
-from .. import platform, request_log
+from .. import platform, ratelimit, request_log
 from .clients import (JWS_ALGORITHMS, audience_ok, check_time_claims, parse_compact_jws,
                       verify_client_jws)
 from .mtls import client_certificate, dn_matches
@@ -68,6 +68,7 @@ def authenticate_private_key_jwt(query_client, request):
     except InvalidSignature as exc:
         _fail(f"client assertion rejected: {exc}")
     request_log.note_client(client.get_client_id())    # the signature proves the client
+    ratelimit.check_oauth_client(client.row)
     claims = verified.claims
     if claims.get("iss") != client.get_client_id() or claims.get("sub") != client.get_client_id():
         _fail("client assertion iss and sub must both be the client_id")
@@ -109,4 +110,5 @@ def authenticate_tls_client(query_client, request):
     if not dn_matches(client.metadata.get("tls_client_auth_subject_dn", ""), cert.subject_dn):
         _fail("the client certificate's subject does not match the registration")
     request_log.note_client(client.get_client_id())
+    ratelimit.check_oauth_client(client.row)
     return client

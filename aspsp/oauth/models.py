@@ -31,6 +31,11 @@ class OAuthClient(Base):
     # what the per-process caches of parsed client keys are keyed by (aspsp.oauth.clients).
     registration_version: Mapped[int] = mapped_column(Integer, default=1,
                                                       server_default=text("1"))
+    # Rate limits (aspsp.ratelimit), set by the operator (`flask ratelimit set`): the tier
+    # (sandbox, standard, premium; null: RATELIMIT_DEFAULT_TIER) and the burst allowance
+    # added to the tier's per-second rate of every API family (null: none).
+    rate_limit_tier: Mapped[str | None] = mapped_column(String(16))
+    rate_limit_burst: Mapped[int | None] = mapped_column(Integer)
 
 
 @event.listens_for(OAuthClient, "before_update")

@@ -180,7 +180,8 @@ def resource_token_select(*more_columns) -> Select:
     return (select(t.id.label("token_pk"), t.client_pk, t.consent_pk, t.psu_pk, t.grant_type,
                    t.scope, t.token_type, t.cnf_jkt, t.cnf_x5t, t.expires_at, t.revoked_at,
                    c.id.label("client_found"), c.client_id, c.client_name, c.roles,
-                   c.deleted_at.label("client_deleted_at"), *more_columns)
+                   c.deleted_at.label("client_deleted_at"), c.rate_limit_tier,
+                   c.rate_limit_burst, *more_columns)
             .select_from(_TOKENS.outerjoin(_CLIENTS, c.id == t.client_pk))
             .where(t.access_token_hash == bindparam("access_token_hash")))
 
