@@ -279,8 +279,11 @@ def read_database(db) -> list:
                     .outerjoin(Payment, Payment.id == PaymentOrder.ledger_payment_pk)
                     .group_by(PaymentOrder.order_type, status)):
                 payments.add_metric((kind, status), count)
-            for status, count in s.execute(select(DomesticVrp.status, func.count())
-                                           .group_by(DomesticVrp.status)):
+            status = func.coalesce(Payment.status, DomesticVrp.status)
+            for status, count in s.execute(
+                    select(status, func.count())
+                    .outerjoin(Payment, Payment.id == DomesticVrp.ledger_payment_pk)
+                    .group_by(status)):
                 payments.add_metric(("domestic-vrp", status), count)
     except Exception:  # noqa: BLE001 (a scrape reports the database down, it does not fail)
         log.exception("metrics: the database figures could not be read")
