@@ -16,7 +16,7 @@ from typing import Protocol
 
 from sqlalchemy import delete, select, update
 
-from aspsp import events
+from aspsp import audit, events
 from aspsp.db import UnitOfWork
 from aspsp.identity.models import PsuUser
 from aspsp.ids import new_id
@@ -591,6 +591,29 @@ def _settle_expiry(uow: UnitOfWork, consent: Consent, now: datetime) -> None:
         at=consent.expiration_datetime, reason=EXPIRY_PASSED))
 
 
+def _audit(uow: UnitOfWork, consent: Consent, transition: Transition) -> None:
+    """Every consent event in the audit trail, in its unit of work: created, authorised,
+    rejected, revoked, consumed, expired... (`consent.<status>`; an act that keeps the status,
+    such as a VRP consent's access revoked, is `consent.<status>` with its reason)."""
+    event = "created" if transition.from_status is None else \
+        transition.to_status.value.lower()
+    audit.record(uow, f"consent.{event}", _audit_actor(transition, consent), now=transition.at,
+                 subject=consent.consent_id,
+                 facts={"consent_type": consent.consent_type,
+                        "from": transition.from_status.value if transition.from_status else None,
+                        "to": transition.to_status.value, "reason": transition.reason})
+
+
+def _audit_actor(transition: Transition, consent: Consent) -> audit.Actor:
+    if transition.actor == Actor.PSU and transition.actor_id:
+        return audit.Actor.customer(transition.actor_id)
+    if transition.actor == Actor.TPP and transition.actor_id:
+        return audit.Actor.client(transition.actor_id)
+    if (transition.reason or "").startswith(REVOKED_BY_BANK):
+        return audit.Actor.operator(transition.actor_id)   # the bank's operator command
+    return audit.Actor.system(transition.actor_id or "consent-lifecycle")
+
+
 def _store(uow: UnitOfWork, consent: Consent, transition: Transition, *,
            event_reason: str | None = None) -> None:
     if transition.from_status != transition.to_status:
@@ -602,6 +625,7 @@ def _store(uow: UnitOfWork, consent: Consent, transition: Transition, *,
         to_status=transition.to_status.value, actor=transition.actor.value,
         actor_id=transition.actor_id, reason=transition.reason, at=transition.at))
     uow.session.flush()
+    _audit(uow, consent, transition)
     # by the bank; or a VRP consent's access stopped by the customer, its status kept
     stopped = (transition.reason or "").startswith(REVOKED_BY_BANK) or _stops_access(
         consent.consent_type, transition.from_status, transition.to_status, transition.reason)

@@ -14,6 +14,7 @@ from .services import Actor, masked, record  # noqa: F401  (the API the use case
 
 
 def init_app(app: Flask) -> None:
-    from . import cli, services
+    from . import cli, services, views
     services.install()
     app.cli.add_command(cli.audit_cli)
+    views.init_app(app)

@@ -218,15 +218,20 @@ def verify(uow) -> Verdict:
 
 
 def period(uow, start: datetime, end: datetime) -> tuple[int, int] | None:
-    """The records of [start, end) as one unbroken run of sequence numbers (the first
-    recorded at or after `start` to the last recorded before `end`), or None if none."""
+    """The records of [start, end) as one unbroken run of sequence numbers, reading the chain
+    in order: from the first record at or after `start` up to the last before the first
+    record at or after `end`. (With a clock that never goes back this is exactly the records
+    of the period; a record whose time is out of order inside the run stays in it, as the
+    chain needs it.) None when the period holds no record."""
     first = uow.session.scalar(select(func.min(AuditRecord.seq))
                                .where(AuditRecord.occurred_at >= start))
-    last = uow.session.scalar(select(func.max(AuditRecord.seq))
-                              .where(AuditRecord.occurred_at < end))
-    if first is None or last is None or last < first:
+    if first is None:
         return None
-    return first, last
+    stop = uow.session.scalar(select(func.min(AuditRecord.seq))
+                              .where(AuditRecord.seq >= first, AuditRecord.occurred_at >= end))
+    last = stop - 1 if stop is not None else uow.session.scalar(
+        select(func.max(AuditRecord.seq)))
+    return (first, last) if last >= first else None
 
 
 def export(uow, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:

@@ -6,7 +6,7 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from .. import platform
+from .. import audit, platform
 from ..ledger.models import Party
 from . import errors, services
 
@@ -29,6 +29,8 @@ def create_command(username: str, party_id: str, password: str) -> None:
                                       now=p.clock.now())
         except errors.IdentityError as error:
             raise click.ClickException(error.message) from None
+        audit.record(uow, "admin.customer_login_created", audit.Actor.operator(),
+                     now=p.clock.now(), subject=psu.psu_id, facts={"party_id": party_id})
         uow.commit()
         click.echo(f"created {psu.username} (psu_id {psu.psu_id})")
         click.echo(f"authenticator: {services.provisioning_uri(psu)}")
@@ -38,11 +40,14 @@ def create_command(username: str, party_id: str, password: str) -> None:
 @click.argument("username")
 def unlock_command(username: str) -> None:
     """Lift the lockout of USERNAME after too many failed attempts."""
-    with platform.current().uow() as uow:
+    p = platform.current()
+    with p.uow() as uow:
         psu = services.find_by_username(uow, username)
         if psu is None:
             raise click.ClickException(f"no login {username}")
         services.unlock(uow, psu)
+        audit.record(uow, "admin.customer_login_unlocked", audit.Actor.operator(),
+                     now=p.clock.now(), subject=psu.psu_id)
         uow.commit()
     click.echo(f"unlocked {username}")
 

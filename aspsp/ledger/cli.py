@@ -5,7 +5,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from .. import platform
+from .. import audit, platform
 from . import services
 
 ledger_cli = AppGroup("ledger", help="Core ledger operations.")
@@ -43,6 +43,8 @@ def close_account_command(account_id: str, status: str, reason: str) -> None:
             services.set_account_status(uow, account_id, status, now=now, reason=reason)
         except AccountNotFound:
             raise click.ClickException(f"no account {account_id}") from None
+        audit.record(uow, "admin.account_status_set", audit.Actor.operator(), now=now,
+                     subject=account_id, facts={"status": status, "reason": reason})
         uow.commit()
     click.echo(f"account {account_id} is {status}")
 

@@ -12,6 +12,7 @@ from typing import Any
 from schwifty import IBAN
 from schwifty.exceptions import SchwiftyException
 
+from .. import audit
 from ..db import UnitOfWork
 from ..ids import new_id
 from . import dispatch, models
@@ -585,6 +586,7 @@ def book_settlement(uow: UnitOfWork, payment_id: str, result: SchemeResult, *,
             f"{SETTLEMENT}-{amount.currency}", amount.currency)
         if len(rows) == 1 and rows[0].clearing is not None and rows[0].settlement is not None:
             _book_accepted(repo, payment, rows[0], result, amount, now)
+            _audit_settlement(uow, payment, now)
             dispatch.settled(uow, payment, now)
             return payment
     entry = uow.session.get(models.JournalEntry, payment.entry_pk)
@@ -605,8 +607,18 @@ def book_settlement(uow: UnitOfWork, payment_id: str, result: SchemeResult, *,
         payment.rejection_reason = result.reason
         _record_status(payment, PaymentStatus.REJECTED, now, result.reason)
     repo.flush()
+    _audit_settlement(uow, payment, now)
     dispatch.settled(uow, payment, now)
     return payment
+
+
+def _audit_settlement(uow: UnitOfWork, payment: models.Payment, now: datetime) -> None:
+    """The scheme's outcome of an outbound payment, in the audit trail."""
+    audit.record(uow, "payment.settled", audit.Actor.system("settlement"), now=now,
+                 subject=payment.payment_id,
+                 facts={"status": str(payment.status), "reason": payment.rejection_reason,
+                        "amount": str(from_minor(payment.amount_minor, payment.currency).amount),
+                        "currency": payment.currency})
 
 
 def _book_accepted(repo: LedgerRepository, payment: models.Payment, pending, result: SchemeResult,

@@ -7,7 +7,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from .. import platform
+from .. import audit, platform
 from ..keyring import SealedValueError
 from . import keys
 
@@ -25,6 +25,9 @@ def rotate_command(owner: str, alg: str) -> None:
         row = keys.rotate(uow, owner, keyring=p.keyring, now=p.clock.now(), alg=alg,
                           lead=timedelta(seconds=p.config["KEY_PUBLISH_LEAD_SECONDS"]),
                           keep_published=timedelta(seconds=p.config["KEY_KEEP_PUBLISHED_SECONDS"]))
+        audit.record(uow, "admin.signing_key_rotated", audit.Actor.operator(), now=p.clock.now(),
+                     subject=row.kid, facts={"owner": owner, "alg": alg,
+                                             "active_from": row.active_from.isoformat()})
         uow.commit()
         click.echo(f"new {alg} key {row.kid} published; signs from {row.active_from.isoformat()}")
 
@@ -50,6 +53,9 @@ def rewrap_command() -> None:
         with p.uow() as uow:
             counts = rewrap_all(uow, p.keyring, legacy_secret=p.config.get("SECRET_KEY"),
                                 extra=current_app.extensions.get(EXTRA_SEALED, ()))
+            audit.record(uow, "admin.secrets_rewrapped", audit.Actor.operator(),
+                         now=p.clock.now(), facts={"kek_version": p.keyring.current_version,
+                                                   "resealed": sum(counts.values())})
             uow.commit()
     except SealedValueError as error:
         raise click.ClickException(f"{error}; nothing was changed") from None

@@ -62,7 +62,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 from flask import Blueprint, Flask, current_app, jsonify, request
 
-from .. import platform, request_log
+from .. import audit, platform, request_log
 from ..db import UnitOfWork
 from ..ids import new_id
 from . import tokens, trust
@@ -565,7 +565,17 @@ def register_client(uow: UnitOfWork, request_jwt: str, *, config, now: datetime,
                          updated_at=now)
     uow.session.add(client)
     uow.session.flush()
+    _audit(uow, "registration.created", client, now)
     return client
+
+
+def _audit(uow: UnitOfWork, event_type: str, client: OAuthClient, now: datetime) -> None:
+    """A registration event in the audit trail (the registration's facts, never its keys)."""
+    audit.record(uow, event_type, audit.Actor.client(client.client_id), now=now,
+                 subject=client.client_id,
+                 facts={"software_id": client.software_id, "org_id": client.org_id,
+                        "client_name": client.client_name, "profile": client.profile,
+                        "roles": list(client.roles or [])})
 
 
 def update_client(uow: UnitOfWork, client: OAuthClient, request_jwt: str, *, config,
@@ -586,6 +596,7 @@ def update_client(uow: UnitOfWork, client: OAuthClient, request_jwt: str, *, con
     client.client_metadata, client.software_statement = valid.metadata, valid.software_statement
     client.updated_at = now
     uow.session.flush()
+    _audit(uow, "registration.updated", client, now)
     return client
 
 
@@ -594,6 +605,7 @@ def delete_client(uow: UnitOfWork, client: OAuthClient, *, now: datetime) -> Non
     client.deleted_at = client.updated_at = now
     tokens.revoke_for_client(uow, client.id, now=now)
     uow.session.flush()
+    _audit(uow, "registration.deleted", client, now)
 
 
 def managed_client(uow: UnitOfWork, http_request, client_id: str, *, now: datetime, replay,

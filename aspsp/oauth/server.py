@@ -23,7 +23,7 @@ from sqlalchemy import select
 from consent.domain import ConsentStatus, effective_status
 from consent.models import Consent
 
-from .. import platform
+from .. import audit, platform
 from . import idtoken, tokens
 from .client_auth import METHODS, authenticate_private_key_jwt, authenticate_tls_client
 from .clients import Client, find_client
@@ -93,6 +93,17 @@ def _binding_for(client: Client) -> Binding:
                               "connect with the client's TLS certificate")
 
 
+def _audit_token(uow, event_type: str, client_id: str, row: OAuthToken, now: datetime, *,
+                 consent: Consent | None = None, **facts) -> None:
+    """A token event in the audit trail: which token (its row, never its value), for which
+    client, grant, scope and consent, and how it is bound."""
+    audit.record(uow, event_type, audit.Actor.client(client_id), now=now,
+                 subject=consent.consent_id if consent is not None else None,
+                 facts={"ref": row.id, "grant_type": row.grant_type, "scope": row.scope,
+                        "bound_to": "dpop" if row.cnf_jkt else "mtls" if row.cnf_x5t else None,
+                        **facts})
+
+
 def _token_response(issued: tokens.IssuedToken, id_token: str | None = None) -> dict:
     body = {"access_token": issued.access_token, "token_type": issued.token_type,
             "expires_in": issued.expires_in, "scope": issued.scope}
@@ -125,6 +136,8 @@ class FapiClientCredentialsGrant(ClientCredentialsGrant):
                                      scope=self.request.granted_scope, now=p.clock.now(),
                                      ttl=p.config["ACCESS_TOKEN_TTL"], cnf_jkt=binding.jkt,
                                      cnf_x5t=binding.x5t)
+        _audit_token(g.oauth_uow, "token.issued", client.get_client_id(), issued.row,
+                     p.clock.now())
         return 200, _token_response(issued), self.TOKEN_RESPONSE_HEADER
 
 
@@ -150,6 +163,9 @@ class FapiAuthorizationCodeGrant(AuthorizationCodeGrant):
             raise InvalidGrantError("the code was issued to another client")
         if row.used_at is not None:
             tokens.revoke_for_code(uow, row.id, now=now)  # kept: the endpoint always commits
+            audit.record(uow, "token.revoked", audit.Actor.client(client.get_client_id()),
+                         now=now, facts={"reason": "authorization code used twice",
+                                         "ref": row.id})
             raise InvalidGrantError("the code was already used; tokens issued from it are revoked")
         if row.expires_at <= now:
             raise InvalidGrantError("the code has expired")
@@ -189,6 +205,8 @@ class FapiAuthorizationCodeGrant(AuthorizationCodeGrant):
             ttl=p.config["ACCESS_TOKEN_TTL"], consent_pk=consent.id, psu_pk=row.psu_pk,
             code_pk=row.id, cnf_jkt=self.request.binding.jkt, cnf_x5t=self.request.binding.x5t,
             refresh_expires_at=refresh_until)
+        _audit_token(uow, "token.issued", client.get_client_id(), issued.row, now,
+                     consent=consent, refresh=bool(issued.refresh_token))
         id_token = None
         if "openid" in row.scope.split():
             id_token = idtoken.id_token(
@@ -235,6 +253,10 @@ class FapiRefreshTokenGrant(RefreshTokenGrant):
         body = {"access_token": access, "token_type": row.token_type,
                 "expires_in": p.config["ACCESS_TOKEN_TTL"], "scope": row.scope,
                 "refresh_token": self.request.form["refresh_token"]}
+        client: Client = self.request.client
+        consent = g.oauth_uow.session.get(Consent, row.consent_pk) if row.consent_pk else None
+        _audit_token(g.oauth_uow, "token.refreshed", client.get_client_id(), row, now,
+                     consent=consent)
         return 200, body, self.TOKEN_RESPONSE_HEADER
 
 
@@ -317,7 +339,12 @@ class FapiRevocationEndpoint(RevocationEndpoint):
         return token if token is not None and token.check_client(client) else None
 
     def revoke_token(self, token: TokenView, request):
-        token.row.revoked_at = platform.current().clock.now()
+        now = platform.current().clock.now()
+        token.row.revoked_at = now
+        consent = g.oauth_uow.session.get(Consent, token.row.consent_pk) \
+            if token.row.consent_pk else None
+        _audit_token(g.oauth_uow, "token.revoked", token.client.get_client_id(), token.row,
+                     now, consent=consent, reason="revoked by the client (RFC 7009)")
 
 
 class FapiAuthorizationServer(AuthorizationServer):

@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping
 
 from sqlalchemy import select
 
-from aspsp import events
+from aspsp import audit, events
 from aspsp.db import UnitOfWork
 from aspsp.ids import new_id
 from aspsp.ledger import dispatch, schedules
@@ -195,6 +195,10 @@ def submit_order(uow: UnitOfWork, context, client: Client, body: Mapping[str, An
     repo.add(order)
     consents.consume(uow, consent, now)
     repo.flush()
+    instructed = initiation_amount(consent.data["Initiation"])
+    audit.record(uow, "payment.submitted", audit.Actor.client(client.client_id), now=now,
+                 subject=order.payment_order_id,
+                 facts={"order_type": order_type, "consent_id": consent_id, **instructed})
     if order_type in IMMEDIATE_ORDER_TYPES:
         dispatch.after_commit(uow, EXECUTE_ORDER, order.payment_order_id)
     else:
@@ -261,6 +265,20 @@ def get_order(uow: UnitOfWork, client: Client, payment_order_id: str,
     return order_record(repo, order)
 
 
+def initiation_amount(initiation: Mapping[str, Any]) -> dict[str, str]:
+    """The amount an initiation names, for the audit trail (no account numbers)."""
+    amount = initiation.get("InstructedAmount") or {}
+    return {"amount": str(amount.get("Amount")), "currency": str(amount.get("Currency"))} \
+        if amount else {}
+
+
+def audit_execution(uow: UnitOfWork, kind: str, resource_id: str, status: str,
+                     now: datetime, reason: str | None = None) -> None:
+    audit.record(uow, "payment.executed", audit.Actor.system("payment-execution"), now=now,
+                 subject=resource_id, facts={"kind": kind, "status": str(status),
+                                             "reason": reason})
+
+
 def execute_order(uow: UnitOfWork, payment_order_id: str, now: datetime) -> str | None:
     """Pay what the order's consent allowed, once: an order no longer Pending is left as it
     is (a redelivered task does nothing)."""
@@ -292,6 +310,8 @@ def execute_order(uow: UnitOfWork, payment_order_id: str, now: datetime) -> str 
         _move(order, OrderStatus.REJECTED, now, _refusal_reason(refusal))
         order.rejection_reason = _refusal_reason(refusal)
         repo.flush()
+        audit_execution(uow, order.order_type, order.payment_order_id, order.status, now,
+                         order.rejection_reason)
         _announce(uow, order, now)
         return order.status
     if order.order_type in international.ORDER_TYPES:
@@ -306,6 +326,7 @@ def execute_order(uow: UnitOfWork, payment_order_id: str, now: datetime) -> str 
         order.status_history = [*order.status_history[:-1], {
             **order.status_history[-1], charges.CHARGE_ENTRY: charge.entry_id}]
     repo.flush()
+    audit_execution(uow, order.order_type, order.payment_order_id, order.status, now)
     _announce(uow, order, now)
     return order.status
 

@@ -19,7 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Mapping
 
-from aspsp import events
+from aspsp import audit, events
 from aspsp.db import UnitOfWork
 from aspsp.ids import new_id
 from aspsp.ledger import dispatch
@@ -178,6 +178,10 @@ def submit_vrp(uow: UnitOfWork, context, client: Client, body: Mapping[str, Any]
                       status_updated_at=now)
     repo.add(vrp)
     repo.flush()
+    audit.record(uow, "payment.submitted", audit.Actor.client(client.client_id), now=now,
+                 subject=vrp.domestic_vrp_id,
+                 facts={"order_type": "domestic-vrp", "consent_id": consent_id,
+                        **pis.initiation_amount(body["Data"]["Instruction"])})
     dispatch.after_commit(uow, pis.EXECUTE_ORDER, vrp.domestic_vrp_id)
     return _record(repo, vrp, consent_id, debtor)
 
@@ -214,12 +218,15 @@ def execute_vrp(uow: UnitOfWork, domestic_vrp_id: str, now: datetime) -> str | N
         vrp.rejection_reason = pis.refusal_reason(refusal)
         _move(vrp, REJECTED, now, vrp.rejection_reason)
         repo.flush()
+        pis.audit_execution(uow, "domestic-vrp", vrp.domestic_vrp_id, vrp.status, now,
+                            vrp.rejection_reason)
         _announce(uow, vrp, now)
         return vrp.status
     savepoint.commit()
     vrp.ledger_payment_pk = payment.id
     _move(vrp, payment.status, now)
     repo.flush()
+    pis.audit_execution(uow, "domestic-vrp", vrp.domestic_vrp_id, vrp.status, now)
     _announce(uow, vrp, now)
     return vrp.status
 
