@@ -276,12 +276,12 @@ def read_database(db) -> list:
             status = func.coalesce(Payment.status, PaymentOrder.status)
             for kind, status, count in s.execute(
                     select(PaymentOrder.order_type, status, func.count())
-                    .outerjoin(Payment, Payment.id == PaymentOrder.ledger_payment_pk)
+                    .select_from(PaymentOrder).outerjoin(Payment, Payment.id == PaymentOrder.ledger_payment_pk)
                     .group_by(PaymentOrder.order_type, status)):
                 payments.add_metric((kind, status), count)
             status = func.coalesce(Payment.status, DomesticVrp.status)
             for status, count in s.execute(
-                    select(status, func.count())
+                    select(status, func.count()).select_from(DomesticVrp)
                     .outerjoin(Payment, Payment.id == DomesticVrp.ledger_payment_pk)
                     .group_by(status)):
                 payments.add_metric(("domestic-vrp", status), count)
