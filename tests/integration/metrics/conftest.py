@@ -13,6 +13,7 @@ from tests.integration.events.conftest import (  # noqa: F401
     make_events_tpp, make_receiver, receiver, tpp)
 from tests.integration.pis.conftest import (  # noqa: F401
     approve, create_consent, journey, make_payer, payer, pisp)
+from tests.integration.vrp.conftest import create_vrp_consent, vrp_journey  # noqa: F401
 
 
 @pytest.fixture

@@ -149,3 +149,15 @@ def test_webhook_outcomes_and_lag_are_counted(app, platform, tpp, make_receiver,
     assert moved(before, after, "aspsp_webhook_deliveries_total", outcome="refused") == 1
     assert moved(before, after, "aspsp_webhook_deliveries_total", outcome="delivered") == 1
     assert moved(before, after, "aspsp_webhook_delivery_lag_seconds_count") == 1
+
+
+def test_vrp_payments_are_shown_by_the_status_the_api_answers(pisp, payer, vrp_journey, scrape):
+    paid = vrp_journey(pisp, payer)
+    response = paid.pay("12.00")
+    assert response.status_code == 201, response.get_json()
+    vrp_id = response.get_json()["Data"]["DomesticVRPId"]
+    status = paid.read(vrp_id).get_json()["Data"]["Status"]
+    samples = scrape()
+    assert samples.value("aspsp_payments", type="domestic-vrp", status=status) == 1
+    assert samples.value("aspsp_consents", type="domestic-vrp") == 1
+    assert samples.value("aspsp_metrics_database_up") == 1
