@@ -69,10 +69,8 @@ beat: venv
 	@mkdir -p instance
 	$(CELERY) beat --loglevel=INFO --schedule=instance/celerybeat-schedule
 
-# --dist loadgroup: tests marked with one xdist_group run in one pytest worker (the production
-# topology of tests/prod/ is started once, not in every worker); the others spread as with load.
 test: venv-dev
-	$(PY) -m pytest $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadgroup) $(PYTEST_ARGS)
+	$(PY) -m pytest $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS)) $(PYTEST_ARGS)
 
 # The eight benchmarks of bench/README.md, each against its own baseline in the same run:
 # ledger transfers against pgbench, the transactions listing at 1,000,000 against 1,000 postings,

@@ -2,18 +2,20 @@
 (deploy/prod_local.py: nginx with deploy/nginx/aspsp.conf -> gunicorn, a Celery worker and beat):
 
 - PostgreSQL: the machine's (TEST_PG_URL's server), a database of this run's own, dropped after;
-- Redis: a redis-server of its own on a free port (TEST_PROD_REDIS_URL names another, e.g. the
-  machine's redis://127.0.0.1:6379/1), so no other test's Redis db is touched;
+- Redis: a redis-server of its own on a free port, so no other test's Redis db is touched and
+  two topologies never share a broker (TEST_PROD_REDIS_URL names another, e.g. the machine's
+  redis://127.0.0.1:6379/1: only for a run in which one process runs the tier);
 - every port free at start, a run directory under pytest's temp directory;
 - the sandbox on (its directory issues the TPPs' software statements and transport
   certificates) with the demo customers only.
 
-Starting it costs about a minute, so every test of the tier carries the xdist group "prod"
-(unless it names another): `make test` runs with `--dist loadgroup`, which sends them all to
-one pytest worker. Run with
-plain `-n` the tier starts a topology in each worker that gets some of its tests: slower, still
-correct (nothing is shared). nginx, PostgreSQL or Redis missing: the tests fail under CI=true
-and are skipped elsewhere (tests/conftest.py's service_missing).
+Starting it costs about a minute. Under pytest-xdist every worker that runs some of the tier's
+tests starts a topology of its own: slower, still correct, as nothing is shared. The modules
+name the xdist group "prod" (GROUP) for `--dist loadgroup`, which would send them to one
+worker, but with pytest 9.2 and pytest-xdist 3.8 it groups nothing (xdist renames the tests
+through Item._nodeid, which pytest no longer reads), so `make test` does not pass it.
+nginx, PostgreSQL or Redis missing: the tests fail under CI=true and are skipped elsewhere
+(tests/conftest.py's service_missing).
 """
 from __future__ import annotations
 
@@ -28,17 +30,9 @@ from deploy.prod_local import (PrivateRedis, Settings, Topology, TopologyError,
                                nginx_binary)
 from tests.conftest import PG_SERVER, service_missing
 
+# Every test module of the tier that uses the `production` fixture carries
+# `pytestmark = pytest.mark.xdist_group(GROUP)`.
 GROUP = "prod"
-
-
-@pytest.hookimpl(tryfirst=True)       # before xdist's own hook reads the groups
-def pytest_collection_modifyitems(config, items):
-    """Every test of this directory in the xdist group "prod", unless it names a group of its
-    own (a module with a topology of its own, e.g. the fault tests)."""
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(str(item.fspath)).parents and not item.get_closest_marker("xdist_group"):
-            item.add_marker(pytest.mark.xdist_group(GROUP))
 
 
 @dataclass

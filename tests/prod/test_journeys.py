@@ -11,6 +11,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pyotp
+import pytest
 import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -18,7 +19,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from aspsp.identity import dynamic_linking
 from sandbox.seed import DEMO_USERS
+from tests.prod.conftest import GROUP
 from tests.prod.mtls_tpp import MtlsTpp, bank_signature_verified, field_values
+
+pytestmark = pytest.mark.xdist_group(GROUP)   # one topology for the tier (conftest.py)
 
 ALICE = next(u for u in DEMO_USERS if u.username == "alice")
 AISP = "/open-banking/v3.1/aisp"

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
+
 from deploy.prod_local import DEV_CERTS, Settings, Topology, nginx_binary
 from tests.conftest import service_missing
+from tests.prod.conftest import GROUP
+
+pytestmark = pytest.mark.xdist_group(GROUP)
 
 
 def test_nginx_accepts_the_rendered_configuration(tmp_path):
