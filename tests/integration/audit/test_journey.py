@@ -1,7 +1,7 @@
 """A real journey leaves its audit trail: a TPP's consent made through the API, the customer
 approving it on the bank's pages (password, one-time code), the code exchanged for tokens at
-/token, an account read, the token revoked at /revoke. Each step is one record with its actor,
-address and interaction id; `flask audit verify` passes on the whole trail; no password,
+/token and refreshed, an account read, the token revoked at /revoke. Each step is one record
+with its actor, address and interaction id; `flask audit verify` passes on the whole trail; no password,
 one-time code, authorization code, token or client assertion appears in any record."""
 from __future__ import annotations
 
@@ -94,8 +94,12 @@ def test_an_ais_journey_is_audited_and_verifies(app, client, platform, clock):
                         "redirect_uri": params["redirect_uri"], "code_verifier": verifier},
                        headers={"x-fapi-interaction-id": token_interaction})
     assert tokens.status_code == 200, tokens.json
-    access = tokens.json["access_token"]
-    secrets_used += [access, tokens.json.get("refresh_token") or access, verifier]
+    access, refresh = tokens.json["access_token"], tokens.json["refresh_token"]
+    secrets_used += [access, refresh, verifier]
+    refreshed = tpp.token({"grant_type": "refresh_token", "refresh_token": refresh})
+    assert refreshed.status_code == 200, refreshed.json
+    access = refreshed.json["access_token"]
+    secrets_used.append(access)
     read = resource_call(client, tpp, "GET", ACCOUNTS, access, clock=clock)
     assert read.status_code == 200, read.get_json()
     revoked = client.post("/revoke", data={**tpp.auth_form(), "token": access})
@@ -108,6 +112,7 @@ def test_an_ais_journey_is_audited_and_verifies(app, client, platform, clock):
         ("consent.created", consent_id),
         ("consent.authorised", consent_id),
         ("token.issued", consent_id),                # authorization code
+        ("token.refreshed", consent_id),
         ("token.revoked", consent_id),
     ]
     by_type = {r["event_type"]: r for r in records}
