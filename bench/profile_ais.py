@@ -3,7 +3,7 @@ test client against a bank built as bench/ais_transactions.py builds it, first t
 a profiler (the CPU a request costs: the figure to compare between trees), then cProfiled.
 
     .venv/bin/python bench/profile_ais.py [--server postgresql://postgres@127.0.0.1:5432]
-        [--requests 200] [--history 2000] [--top 25] [--sort cumulative|tottime]
+        [--requests 200] [--history 2000] [--top 25] [--sort cumulative|tottime] [--dump FILE]
 """
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/14")
     parser.add_argument("--sort", default="cumulative", help="pstats order (tottime, ...)")
+    parser.add_argument("--dump", help="also write the raw profile here (pstats, snakeviz)")
     args = parser.parse_args()
     from aspsp.keyring import new_key_setting
     os.environ.setdefault("KEY_ENCRYPTION_KEY", new_key_setting("bench"))
@@ -82,6 +83,8 @@ def main() -> int:
         print(f"{done} requests, profiled: {1000 * cpu / done:.2f} ms CPU and "
               f"{1000 * wall / done:.2f} ms wall each; load average "
               f"{os.getloadavg()[0]:.1f}")
+        if args.dump:
+            profile.dump_stats(args.dump)
         stats = pstats.Stats(profile).sort_stats(args.sort)
         stats.print_stats(args.top)
         with app.app_context():          # the request log's last batch, before the drop

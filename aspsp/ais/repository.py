@@ -5,12 +5,13 @@ Read-only; the services own the unit of work. Transaction lists are keyset-pagin
 """
 from __future__ import annotations
 
+import functools
 from collections import namedtuple
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Iterable
 
-from sqlalchemy import and_, case, exists, false, func, literal, or_, select, true
+from sqlalchemy import and_, bindparam, case, exists, false, func, literal, or_, select, true
 from sqlalchemy.orm import Session
 
 from aspsp.identity.models import PsuUser
@@ -170,12 +171,14 @@ class AccountInformationRepository:
     def transaction_page(self, scope: TransactionScope, listed: TransactionScope, *,
                          limit: int, page_size: int, older_than: Key | None = None,
                          newer_than: Key | None = None) -> "TransactionPage":
-        """A page of `listed` with everything its Links and Meta need, in one statement:
+        """A page of `listed` (the scope with a narrower window) with everything its Links
+        and Meta need, in one statement:
 
         - the `limit` rows newest first (with `older_than`, the rows just older than the key;
           with `newer_than`, the rows just newer than it, still returned newest first);
-        - how many rows `listed` has (the kept day counts of the days its window covers
-          whole plus the rows of its two edge days: `_count_in`);
+        - how many rows `listed` has: the kept day counts (ledger.models.PostingDayCount) of
+          the days its window covers whole plus the rows of its two edge days, counted
+          through the index, so the cost does not grow with the accounts' history;
         - the first and last booking time in the whole `scope` (an index probe per account
           at each end);
         - the Last link's key: when the rows fill more than one page of `page_size`, the
@@ -184,87 +187,166 @@ class AccountInformationRepository:
         - with a key, whether `listed` has rows on the key's side of it (at or newer than
           `older_than`, at or older than `newer_than`): the other neighbour's link.
 
-        The summary is a CTE joined to the page, so an empty page still gives one row."""
-        parts = [self._count_in(scope, listed.window).label("n")]
-        for n, pk in enumerate(scope.account_pks):
-            one = replace(scope, account_pks=(pk,))
-            parts.append(select(func.min(P.booking_datetime)).where(*one.conditions())
-                         .scalar_subquery().label(f"first_{n}"))
-            parts.append(select(func.max(P.booking_datetime)).where(*one.conditions())
-                         .scalar_subquery().label(f"last_{n}"))
-        summary = select(*parts).cte("summary")
-        counted = select(summary.c.n).scalar_subquery()
-        # Rows the Last page holds: count - (pages - 1) * size, i.e. (count - 1) % size + 1.
-        on_last_page = select((summary.c.n - 1) % page_size + 1).scalar_subquery()
-        last_key = case((counted > page_size, select(P.transaction_id)
-                         .where(*listed.conditions())
-                         .order_by(P.booking_datetime.asc(), P.id.asc())
-                         .offset(on_last_page).limit(1).scalar_subquery()), else_=None)
-        page = select(*P.__table__.columns).where(*listed.conditions())
-        if older_than is not None:
-            page = page.where(_before(older_than))
-            beyond = exists().where(*listed.conditions(), _at_or_after(older_than))
-            order = (P.booking_datetime.desc(), P.id.desc())
-        elif newer_than is not None:
-            page = page.where(_after(newer_than))
-            beyond = exists().where(*listed.conditions(), _at_or_before(newer_than))
-            order = (P.booking_datetime.asc(), P.id.asc())
-        else:
-            beyond = false()
-            order = (P.booking_datetime.desc(), P.id.desc())
-        page = page.order_by(*order).limit(limit).subquery("page")
-        ascending = newer_than is not None
-        statement = select(
-            *summary.c, last_key.label("last_transaction_id"), beyond.label("beyond"),
-            *page.c).select_from(summary.outerjoin(page, true())).order_by(
-            *((page.c.booking_datetime.asc(), page.c.id.asc()) if ascending
-              else (page.c.booking_datetime.desc(), page.c.id.desc())))
+        The summary is a CTE LEFT JOINed to the page, so an empty page still gives one row.
+        The statement is built once per shape (how many accounts, which bounds, directions,
+        how the count splits, which cursor: `_page_statement`) with every value a bound
+        parameter, so a request neither builds nor walks the expression again."""
+        if listed.account_pks != scope.account_pks or (listed.credits, listed.debits,
+                                                       listed.booked_only) != (
+                scope.credits, scope.debits, scope.booked_only):
+            raise ValueError("listed must be the scope with a narrower window")
+        shape, params = _page_shape(scope, listed, limit, page_size, older_than, newer_than)
+        result = self.session.execute(_page_statement(shape), params).all()
         head = 1 + 2 * len(scope.account_pks)
-        result = self.session.execute(statement).all()
         first = result[0]
         rows = [PostingRow._make(row[head + 2:]) for row in result if row[head + 2] is not None]
         firsts = [t for t in first[1:head:2] if t is not None]
         lasts = [t for t in first[2:head:2] if t is not None]
         return TransactionPage(
-            rows=rows[::-1] if ascending else rows, count=int(first[0] or 0),
+            rows=rows[::-1] if newer_than is not None else rows, count=int(first[0] or 0),
             first=min(firsts, default=None), last=max(lasts, default=None),
             last_transaction_id=first[head], beyond=bool(first[head + 1]))
 
-    def _count_in(self, scope: TransactionScope, listed: Window):
-        """The number of the scope's rows booked in `listed`, as a scalar expression."""
-        if listed.is_empty or not scope.conditions_allow_rows():
-            return literal(0)
 
-        def rows_between(start: datetime | None, end: datetime | None, end_open: bool):
-            where = replace(scope, window=Window()).conditions()
-            if start is not None:
-                where.append(P.booking_datetime >= start)
-            if end is not None:
-                where.append(P.booking_datetime < end if end_open else P.booking_datetime <= end)
-            return select(func.count()).select_from(P).where(*where).scalar_subquery()
-
-        start, end = listed.start, listed.end
+# --- the page statement, built once per shape ---------------------------------------------
+def _page_shape(scope: TransactionScope, listed: TransactionScope, limit: int, size: int,
+                older_than: Key | None, newer_than: Key | None) -> tuple[tuple, dict]:
+    """What decides the page statement's form, and its parameters' values."""
+    pks = scope.account_pks
+    params: dict = {f"pk_{n}": pk for n, pk in enumerate(pks)}
+    if len(pks) > 1:
+        params["pks"] = list(pks)
+    bounds = []
+    for prefix, window in (("scope_", scope.window), ("", listed.window)):
+        for name, value in (("start", window.start), ("end", window.end)):
+            if value is not None:
+                params[prefix + name] = value
+            bounds.append(value is not None)
+    # The count (what `_count_in` would build): none, the rows between the bounds (a day or
+    # two, or booked only), or the kept day counts of the whole days plus the edge days.
+    window = listed.window
+    if window.is_empty or not scope.conditions_allow_rows():
+        count: tuple = ("none",)
+    else:
+        start, end = window.start, window.end
         first_whole = None if start is None else (
             start.date() if start == _midnight(start.date()) else start.date() + timedelta(1))
         after_whole = None if end is None else end.date()   # the end's own day is an edge
         if scope.booked_only or (first_whole is not None and after_whole is not None
                                  and first_whole >= after_whole):
-            return rows_between(start, end, False)          # a day or two: count them
+            count = ("rows",)                                # a day or two: count them
+        else:
+            start_edge = first_whole is not None and start != _midnight(first_whole)
+            count = ("days", first_whole is not None, after_whole is not None, start_edge)
+            if first_whole is not None:
+                params["days_from"] = first_whole
+                params["start_edge_end"] = _midnight(first_whole)
+            if after_whole is not None:
+                params["days_to"] = after_whole
+                params["end_edge_start"] = _midnight(after_whole)
+    key = older_than or newer_than
+    if key is not None:
+        params["key_at"], params["key_pk"] = key.booked_at, key.pk
+    cursor = "older" if older_than is not None else "newer" if newer_than is not None else None
+    shape = (len(pks), scope.conditions_allow_rows(), listed.conditions_allow_rows(),
+             *bounds, scope.credits, scope.debits, scope.booked_only, count, cursor,
+             limit, size)
+    return shape, params
+
+
+_AT = P.booking_datetime.type
+
+
+@functools.lru_cache(maxsize=512)
+def _page_statement(shape: tuple):
+    (accounts, scope_allows, listed_allows, scope_start, scope_end, start, end,
+     credits, debits, booked_only, count, cursor, limit, size) = shape
+    all_accounts = P.account_pk == bindparam("pk_0") if accounts == 1 \
+        else P.account_pk.in_(bindparam("pks", expanding=True))
+
+    def where(account, low: str | None, high: str | None, *, high_open: bool = False,
+              allows: bool = True) -> list:
+        """TransactionScope.conditions with the window's bounds as named parameters."""
+        if not allows:
+            return [false()]
+        result = [account]
+        if low is not None:
+            result.append(P.booking_datetime >= bindparam(low, type_=_AT))
+        if high is not None:
+            result.append(P.booking_datetime < bindparam(high, type_=_AT) if high_open
+                          else P.booking_datetime <= bindparam(high, type_=_AT))
+        if not debits:
+            result.append(P.amount_minor >= 0)
+        if not credits:
+            result.append(P.amount_minor < 0)
+        if booked_only:
+            result.append(P.status == PostingStatus.BOOKED)
+        return result
+
+    listed = where(all_accounts, "start" if start else None, "end" if end else None,
+                   allows=listed_allows)
+
+    def rows_between(low: str | None, high: str | None, high_open: bool = False):
+        return select(func.count()).select_from(P).where(
+            *where(all_accounts, low, high, high_open=high_open)).scalar_subquery()
+
+    if count[0] == "none":
+        total = literal(0)
+    elif count[0] == "rows":
+        total = rows_between("start" if start else None, "end" if end else None)
+    else:
+        _, has_first_whole, has_after_whole, start_edge = count
         d = models.PostingDayCount
-        kept = [c for c, allowed in ((d.credits, scope.credits), (d.debits, scope.debits))
-                if allowed]
-        days = [d.account_pk.in_(scope.account_pks)]
-        if first_whole is not None:
-            days.append(d.day >= first_whole)
-        if after_whole is not None:
-            days.append(d.day < after_whole)
+        kept = [c for c, allowed in ((d.credits, credits), (d.debits, debits)) if allowed]
+        days = [d.account_pk == bindparam("pk_0") if accounts == 1
+                else d.account_pk.in_(bindparam("pks", expanding=True))]
+        if has_first_whole:
+            days.append(d.day >= bindparam("days_from", type_=d.day.type))
+        if has_after_whole:
+            days.append(d.day < bindparam("days_to", type_=d.day.type))
         total = select(func.coalesce(func.sum(sum(kept[1:], kept[0])), 0)).where(*days) \
             .scalar_subquery()
-        if first_whole is not None and start != _midnight(first_whole):
-            total = total + rows_between(start, _midnight(first_whole), True)
-        if after_whole is not None:
-            total = total + rows_between(_midnight(after_whole), end, False)
-        return total
+        if start_edge:
+            total = total + rows_between("start", "start_edge_end", True)
+        if has_after_whole:
+            total = total + rows_between("end_edge_start", "end")
+    parts = [total.label("n")]
+    for n in range(accounts):
+        one = where(P.account_pk == bindparam(f"pk_{n}"),
+                    "scope_start" if scope_start else None, "scope_end" if scope_end else None,
+                    allows=scope_allows)
+        parts.append(select(func.min(P.booking_datetime)).where(*one).scalar_subquery()
+                     .label(f"first_{n}"))
+        parts.append(select(func.max(P.booking_datetime)).where(*one).scalar_subquery()
+                     .label(f"last_{n}"))
+    summary = select(*parts).cte("summary")
+    counted = select(summary.c.n).scalar_subquery()
+    # Rows the Last page holds: count - (pages - 1) * size, i.e. (count - 1) % size + 1.
+    on_last_page = select((summary.c.n - 1) % size + 1).scalar_subquery()
+    last_key = case((counted > size, select(P.transaction_id).where(*listed)
+                     .order_by(P.booking_datetime.asc(), P.id.asc())
+                     .offset(on_last_page).limit(1).scalar_subquery()), else_=None)
+    at, pk = bindparam("key_at", type_=_AT), bindparam("key_pk", type_=P.id.type)
+    page = select(*P.__table__.columns).where(*listed)
+    if cursor == "older":
+        page = page.where(or_(P.booking_datetime < at, and_(P.booking_datetime == at,
+                                                            P.id < pk)))
+        beyond = exists().where(*listed, or_(P.booking_datetime > at,
+                                             and_(P.booking_datetime == at, P.id >= pk)))
+    elif cursor == "newer":
+        page = page.where(or_(P.booking_datetime > at, and_(P.booking_datetime == at,
+                                                            P.id > pk)))
+        beyond = exists().where(*listed, or_(P.booking_datetime < at,
+                                             and_(P.booking_datetime == at, P.id <= pk)))
+    else:
+        beyond = false()
+    order = (P.booking_datetime.asc(), P.id.asc()) if cursor == "newer" \
+        else (P.booking_datetime.desc(), P.id.desc())
+    page = page.order_by(*order).limit(limit).subquery("page")
+    outer = (page.c.booking_datetime.asc(), page.c.id.asc()) if cursor == "newer" \
+        else (page.c.booking_datetime.desc(), page.c.id.desc())
+    return select(*summary.c, last_key.label("last_transaction_id"), beyond.label("beyond"),
+                  *page.c).select_from(summary.outerjoin(page, true())).order_by(*outer)
 
 
 def _midnight(day: date) -> datetime:
@@ -279,13 +361,3 @@ def _before(key: Key):
 def _after(key: Key):
     return or_(P.booking_datetime > key.booked_at,
                and_(P.booking_datetime == key.booked_at, P.id > key.pk))
-
-
-def _at_or_after(key: Key):
-    return or_(P.booking_datetime > key.booked_at,
-               and_(P.booking_datetime == key.booked_at, P.id >= key.pk))
-
-
-def _at_or_before(key: Key):
-    return or_(P.booking_datetime < key.booked_at,
-               and_(P.booking_datetime == key.booked_at, P.id <= key.pk))

@@ -6,17 +6,56 @@ test_page_statement.py puts it in place of `services._page` to compare the respo
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 
+from aspsp.ais.filters import Window
 from aspsp.ais.paging import Cursor, Direction, Page, total_pages
-from aspsp.ais.repository import P, PostingRow, Key, _after, _before
+from aspsp.ais.repository import P, PostingRow, Key, _after, _before, _midnight
+from aspsp.ledger import models
 from aspsp.ais.services import _cursor
 from tests.unit.ais import reference_shaping
 
 
+def _count_in(scope, listed):
+    if listed.is_empty or not scope.conditions_allow_rows():
+        return literal(0)
+
+    def rows_between(start, end, end_open):
+        where = replace(scope, window=Window()).conditions()
+        if start is not None:
+            where.append(P.booking_datetime >= start)
+        if end is not None:
+            where.append(P.booking_datetime < end if end_open else P.booking_datetime <= end)
+        return select(func.count()).select_from(P).where(*where).scalar_subquery()
+
+    start, end = listed.start, listed.end
+    first_whole = None if start is None else (
+        start.date() if start == _midnight(start.date()) else start.date() + timedelta(1))
+    after_whole = None if end is None else end.date()
+    if scope.booked_only or (first_whole is not None and after_whole is not None
+                             and first_whole >= after_whole):
+        return rows_between(start, end, False)
+    d = models.PostingDayCount
+    kept = [c for c, allowed in ((d.credits, scope.credits), (d.debits, scope.debits))
+            if allowed]
+    days = [d.account_pk.in_(scope.account_pks)]
+    if first_whole is not None:
+        days.append(d.day >= first_whole)
+    if after_whole is not None:
+        days.append(d.day < after_whole)
+    total = select(func.coalesce(func.sum(sum(kept[1:], kept[0])), 0)).where(*days) \
+        .scalar_subquery()
+    if first_whole is not None and start != _midnight(first_whole):
+        total = total + rows_between(start, _midnight(first_whole), True)
+    if after_whole is not None:
+        total = total + rows_between(_midnight(after_whole), end, False)
+    return total
+
+
 def transaction_summary(repo, scope, listed):
-    parts = [repo._count_in(scope, listed)]
+    parts = [_count_in(scope, listed)]
     for pk in scope.account_pks:
         one = replace(scope, account_pks=(pk,))
         parts.append(select(func.min(P.booking_datetime)).where(*one.conditions())
