@@ -131,8 +131,11 @@ def _append_pending(session: Session) -> None:
     pending = session.info.pop(PENDING, None)
     if not pending:
         return
+    # populate_existing: a session that committed before (expire_on_commit is off) may hold
+    # the head as it was then; the locked row is read afresh.
     head = session.execute(select(AuditChainHead).where(AuditChainHead.id == HEAD_ID)
-                           .with_for_update()).scalar_one()
+                           .with_for_update()
+                           .execution_options(populate_existing=True)).scalar_one()
     seq, prev = head.seq, head.hash
     for fields in pending:
         seq += 1

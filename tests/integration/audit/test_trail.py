@@ -165,3 +165,18 @@ def test_the_table_refuses_update_and_delete(platform):
             with pytest.raises(DatabaseError, match="append-only"):
                 uow.session.execute(text(sql))
     assert records(platform)[0].actor_id == "alice"
+
+
+def test_one_unit_of_work_committing_twice_around_another_keeps_one_chain(platform):
+    """A session that committed once (expire_on_commit is off) must not append after the
+    head it saw then: another unit of work appended meanwhile."""
+    with platform.uow() as uow:
+        audit.record(uow, "test.first", audit.Actor.system("a"), now=NOW)
+        uow.commit()
+        write(platform, 1, "test.between")
+        audit.record(uow, "test.second", audit.Actor.system("a"), now=NOW)
+        uow.commit()
+    assert [r.event_type for r in records(platform)] == ["test.first", "test.between",
+                                                         "test.second"]
+    with platform.uow() as uow:
+        assert services.verify(uow).ok
