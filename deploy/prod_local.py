@@ -853,6 +853,9 @@ def main(argv: list[str] | None = None) -> int:
                         client_ca_files=tuple(args.client_ca))
     ensure_machine_services(settings.database_url, settings.redis_url)
     topology = Topology(settings, report=lambda message: print(f"   {message}", flush=True))
+    # Ctrl-C, and SIGTERM, stop everything in order (SIGINT too when the launcher was started
+    # with it ignored, as a shell's background job is).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     print(f"Starting the production topology in {topology.settings.run_dir} "
           f"(database {_url_parts(settings.database_url).database}, Redis {settings.redis_url})"
