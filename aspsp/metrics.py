@@ -12,6 +12,8 @@ Measured in the process that does the work, read at scrape time:
   `aspsp_webhook_delivery_lag_seconds` (event created to its push accepted).
 - The database pool of each process: `aspsp_db_pool_checked_out`, `aspsp_db_pool_size`,
   `aspsp_db_pool_overflow`, sampled after every request and at every scrape.
+- `aspsp_request_log_dropped_total`: calls the request log could not keep, which the KPI
+  report (aspsp.kpi) cannot count.
 Read from outside the process at scrape time (custom collectors, cached METRICS_CACHE_SECONDS
 so that scrapes cannot hammer the database or the broker):
 - `aspsp_consents{type,status}` and `aspsp_payments{type,status}` from the database;
@@ -113,6 +115,10 @@ class Instruments:
         self.webhook_lag = Histogram("aspsp_webhook_delivery_lag_seconds",
                                      "From an event's creation to its push being accepted.",
                                      buckets=LAG_BUCKETS, registry=r)
+        self.request_log_dropped = Counter(
+            "aspsp_request_log_dropped", "API calls the request log could not keep (a full "
+            "buffer, a batch that could not be written): calls the KPI report cannot count.",
+            registry=r)
         self.pool_checked_out = Gauge("aspsp_db_pool_checked_out", "Database connections in "
                                       "use (summed over live processes).", registry=r,
                                       multiprocess_mode="livesum")
@@ -151,6 +157,10 @@ def observe_webhook(outcome: str, lag_seconds: float | None = None) -> None:
     m.webhooks.labels(outcome).inc()
     if lag_seconds is not None:
         m.webhook_lag.observe(max(lag_seconds, 0.0))
+
+
+def observe_request_log_dropped(calls: int) -> None:
+    instruments().request_log_dropped.inc(calls)
 
 
 def webhook_outcome(http_status: int | None) -> str:

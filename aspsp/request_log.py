@@ -53,7 +53,7 @@ from flask import Flask, Response, current_app, g, request
 from sqlalchemy import Float, Index, Integer, String, Text, delete, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from . import platform
+from . import metrics, platform
 from .db import Base, Database
 from .ids import new_id
 from .types import BigPK, UTCDateTime
@@ -256,6 +256,7 @@ class RequestLog:
         with self._lock:
             if len(self._buffer) >= BUFFER_ROWS or self._bytes + size > BUFFER_BYTES:
                 self.dropped += 1
+                metrics.observe_request_log_dropped(1)     # the KPIs will miss it: say so
                 return
             self._buffer.append(captured)
             self._bytes += size
@@ -302,6 +303,7 @@ class RequestLog:
                 try:
                     written += self._write(batch)
                 except Exception:  # noqa: BLE001 (the writer must live on)
+                    metrics.observe_request_log_dropped(len(batch))
                     log.exception("request log: a batch could not be written",
                                   extra={"fields": {"rows": len(batch)}})
 

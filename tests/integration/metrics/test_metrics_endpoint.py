@@ -161,3 +161,14 @@ def test_vrp_payments_are_shown_by_the_status_the_api_answers(pisp, payer, vrp_j
     assert samples.value("aspsp_payments", type="domestic-vrp", status=status) == 1
     assert samples.value("aspsp_consents", type="domestic-vrp") == 1
     assert samples.value("aspsp_metrics_database_up") == 1
+
+
+def test_calls_the_request_log_cannot_keep_are_counted(aisp, scrape, monkeypatch):
+    """The KPI report reads the request log: a call it dropped is one the report misses."""
+    from aspsp import request_log
+    monkeypatch.setattr(request_log, "BUFFER_ROWS", 0)         # its buffer is full
+    before = scrape()
+    aisp.create_consent()
+    after = scrape()
+    assert moved(before, after, "aspsp_request_log_dropped_total") == 1
+    assert moved(before, after, REQUESTS, family="ais", status="2xx") == 1
