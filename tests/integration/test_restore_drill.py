@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from aspsp import create_app
+from aspsp import audit, create_app
 from aspsp.ledger import services as ledger
 from aspsp.ledger.money import Money
 from sandbox.seed import SeedOptions, seed_bank
@@ -70,6 +70,10 @@ def _build_bank(url: str, instance: Path) -> dict:
                                                     "20000012345678"),
                            now=p.clock.now(), reference="drill payout")
                 uow.commit()
+            with p.uow() as uow:    # an operator's act in the audit trail, as `flask keys` does
+                audit.record(uow, "admin.signing_key_rotated", audit.Actor.operator("drill"),
+                             now=p.clock.now(), subject="aspsp", facts={"alg": "PS256"})
+                uow.commit()
             with p.uow() as uow:
                 tpp = make_client(uow, now=p.clock.now(), name="Drill TPP")
                 token = dpop_token(uow, tpp, now=p.clock.now()).access_token
@@ -83,7 +87,8 @@ def _build_bank(url: str, instance: Path) -> dict:
         with p.db.engine.connect() as connection:
             return {"payer": payer, **{table: connection.execute(text(
                 f"SELECT count(*) FROM {table}")).scalar_one()
-                for table in ("postings", "payments", "consents", "posting_day_counts")}}
+                for table in ("postings", "payments", "consents", "posting_day_counts",
+                              "audit_records")}}
     finally:
         p.db.engine.dispose()
 
@@ -157,6 +162,24 @@ def test_an_unbalanced_ledger_in_the_restore_fails_the_drill(bank, copy_of_bank)
     assert "FAIL  flask ledger reconcile: exit 1" in done.stdout
     assert "ok    row counts:" in done.stdout          # every row was restored: only the sums
     assert done.stdout.splitlines()[-1].startswith("restore drill FAILED")
+
+
+def test_a_tampered_audit_trail_in_the_restore_fails_the_drill(bank, copy_of_bank):
+    assert bank[1]["audit_records"] > 0
+    engine = create_engine(copy_of_bank)
+    with engine.begin() as connection:   # past the append-only trigger, as the table's owner
+        connection.execute(text("ALTER TABLE audit_records DISABLE TRIGGER USER"))
+        connection.execute(text(
+            "UPDATE audit_records SET actor_id = 'someone-else' WHERE seq = "
+            "(SELECT min(seq) FROM audit_records)"))
+        connection.execute(text("ALTER TABLE audit_records ENABLE TRIGGER USER"))
+    engine.dispose()
+
+    done = drill(copy_of_bank)
+
+    assert done.returncode == 1, done.stdout
+    assert "FAIL  flask audit verify: exit 1" in done.stdout
+    assert "ok    flask ledger reconcile" in done.stdout
 
 
 def test_a_broken_dump_fails_the_drill(bank, tmp_path):
