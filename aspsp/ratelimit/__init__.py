@@ -202,7 +202,10 @@ def build(config) -> RateLimits:
         per_address = tuple(parse_many(config["RATELIMIT_OAUTH_PER_ADDRESS"]))
     except ValueError as exc:
         raise TierError(f"RATELIMIT_OAUTH_PER_ADDRESS: {exc}") from None
-    storage = storage_from_string(config.get("REDIS_URL") or "memory://")
+    redis_url = config.get("REDIS_URL")
+    # A Redis that hangs must not hang the calls: a second at most, then the call is let through.
+    storage = (storage_from_string(redis_url, socket_connect_timeout=1.0, socket_timeout=1.0)
+               if redis_url else storage_from_string("memory://"))
     return RateLimits(storage=storage, strategy=MovingWindowRateLimiter(storage), tiers=tiers,
                       default_tier=default, per_address=per_address)
 

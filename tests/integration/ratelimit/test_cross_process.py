@@ -88,3 +88,14 @@ def test_the_embedded_mode_counts_in_process(tmp_path, clock):
         refused(tpp.call("vrp"))
     finally:
         app.extensions["aspsp"].db.engine.dispose()
+
+
+def test_calls_are_let_through_while_the_limits_redis_cannot_be_reached(rl_app, clock, caplog):
+    """The limits protect the platform; they must not take it down with Redis."""
+    from aspsp.ratelimit import build
+    rl_app.extensions["aspsp-rate-limits"] = build(
+        {**rl_app.config, "REDIS_URL": "redis://127.0.0.1:1/0"})      # nothing listens there
+    tpp = Tpp(rl_app, clock)
+    with caplog.at_level("WARNING", logger="aspsp.ratelimit"):
+        assert [tpp.call("ais").status_code for _ in range(5)] == [200] * 5
+    assert "rate limit storage unavailable, call admitted" in caplog.text
