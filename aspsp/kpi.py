@@ -24,14 +24,16 @@ proxy timing out: look at the proxy's log), a call dropped from a full buffer (t
 how many). Its latency is measured inside the app, from the request's first hook to its
 response built; the proxy's `$request_time` adds the network.
 
-The computation (`daily_report`) is pure: the calls in, the figures out.
+The computation (`daily_report`) is pure: the calls in, the figures out. It streams: the
+day's calls are read in the order they were answered, a batch at a time, and only the
+down intervals are kept, so a day of millions of calls needs no memory for them.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import click
 from flask import Flask
@@ -82,24 +84,54 @@ class Report:
         return next(f for f in self.families if f.family == name)
 
 
-def downtime(calls: list[Call], start: datetime, end: datetime) -> list[tuple[datetime,
-                                                                              datetime]]:
-    """The down intervals (clipped to [start, end)) of calls in order of receipt."""
-    intervals, run, down_since = [], 0, None
-    first_of_run: datetime | None = None
-    for call in calls:
+class _Tally:
+    """One family's running figures over its calls, fed in the order they were answered: the
+    counts, the latency sum and the downtime rule's state (memory: its down intervals only,
+    however many calls a day has)."""
+
+    def __init__(self) -> None:
+        self.requests = self.server = self.client = 0
+        self.latency = 0.0
+        self.run, self.first_of_run, self.down_since = 0, None, None
+        self.intervals: list[tuple[datetime, datetime]] = []
+
+    def add(self, call: Call) -> None:
+        self.requests += 1
+        self.latency += call.latency_ms
+        self.server += call.status >= 500
+        self.client += 400 <= call.status < 500
         if call.unanswered:
-            run += 1
-            first_of_run = first_of_run or call.received
-            if run >= CONSECUTIVE_UNANSWERED and down_since is None:
-                down_since = first_of_run
+            self.run += 1
+            self.first_of_run = min(self.first_of_run or call.received, call.received)
+            if self.run >= CONSECUTIVE_UNANSWERED and self.down_since is None:
+                self.down_since = self.first_of_run
         else:
-            if down_since is not None:
-                intervals.append((down_since, call.received))
-            run, first_of_run, down_since = 0, None, None
-    if down_since is not None:
-        intervals.append((down_since, end))
-    return [(max(a, start), min(b, end)) for a, b in intervals if b > start and a < end]
+            if self.down_since is not None:
+                self.intervals.append((self.down_since, call.received))
+            self.run, self.first_of_run, self.down_since = 0, None, None
+
+    def down(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        """The down intervals, clipped to [start, end); one still open runs to `end`."""
+        intervals = self.intervals + ([(self.down_since, end)] if self.down_since else [])
+        return [(max(a, start), min(b, end)) for a, b in intervals if b > start and a < end]
+
+    def figures(self, name: str, down: float) -> FamilyKpi:
+        n = self.requests
+        return FamilyKpi(
+            family=name, requests=n, server_errors=self.server, client_errors=self.client,
+            error_response_rate_pct=round(100.0 * self.server / n, 4) if n else None,
+            mean_ttlb_ms=round(self.latency / n, 3) if n else None,
+            downtime_seconds=round(down, 3),
+            availability_pct=round(100.0 * (1 - down / DAY_SECONDS), 4))
+
+
+def downtime(calls: Iterable[Call], start: datetime, end: datetime) -> list[tuple[datetime,
+                                                                                  datetime]]:
+    """The down intervals (clipped to [start, end)) of one family's calls, in order."""
+    tally = _Tally()
+    for call in calls:
+        tally.add(call)
+    return tally.down(start, end)
 
 
 def _union_seconds(intervals: Iterable[tuple[datetime, datetime]]) -> float:
@@ -116,43 +148,32 @@ def _union_seconds(intervals: Iterable[tuple[datetime, datetime]]) -> float:
     return total
 
 
-def _figures(name: str, calls: list[Call], down: float) -> FamilyKpi:
-    n = len(calls)
-    server = sum(c.status >= 500 for c in calls)
-    client = sum(400 <= c.status < 500 for c in calls)
-    return FamilyKpi(
-        family=name, requests=n, server_errors=server, client_errors=client,
-        error_response_rate_pct=round(100.0 * server / n, 4) if n else None,
-        mean_ttlb_ms=round(sum(c.latency_ms for c in calls) / n, 3) if n else None,
-        downtime_seconds=round(down, 3),
-        availability_pct=round(100.0 * (1 - down / DAY_SECONDS), 4))
-
-
 def daily_report(calls: Iterable[Call], day: date) -> Report:
-    """The KPIs of `day` (UTC) from the calls received on it (others are ignored)."""
+    """The KPIs of `day` (UTC) from the calls received on it (others are ignored), each
+    family's calls in the order they were answered (the request log's order)."""
     start = datetime.combine(day, time(0), tzinfo=timezone.utc)
     end = start + timedelta(days=1)
-    by_family: dict[str, list[Call]] = {f: [] for f in FAMILIES}
-    everything: list[Call] = []
+    tallies: dict[str, _Tally] = {f: _Tally() for f in FAMILIES}
+    everything = _Tally()
     for call in calls:
         if start <= call.received < end:
-            everything.append(call)
-            by_family.setdefault(call.family, []).append(call)
+            everything.add(call)
+            tallies.setdefault(call.family, _Tally()).add(call)
     rows, down_all = [], []
-    for name, family_calls in by_family.items():
-        family_calls.sort(key=lambda c: c.received)
-        intervals = downtime(family_calls, start, end)
+    for name, tally in tallies.items():
+        intervals = tally.down(start, end)
         down_all += intervals
         if name in FAMILIES:
-            rows.append(_figures(name, family_calls, _union_seconds(intervals)))
-    rows.append(_figures(ALL, everything, _union_seconds(down_all)))
+            rows.append(tally.figures(name, _union_seconds(intervals)))
+    rows.append(everything.figures(ALL, _union_seconds(down_all)))
     return Report(day.isoformat(), tuple(rows))
 
 
 # --- the data source -------------------------------------------------------------------------
-def calls_of_day(uow, day: date) -> list[Call]:
-    """The request log's calls received on `day` (a call is stored when answered: its receipt
-    is its time less its latency, so the next day's first seconds are read too)."""
+def calls_of_day(uow, day: date) -> Iterator[Call]:
+    """The request log's calls received on `day`, in the order they were answered, streamed
+    (a call is stored when answered: its receipt is its time less its latency, so the next
+    day's first seconds are read too). Consume it inside the unit of work."""
     from sqlalchemy import select
 
     from .request_log import RequestLogEntry
@@ -161,10 +182,10 @@ def calls_of_day(uow, day: date) -> list[Call]:
     end = start + timedelta(days=1, seconds=UNANSWERED_SECONDS * 10)
     rows = uow.session.execute(
         select(e.created_at, e.path, e.status, e.latency_ms)
-        .where(e.created_at >= start, e.created_at < end)
+        .where(e.created_at >= start, e.created_at < end).order_by(e.created_at, e.id)
         .execution_options(yield_per=5000))
-    return [Call(at - timedelta(milliseconds=latency), family_of(path), status, latency)
-            for at, path, status, latency in rows]
+    for at, path, status, latency in rows:
+        yield Call(at - timedelta(milliseconds=latency), family_of(path), status, latency)
 
 
 def report_for_day(db, day: date) -> Report:
