@@ -131,6 +131,10 @@ def _append_pending(session: Session) -> None:
     pending = session.info.pop(PENDING, None)
     if not pending:
         return
+    # The transaction's own changes first, so that every row lock it needs is taken before
+    # the head's: holding the head, it then only inserts records and updates the head, and
+    # can never wait for a row that a transaction queued on the head holds (no deadlock).
+    session.flush()
     # populate_existing: a session that committed before (expire_on_commit is off) may hold
     # the head as it was then; the locked row is read afresh.
     head = session.execute(select(AuditChainHead).where(AuditChainHead.id == HEAD_ID)

@@ -66,3 +66,51 @@ def test_concurrent_writers_make_one_unbroken_chain(platform):
     for first, second in zip(rows[::2], rows[1::2]):
         assert first["facts"]["writer"] == second["facts"]["writer"]
         assert second["facts"].get("second") is True
+
+
+def test_a_transaction_waiting_on_a_row_never_deadlocks_with_the_head(platform):
+    """T2 holds a row lock; T1 changed that row (not yet flushed) and commits, so it waits for
+    the row; T2 then appends and commits. T1 must take its row locks before the head's (its
+    changes are flushed first), else T1 would hold the head while waiting for the row and
+    T2 wait for the head: a deadlock PostgreSQL breaks by failing one of them."""
+    from sqlalchemy import select, text
+
+    from aspsp.ledger.models import Party
+    from tests import factories
+
+    with platform.uow() as uow:
+        party_id = factories.party(uow, "Row Holder", now=NOW).party_id
+        uow.commit()
+    row_locked, t1_waiting = threading.Event(), threading.Event()
+
+    def t2():
+        with platform.uow() as uow:
+            uow.session.execute(text("SET LOCAL deadlock_timeout = '100ms'"))
+            uow.session.scalars(select(Party).where(Party.party_id == party_id)
+                                .with_for_update()).one()
+            row_locked.set()
+            assert t1_waiting.wait(HANG_GUARD)
+            threading.Event().wait(0.5)           # T1 is blocked in its commit by now
+            audit.record(uow, "test.t2", audit.Actor.system("t2"), now=NOW)
+            uow.commit()
+        return "ok"
+
+    def t1():
+        assert row_locked.wait(HANG_GUARD)
+        with platform.uow() as uow:
+            uow.session.execute(text("SET LOCAL deadlock_timeout = '100ms'"))
+            party = uow.session.scalars(select(Party).where(Party.party_id == party_id)).one()
+            party.name = "Changed"                 # dirty, not flushed yet
+            audit.record(uow, "test.t1", audit.Actor.system("t1"), now=NOW)
+            t1_waiting.set()
+            uow.commit()
+        return "ok"
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        second, first = pool.submit(t2), pool.submit(t1)
+        assert (first.result(timeout=HANG_GUARD), second.result(timeout=HANG_GUARD)) == \
+            ("ok", "ok")
+    with platform.uow() as uow:
+        verdict = services.verify(uow)
+        last = [r["event_type"] for r in services.tail(uow, 2)]
+    assert verdict.ok and last == ["test.t2", "test.t1"]
