@@ -174,7 +174,8 @@ class Service:
     healthy when `ready(service)` says so."""
 
     def __init__(self, name: str, command: list[str], *, log_path: Path,
-                 ready: Callable[["Service"], bool], env: dict[str, str] | None = None,
+                 ready: Callable[["Service"], bool],
+                 env: dict[str, str] | Callable[[], dict[str, str]] | None = None,
                  cwd: Path = ROOT, stop_signal: int = signal.SIGTERM, stop_timeout: float = 30,
                  user: str | None = None, ready_timeout: float = 90):
         self.name, self.command, self.log_path, self.ready = name, command, log_path, ready
@@ -200,8 +201,9 @@ class Service:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with open(self.log_path, "ab") as log:
+            env = self.env() if callable(self.env) else self.env   # read at every start
             self.process = subprocess.Popen(
-                self.command, cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                self.command, cwd=self.cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True, user=self.user,
                 preexec_fn=_die_with_parent)
 
@@ -513,7 +515,7 @@ class Settings:
 
 
 class Topology:
-    ORDER = ("web", "nginx", "worker", "beat")      # start order; stop is the reverse-ish
+    ORDER = ("web", "nginx", "worker", "beat")      # start order (stop: nginx, web, beat, worker)
 
     def __init__(self, settings: Settings | None = None, *,
                  report: Callable[[str], None] | None = None):
@@ -632,6 +634,7 @@ class Topology:
         s = self.settings
         python = sys.executable
         logs = self.logs_dir
+
         def web_ready(_service) -> bool:
             return _http_ok(self.web_url + "/health/ready")
 
@@ -648,7 +651,7 @@ class Topology:
         return {
             "web": Service("web", [python, "-m", "gunicorn", "--config", str(GUNICORN_CONF),
                                    "wsgi:app"], log_path=logs / "web.log", ready=web_ready,
-                           env=None, stop_timeout=40, ready_timeout=s.ready_timeout),
+                           env=self.env, stop_timeout=40, ready_timeout=s.ready_timeout),
             "nginx": Service("nginx", nginx, log_path=logs / "nginx.log", ready=nginx_ready,
                              stop_signal=signal.SIGQUIT, stop_timeout=15,
                              ready_timeout=s.ready_timeout),
@@ -657,18 +660,18 @@ class Topology:
                                          f"--concurrency={s.worker_concurrency}",
                                          f"--hostname=prodlocal-{self.tag}@%h"],
                               log_path=logs / "worker.log", ready=_log_says(" ready."),
+                              env=self.env,
                               stop_timeout=60, ready_timeout=s.ready_timeout),
             "beat": Service("beat", [python, "-m", "celery", "-A", "wsgi:celery", "beat",
                                      "--loglevel=INFO",
                                      f"--schedule={s.run_dir / 'celerybeat-schedule'}"],
                             log_path=logs / "beat.log", ready=_log_says("beat: Starting"),
+                            env=self.env,
                             stop_timeout=15, ready_timeout=s.ready_timeout),
         }
 
     def start_service(self, name: str) -> None:
         service = self.services[name]
-        if service.name != "nginx":
-            service.env = self.env()
         service.start()
         service.wait_ready()
 
@@ -691,7 +694,7 @@ class Topology:
         migrated, seeded when the sandbox is on and it holds no customers)."""
         s = self.settings
         if not self.nginx:
-            raise TopologyError("nginx is not installed: apt-get install nginx-light")
+            raise TopologyError("nginx is not installed: apt-get install nginx")
         for path in (self.logs_dir, self.nginx_dir, s.run_dir / "instance"):
             path.mkdir(parents=True, exist_ok=True)
         if not (self.certs_dir / "server.crt").exists():
