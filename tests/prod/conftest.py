@@ -89,7 +89,7 @@ def production(tmp_path_factory):
     topology = Topology(Settings(
         run_dir=base / "run", database_url=f"{PG_SERVER}/aspsp_prod_{uuid.uuid4().hex[:10]}",
         redis_url=redis_url, https_port=0, http_port=0, health_port=0, web_port=0,
-        web_workers=2, web_threads=4, worker_concurrency=2,
+        web_workers=2, web_threads=4, worker_concurrency=2, ready_timeout=300,  # a busy CI
         seed_args=("--customers", "0", "--business", "0", "--months", "1")))
     app = None
     try:
