@@ -106,7 +106,27 @@ class TopologyError(RuntimeError):
 
 # --- helpers ----------------------------------------------------------------------------------
 
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on, below the kernel's ephemeral range: the processes bind it
+    a minute later (after the migration), and a port of that range could meanwhile become the
+    local end of any outgoing connection on the machine."""
+    import random
+    low = _ephemeral_low()
+    for _ in range(200):
+        port = random.randrange(max(1024, low - 12000), low)
+        with socket.socket() as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
