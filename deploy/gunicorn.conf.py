@@ -29,8 +29,9 @@ logger_class = "aspsp.logs.GunicornLogger"
 # prometheus-client keeps each one's values in files in PROMETHEUS_MULTIPROC_DIR and a scrape
 # of any worker sums them. Set here, before any worker imports the app; a Celery worker on
 # this host started with the same directory adds its figures (webhook deliveries) to them.
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR",
-                      os.path.join(os.environ.get("TMPDIR", "/tmp"), "aspsp-prometheus"))
+# The default is per port: two deployments on one host never add up each other's figures.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", os.path.join(
+    os.environ.get("TMPDIR", "/tmp"), f"aspsp-prometheus-{bind.rsplit(':', 1)[-1]}"))
 
 
 def on_starting(server):
