@@ -95,16 +95,18 @@ def _build_bank(url: str, instance: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def bank(tmp_path_factory):
+    for tool in ("pg_dump", "pg_restore"):
+        if not Path(PG_BIN, tool).exists():
+            service_missing(f"{PG_BIN}/{tool}", FileNotFoundError(tool))
     try:
         url = create_pg_database("aspsp_drill")
     except Exception as error:        # OperationalError when the server is down
         service_missing("PostgreSQL at 127.0.0.1:5432", error)
-    for tool in ("pg_dump", "pg_restore"):
-        if not Path(PG_BIN, tool).exists():
-            service_missing(f"{PG_BIN}/{tool}", FileNotFoundError(tool))
-    built = _build_bank(url, tmp_path_factory.mktemp("drill"))
-    yield url, built
-    drop_pg_database(url)
+    try:
+        built = _build_bank(url, tmp_path_factory.mktemp("drill"))
+        yield url, built
+    finally:
+        drop_pg_database(url)
 
 
 @pytest.fixture
