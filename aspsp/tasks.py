@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from celery import Celery, Task, signals
 from flask import Flask
+from kombu.transport import redis as kombu_redis
 
 from . import logs
 
@@ -23,6 +24,26 @@ def _transport_options(config) -> dict:
         return {}
     return {"visibility_timeout": config["CELERY_VISIBILITY_TIMEOUT"],
             "unacked_restore_interval": 10, "unacked_restore_throttle": 1}
+
+
+class _RedisChannel(kombu_redis.Channel):
+    """kombu's Redis channel, except that it gives up restoring its unacknowledged messages
+    when its connection has already been torn down. A worker whose broker goes away (a Redis
+    restart) with a task in hand closes its connection twice (Celery 5.7's
+    on_connection_error_after_connected: collect(), then close()); the second close tried to
+    restore the unacked messages through a connection whose client was gone, raised
+    AttributeError, and the worker died ("Unrecoverable error"): no more tasks until someone
+    restarted it (tests/prod/test_faults.py). Those messages stay in Redis's unacked set and
+    come back after CELERY_VISIBILITY_TIMEOUT, like those of a worker that was killed."""
+
+    @property
+    def do_restore(self) -> bool:
+        transport = self.connection
+        return transport is not None and getattr(transport, "client", None) is not None
+
+
+class RedisTransport(kombu_redis.Transport):
+    Channel = _RedisChannel
 
 
 # The message header that carries the interaction id of the request that sent a task.
@@ -71,6 +92,10 @@ def celery_init_app(app: Flask) -> Celery:
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
         broker_transport_options=_transport_options(config),
+        # A plain Redis broker through RedisTransport: a worker survives the broker's restart
+        # (rediss:// keeps kombu's own: its scheme is what turns TLS on).
+        broker_transport=("aspsp.tasks:RedisTransport"
+                          if config["CELERY_BROKER_URL"].startswith("redis://") else None),
         timezone="UTC",
         beat_schedule={
             "settle-stuck-payments": {
