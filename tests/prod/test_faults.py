@@ -13,18 +13,19 @@ so that a restart or a kill here is real and touches no other test's server.
    failed ones retried by the TPP with the same idempotency key) is completed exactly once,
    the ledger reconciles.
 3. A TPP's webhook receiver down for over a minute while events are raised for it: once it is
-   back, every event arrives, none twice, within the retry schedule (its first delay shrunk
-   through EVENT_RETRY_FIRST_DELAY_SECONDS).
+   back, every event arrives, none twice, by the time the retry schedule set for it (its
+   first delay shrunk through EVENT_RETRY_FIRST_DELAY_SECONDS; each retry doubles).
 
-One topology serves the module (a start costs about a minute); each test leaves it healthy,
-which the next one's first requests check. The module has an xdist group of its own so that
-`make test --dist loadgroup` runs it beside the journeys (tests/prod/test_journeys.py), not
-after them.
+One topology serves tests 1 and 2 (a start costs about a minute); each test leaves it healthy
+(every process up, ready through nginx, the ledger reconciled). Test 3 mostly waits, so it has
+a topology and an xdist group of its own: `make test` (--dist loadgroup) runs the two groups,
+and the journeys' "prod" group, on different pytest workers at the same time.
 """
 from __future__ import annotations
 
 import time
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pyotp
@@ -40,7 +41,8 @@ from tests.prod.load import (AISP, ALICE, PISP, COMPLETED, AisLoad, WebhookRecei
                              payment_tpp, submit, submit_until_created, wait_settled)
 from tests.prod.mtls_tpp import MtlsTpp, field_values
 
-GROUP = pytest.mark.xdist_group("prod-faults")   # closest to the test: wins over "prod"
+GROUP = pytest.mark.xdist_group("prod-faults")   # on the test: tests/prod/conftest.py keeps it
+EVENTS_GROUP = pytest.mark.xdist_group("prod-faults-events")
 
 VISIBILITY_TIMEOUT = 8          # seconds: a dead worker's task comes back after this
 EVENT_FIRST_DELAY = 2           # seconds: the first event retry (then 4, 8, 16, 32, 64 ...)
@@ -52,6 +54,17 @@ RECOVERY_BOUND = 60             # seconds after a server is back by which reques
 @pytest.fixture(scope="module")
 def faulty(tmp_path_factory):
     """The topology on servers of its own; the pause file of settlements (absent: no pause)."""
+    yield from faulty_platform(tmp_path_factory, "faults")
+
+
+@pytest.fixture(scope="module")
+def events_platform(tmp_path_factory):
+    """Another one for the webhook test, which mostly waits: in an xdist group of its own, it
+    runs beside the other fault tests instead of after them."""
+    yield from faulty_platform(tmp_path_factory, "faults-events")
+
+
+def faulty_platform(tmp_path_factory, label: str):
     from aspsp import create_app
 
     if not nginx_binary():
@@ -61,7 +74,7 @@ def faulty(tmp_path_factory):
         postgres_bin_dir()
     except TopologyError as error:
         service_missing("PostgreSQL server binaries", error)
-    base = tmp_path_factory.mktemp("faults")
+    base = tmp_path_factory.mktemp(label)
     pg = PrivatePostgres()
     redis = PrivateRedis(base / "redis")
     pause = base / "settlement-pause"
@@ -73,7 +86,7 @@ def faulty(tmp_path_factory):
         redis.stop()
         service_missing("a private PostgreSQL and redis-server", error)
     topology = Topology(Settings(
-        run_dir=base / "run", database_url=pg.database_url("aspsp_faults"),
+        run_dir=base / "run", database_url=pg.database_url("aspsp_" + label.replace("-", "_")),
         redis_url=redis.url(0), https_port=0, http_port=0, health_port=0, web_port=0,
         web_workers=2, web_threads=4, worker_concurrency=2,
         seed_args=("--customers", "0", "--business", "0", "--months", "1"),
@@ -285,3 +298,93 @@ def test_postgresql_restarted_under_load(faulty):
 @GROUP
 def test_redis_restarted_under_load(faulty):
     outage_under_load(faulty, faulty.redis.stop, faulty.redis.start, down_for=8, label="REDIS")
+
+
+# --- 3. a webhook receiver down for over a minute ------------------------------------------------
+EVENT_SUBSCRIPTIONS = "/open-banking/v3.1/event-subscriptions"
+RESOURCE_UPDATE = "urn:uk:org:openbanking:events:resource-update"
+
+
+def events_of(database_url: str, client_id: str) -> list[dict]:
+    """The client's events as the bank keeps them, with their failed pushes."""
+    import psycopg2
+    from sqlalchemy.engine import make_url
+    url = make_url(database_url)
+    with psycopg2.connect(host=url.host, port=url.port, user=url.username,
+                          dbname=url.database, connect_timeout=5) as connection:
+        with connection.cursor() as cursor:
+            cursor.execute("""
+                SELECT e.jti, e.status, e.attempts, e.created_at, e.next_attempt_at,
+                       e.settled_at,
+                       (SELECT count(*) FROM event_delivery_attempts a
+                         WHERE a.event_pk = e.id AND a.http_status IS NULL)
+                  FROM event_notifications e JOIN oauth_clients c ON c.id = e.client_pk
+                 WHERE c.client_id = %s ORDER BY e.id""", (client_id,))
+            return [dict(zip(("jti", "status", "attempts", "created_at", "next_attempt_at",
+                              "settled_at", "refused_pushes"), row))
+                    for row in cursor.fetchall()]
+
+
+@EVENTS_GROUP
+def test_a_webhook_receiver_down_for_over_a_minute_gets_every_event_once(events_platform,
+                                                                          tmp_path):
+    faulty = events_platform
+    receiver = WebhookReceiver(tmp_path)
+    receiver.start()
+    try:
+        tpp, cc = faulty.payer()
+        subscribed = tpp.call("POST", EVENT_SUBSCRIPTIONS, cc, sign=True, body={"Data": {
+            "CallbackUrl": receiver.callback_url, "Version": "3.1",
+            "EventTypes": [RESOURCE_UPDATE]}})
+        assert subscribed.status_code == 201, subscribed.text
+        payments = [authorised_payment(tpp, cc, f"2.{10 + i}", f"HOOK-{i}-{uuid.uuid4().hex[:6]}")
+                    for i in range(4)]
+
+        # While it is up, a payment's events arrive: the receiver and the subscription work.
+        submit_until_created(tpp, payments[0])
+        assert wait_settled(tpp, cc, [payments[0].payment_id], within=60) == {
+            payments[0].payment_id: COMPLETED}
+        wait_for(lambda: len(receiver.received()) >= 1 and {
+            e["status"] for e in events_of(faulty.database_url, tpp.client_id)} == {"Delivered"},
+            "the first payment's events to arrive", 60, poll=0.5)
+        delivered_before = set(receiver.received())
+
+        receiver.stop()
+        down_at = time.monotonic()
+        assert not receiver.listening()
+        # Events raised while it refuses connections: three payments settled over the minute.
+        for i, payment in enumerate(payments[1:]):
+            time.sleep(max(0.0, down_at + 20 * i - time.monotonic()))
+            submit_until_created(tpp, payment)
+        statuses = wait_settled(tpp, cc, [p.payment_id for p in payments], within=60)
+        assert set(statuses.values()) == {COMPLETED}, statuses
+        time.sleep(max(0.0, down_at + RECEIVER_DOWN - time.monotonic()))
+        raised = [e for e in events_of(faulty.database_url, tpp.client_id)
+                  if e["jti"] not in delivered_before]
+        assert len(raised) >= len(payments) - 1, raised     # one event a payment at least
+        # Pushed and refused, again and again, and not given up on.
+        assert all(e["status"] == "Pending" and e["refused_pushes"] >= 2 for e in raised), raised
+        assert not set(receiver.received()) - delivered_before
+        # The retry schedule's promise: each event is tried again at its next_attempt_at.
+        promised = max(e["next_attempt_at"] for e in raised)
+        promised = promised if promised.tzinfo else promised.replace(tzinfo=timezone.utc)
+
+        receiver.start()                               # back, on the same port
+        slack = 20      # the beat's 15 s sweep of due events, and a push's own time
+        deadline = time.monotonic() + max(
+            0.0, (promised - datetime.now(timezone.utc)).total_seconds()) + slack
+        expected = delivered_before | {e["jti"] for e in raised}
+
+        def all_arrived() -> bool:
+            return set(receiver.received()) >= expected
+        wait_for(all_arrived, "every event raised while the receiver was down", max(
+            1.0, deadline - time.monotonic()), poll=0.5)
+        time.sleep(3)                              # room for a duplicate to show up, if any
+        received = receiver.received()
+        assert len(received) == len(set(received)), "an event was delivered twice"
+        assert set(received) == expected
+        after = events_of(faulty.database_url, tpp.client_id)
+        assert {e["status"] for e in after} == {"Delivered"}, after
+    finally:
+        receiver.stop()
+    faulty.assert_healthy()
