@@ -18,8 +18,10 @@ so that a restart or a kill here is real and touches no other test's server.
 
 One topology serves tests 1 and 2 (a start costs about a minute); each test leaves it healthy
 (every process up, ready through nginx, the ledger reconciled). Test 3 mostly waits, so it has
-a topology and an xdist group of its own: `make test` (--dist loadgroup) runs the two groups,
-and the journeys' "prod" group, on different pytest workers at the same time.
+a topology of its own, and pytest-xdist may run it beside the others. A pytest worker that runs
+some of tests 1 and 2 starts their topology itself (nothing is shared between workers, so a
+split costs a minute, never correctness); the xdist_group marks say what belongs together for
+an xdist whose --dist loadgroup honours them (pytest 9.2 with xdist 3.8 does not: Makefile).
 """
 from __future__ import annotations
 
@@ -59,7 +61,7 @@ def faulty(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def events_platform(tmp_path_factory):
-    """Another one for the webhook test, which mostly waits: in an xdist group of its own, it
+    """Another one for the webhook test, which mostly waits: on a pytest worker of its own it
     runs beside the other fault tests instead of after them."""
     yield from faulty_platform(tmp_path_factory, "faults-events")
 
