@@ -55,7 +55,8 @@ AGENT = st.fixed_dictionaries({}, optional={
 COUNTERPARTY = st.one_of(
     st.none(), st.just([]), st.text(max_size=3),
     st.fixed_dictionaries({}, optional={
-        "CreditorAccount": st.one_of(ACCOUNT, JSON_VALUE), "CreditorName": st.one_of(TEXT, JSON_VALUE),
+        "CreditorAccount": st.one_of(ACCOUNT, JSON_VALUE),
+        "CreditorName": st.one_of(TEXT, JSON_VALUE),
         "CreditorAgent": st.one_of(AGENT, JSON_VALUE), "DebtorAgent": st.one_of(AGENT, JSON_VALUE),
         "DebtorAccount": st.one_of(ACCOUNT, JSON_VALUE)}))
 CARD = st.one_of(
