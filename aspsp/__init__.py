@@ -35,6 +35,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # JSON lines with the interaction id, secrets masked (SECRET_KEY and the KEK among them)
     logs.configure_logging(settings["LOG_LEVEL"], secrets=(settings["SECRET_KEY"],
                                                            settings["KEY_ENCRYPTION_KEY"]))
+    logs.register_secret(settings.get("METRICS_TOKEN"))   # Prometheus's bearer token
     logs.init_app(app)
 
     # Production (SANDBOX_ENABLED off) refuses to start without KEY_ENCRYPTION_KEY or REDIS_URL.

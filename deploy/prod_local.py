@@ -621,6 +621,9 @@ class Topology:
             "SANDBOX_ENABLED": "true" if s.sandbox else "false",
             "TRUSTED_PROXIES": s.proxy_address,
             "CLIENT_CERT_HEADER": "X-SSL-Client-Cert",
+            # gunicorn's workers and the Celery worker share one directory, so a scrape of
+            # /metrics sums the worker's webhook figures with the web's (aspsp/metrics.py)
+            "PROMETHEUS_MULTIPROC_DIR": str(s.run_dir / "prometheus"),
         }
         config.update(s.env)
         return config
@@ -715,7 +718,8 @@ class Topology:
         s = self.settings
         if not self.nginx:
             raise TopologyError("nginx is not installed: apt-get install nginx")
-        for path in (self.logs_dir, self.nginx_dir, s.run_dir / "instance"):
+        for path in (self.logs_dir, self.nginx_dir, s.run_dir / "instance",
+                     s.run_dir / "prometheus"):
             path.mkdir(parents=True, exist_ok=True)
         if not (self.certs_dir / "server.crt").exists():
             done = subprocess.run(["bash", str(DEV_CERTS), str(self.certs_dir)],

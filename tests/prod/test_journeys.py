@@ -252,3 +252,33 @@ def test_a_certificate_of_a_ca_nginx_does_not_trust_is_refused_at_tls(production
     assert response.status_code == 400
     assert "SSL certificate error" in response.text
     assert "access_token" not in response.text
+
+
+def _ais_4xx(scrape: str) -> float:
+    """aspsp_http_requests_total of AIS GETs answered 4xx, summed over gunicorn's workers."""
+    from prometheus_client.parser import text_string_to_metric_families
+    return sum(sample.value for family in text_string_to_metric_families(scrape)
+               for sample in family.samples
+               if sample.name == "aspsp_http_requests_total"
+               and sample.labels == {"family": "ais", "method": "GET", "status": "4xx"})
+
+
+def test_metrics_are_scraped_from_the_web_tier_and_never_served_through_nginx(production):
+    topology = production.topology
+    outside = requests.get(production.issuer + "/metrics", verify=production.server_ca,
+                           timeout=30)
+    assert outside.status_code == 404
+    assert "aspsp_http_requests_total" not in outside.text
+
+    before = requests.get(topology.web_url + "/metrics", timeout=30)
+    assert before.status_code == 200, before.text
+    # Calls without a token through nginx: each is refused, each is counted once whichever
+    # gunicorn worker answered it (multiprocess mode sums the workers' files).
+    for _ in range(6):
+        refused = requests.get(production.issuer + f"{AISP}/accounts",
+                               verify=production.server_ca, timeout=30)
+        assert refused.status_code == 401
+    after = requests.get(topology.web_url + "/metrics", timeout=30)
+    assert _ais_4xx(after.text) - _ais_4xx(before.text) == 6
+    # The web workers and the Celery worker write their figures beside each other.
+    assert any((topology.settings.run_dir / "prometheus").glob("*.db"))
