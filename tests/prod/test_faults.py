@@ -96,7 +96,11 @@ def faulty_platform(tmp_path_factory, label: str):
              "SANDBOX_SETTLEMENT_PAUSE_FILE": str(pause),
              "EVENT_RETRY_FIRST_DELAY_SECONDS": str(EVENT_FIRST_DELAY),
              "EVENT_RETRY_WINDOW_SECONDS": "900",
-             "EVENT_DELIVERY_TIMEOUT_SECONDS": "5"}))
+             "EVENT_DELIVERY_TIMEOUT_SECONDS": "5",
+             # Alice approves a consent a second from 127.0.0.1 here: not what the login
+             # limits (2 password posts a second overall) are about.
+             "LOGIN_RATE_LIMIT_PER_ADDRESS": "600 per minute",
+             "LOGIN_RATE_LIMIT_GLOBAL": "50 per second"}))
     app = None
     try:
         topology.start()
