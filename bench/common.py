@@ -21,6 +21,16 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from aspsp.config import normalise_database_url  # noqa: E402
 
 DEFAULT_SERVER = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
+
+# A benchmark drives one client far past any tier's limits (aspsp/ratelimit): every server it
+# starts (they inherit this environment) and every app it makes in-process still runs the
+# limit check on every call, against a premium tier this high, so that what is measured is the
+# work of a call with its check, never a 429. Set these variables to measure a real tier.
+UNTHROTTLED = "1000000 per second"
+os.environ.setdefault("RATELIMIT_DEFAULT_TIER", "premium")
+os.environ.setdefault("RATELIMIT_TIER_PREMIUM", "; ".join(
+    f"{family}: {UNTHROTTLED}" for family in ("ais", "pis", "cof", "vrp", "events", "oauth")))
+os.environ.setdefault("RATELIMIT_OAUTH_PER_ADDRESS", UNTHROTTLED)
 RESULTS = ROOT / "bench" / "results"
 
 

@@ -38,7 +38,7 @@ def set_command(client_id: str, tier: str | None, burst: int | None, reset: bool
     p = platform.current()
     try:
         with p.uow() as uow:
-            limits = set_client_limits(uow, current(), client_id,
+            limits = set_client_limits(uow, current(), client_id, now=p.clock.now(),
                                        tier=Tier(tier) if tier else None, burst=burst,
                                        reset=reset)
     except RateLimitError as error:

@@ -3,9 +3,11 @@ read-only view the developer portal shows. Each use case owns its unit of work."
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select, update
 
+from .. import audit
 from ..db import UnitOfWork
 from ..oauth.models import OAuthClient
 from . import RateLimits
@@ -46,10 +48,11 @@ def _limits(rate_limits: RateLimits, row) -> ClientLimits:
 
 
 def set_client_limits(uow: UnitOfWork, rate_limits: RateLimits, client_id: str, *,
-                      tier: Tier | None = None, burst: int | None = None,
+                      now: datetime, tier: Tier | None = None, burst: int | None = None,
                       reset: bool = False) -> ClientLimits:
     """Set a client's tier and/or burst (`reset`: back to the default tier and no burst).
-    One UPDATE of its row: every process sees it on the client's next call."""
+    One UPDATE of its row: every process sees it on the client's next call. The change is
+    an administrative event of the audit trail, written in the same transaction."""
     if burst is not None and not 0 <= burst <= MAX_BURST:
         raise RateLimitError(f"the burst must be between 0 and {MAX_BURST}")
     row = _live_client(uow, client_id)
@@ -63,6 +66,11 @@ def set_client_limits(uow: UnitOfWork, rate_limits: RateLimits, client_id: str, 
         # client's cached keys in every process, which a tier change has no reason to do.
         uow.session.execute(update(OAuthClient).where(OAuthClient.id == row.id)
                             .values(**values))
+        audit.record(uow, "admin.rate_limits_set", audit.Actor.operator(), now=now,
+                     subject=row.client_id,
+                     facts={"tier": values.get("rate_limit_tier", row.rate_limit_tier),
+                            "burst": values.get("rate_limit_burst", row.rate_limit_burst),
+                            "reset": reset})
         uow.commit()
         uow.session.refresh(row)
     return _limits(rate_limits, row)

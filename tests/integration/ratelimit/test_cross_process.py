@@ -4,9 +4,13 @@ to and one Redis. Calls through either count against one budget, and a tier the 
 changes through one process holds from the next call through the other."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from limits.storage import MemoryStorage, RedisStorage
+from sqlalchemy import select
 
+from aspsp.audit.models import AuditRecord
 from aspsp.cli import upgrade
 from aspsp.clock import Clock
 from tests.conftest import NOW, create_pg_database, drop_pg_database
@@ -74,6 +78,16 @@ def test_a_tier_changed_through_one_process_holds_from_the_next_call_through_the
     refused(tpp.call("pis", b))
     shown = b.test_cli_runner().invoke(args=["ratelimit", "show", tpp.client_id]).output
     assert "tier: premium\n" in shown and "burst: 1" in shown
+
+    # The operator's change is on the audit trail, and the chain still verifies.
+    with a.app_context(), a.extensions["aspsp"].uow() as uow:
+        changes = uow.session.execute(select(
+            AuditRecord.actor_type, AuditRecord.subject, AuditRecord.facts).where(
+            AuditRecord.event_type == "admin.rate_limits_set")).all()
+    assert [(actor, subject, json.loads(facts)) for actor, subject, facts in changes] == [
+        ("operator", tpp.client_id, {"tier": "premium", "burst": 1, "reset": False})]
+    verified = b.test_cli_runner().invoke(args=["audit", "verify"])
+    assert verified.exit_code == 0, verified.output
 
 
 def test_the_embedded_mode_counts_in_process(tmp_path, clock):
