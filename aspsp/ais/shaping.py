@@ -298,8 +298,8 @@ def _plan(detail: bool, pan: bool) -> Callable[[Any, str], dict]:
             if (value := agent(counterparty.get("CreditorAgent"))) is not None:
                 payload["CreditorAgent"] = value
             creditor = account_of(counterparty.get("CreditorAccount"))
-            if creditor is None and counterparty.get("CreditorName"):
-                creditor = {"Name": text(counterparty["CreditorName"], 350)}
+            if creditor is None and (name := text(counterparty.get("CreditorName"), 350)):
+                creditor = {"Name": name}      # a blank name is no name: no null Name
             if creditor is not None:
                 payload["CreditorAccount"] = creditor
             if (value := agent(counterparty.get("DebtorAgent"))) is not None:

@@ -96,8 +96,9 @@ def transaction(row, account_id, view):
     if view.transactions_detail:
         counterparty = row.counterparty if isinstance(row.counterparty, dict) else {}
         creditor = cash_account(counterparty.get("CreditorAccount"), view)
-        if creditor is None and counterparty.get("CreditorName"):
-            creditor = {"Name": text(counterparty["CreditorName"], 350)}
+        # The one change since it was the product's: a blank CreditorName gave {"Name": null}.
+        if creditor is None and (name := text(counterparty.get("CreditorName"), 350)):
+            creditor = {"Name": name}
         payload.update({
             "TransactionInformation": text(row.transaction_information, 500),
             "Balance": {"CreditDebitIndicator": indicator(row.balance_after_minor),

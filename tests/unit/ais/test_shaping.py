@@ -67,6 +67,14 @@ def test_no_field_is_ever_null_or_empty():
     assert "MerchantDetails" not in shaped and "TransactionReference" not in shaped
 
 
+@pytest.mark.parametrize("name, shown", [("  ", None), ("", None), (" ACME Ltd ", "ACME Ltd")])
+def test_a_creditor_known_only_by_name_is_shown_only_with_a_name(name, shown):
+    """The OB schema's Name is a non-empty string: a blank one leaves CreditorAccount out."""
+    shaped = shaping.transaction(posting(counterparty={"CreditorName": name}), "a1",
+                                 View(debits=True, transactions_detail=True))
+    assert shaped.get("CreditorAccount") == (shown and {"Name": shown})
+
+
 def test_long_text_is_cut_to_the_obie_length():
     shaped = shaping.transaction(posting(transaction_information="x" * 900), "a1",
                                  View(debits=True, transactions_detail=True))
