@@ -12,7 +12,7 @@ so that a restart or a kill here is real and touches no other test's server.
    same processes answer again, every payment submitted before or during the outage (the
    failed ones retried by the TPP with the same idempotency key) is completed exactly once,
    the ledger reconciles.
-3. A TPP's webhook receiver down for over a minute while events are raised for it: once it is
+3. A TPP's webhook receiver down for over two minutes while events are raised for it: once it is
    back, every event arrives, none twice, by the time the retry schedule set for it (its
    first delay shrunk through EVENT_RETRY_FIRST_DELAY_SECONDS; each retry doubles).
 
@@ -48,7 +48,7 @@ EVENTS_GROUP = pytest.mark.xdist_group("prod-faults-events")
 
 VISIBILITY_TIMEOUT = 8          # seconds: a dead worker's task comes back after this
 EVENT_FIRST_DELAY = 2           # seconds: the first event retry (then 4, 8, 16, 32, 64 ...)
-RECEIVER_DOWN = 65              # seconds the webhook receiver refuses connections (>= 60)
+RECEIVER_DOWN = 125             # seconds the webhook receiver refuses connections: minutes
 ANSWER_BOUND = 35               # seconds: no request waits longer than this, outage or not
 RECOVERY_BOUND = 60             # seconds after a server is back by which requests succeed
 
@@ -306,7 +306,7 @@ def test_redis_restarted_under_load(faulty):
     outage_under_load(faulty, faulty.redis.stop, faulty.redis.start, down_for=8, label="REDIS")
 
 
-# --- 3. a webhook receiver down for over a minute ------------------------------------------------
+# --- 3. a webhook receiver down for minutes ------------------------------------------------------
 EVENT_SUBSCRIPTIONS = "/open-banking/v3.1/event-subscriptions"
 RESOURCE_UPDATE = "urn:uk:org:openbanking:events:resource-update"
 
@@ -332,7 +332,7 @@ def events_of(database_url: str, client_id: str) -> list[dict]:
 
 
 @EVENTS_GROUP
-def test_a_webhook_receiver_down_for_over_a_minute_gets_every_event_once(events_platform,
+def test_a_webhook_receiver_down_for_minutes_gets_every_event_once(events_platform,
                                                                           tmp_path):
     faulty = events_platform
     receiver = WebhookReceiver(tmp_path)
