@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -81,6 +82,23 @@ def drop_pg_database(url: str) -> None:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         admin.dispose()
+
+
+@contextmanager
+def committed_database(kind: str, directory: Path, prefix: str):
+    """A migrated database that several app instances really commit to (the cross-process
+    tests: two processes' worth of the platform on one database): a SQLite file in
+    `directory`, or a new PostgreSQL database, dropped afterwards."""
+    if kind == "sqlite":
+        url = f"sqlite:///{directory / 'shared.sqlite'}"
+        upgrade(url)
+        yield url
+        return
+    url = create_pg_database(prefix)
+    try:
+        yield url
+    finally:
+        drop_pg_database(url)
 
 
 @pytest.fixture(autouse=True)

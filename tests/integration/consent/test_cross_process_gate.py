@@ -18,7 +18,6 @@ from jwcrypto import jwt
 from sqlalchemy import delete, select
 
 from aspsp import create_app
-from aspsp.cli import upgrade
 from aspsp.clock import Clock
 from aspsp.identity.models import PsuUser
 from aspsp.ids import new_id
@@ -28,8 +27,7 @@ from aspsp.oauth.models import OAuthClient
 from consent import services
 from consent.models import Consent
 from tests import factories
-from tests.conftest import (NOW, TEST_ISSUER, UNLIMITED_LOGINS, create_pg_database,
-                            drop_pg_database)
+from tests.conftest import NOW, TEST_ISSUER, UNLIMITED_LOGINS, committed_database
 from tests.oauth_factories import dpop_proof, dpop_token, make_client
 
 AISP = "/open-banking/v3.1/aisp"
@@ -42,16 +40,8 @@ PERMISSIONS = ["ReadAccountsDetail", "ReadBalances", "ReadTransactionsCredits",
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def shared_url(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
-        upgrade(url)
+    with committed_database(request.param, tmp_path, "aspsp_cross_gate") as url:
         yield url
-        return
-    url = create_pg_database("aspsp_cross_gate")
-    try:
-        yield url
-    finally:
-        drop_pg_database(url)
 
 
 @pytest.fixture

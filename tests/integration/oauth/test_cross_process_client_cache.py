@@ -16,14 +16,12 @@ from jwcrypto import jwk, jwt
 from sqlalchemy import select
 
 from aspsp import create_app
-from aspsp.cli import upgrade
 from aspsp.clock import Clock
 from aspsp.oauth import clients
 from aspsp.oauth.models import OAuthClient
 from sandbox.models import SoftwareStatement
 from tests import tpp_factories
-from tests.conftest import (NOW, TEST_ISSUER, UNLIMITED_LOGINS, create_pg_database,
-                            drop_pg_database)
+from tests.conftest import NOW, TEST_ISSUER, UNLIMITED_LOGINS, committed_database
 from tests.oauth_factories import dpop_proof, make_client
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -31,16 +29,8 @@ JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def shared_url(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
-        upgrade(url)
+    with committed_database(request.param, tmp_path, "aspsp_client_cache") as url:
         yield url
-        return
-    url = create_pg_database("aspsp_client_cache")
-    try:
-        yield url
-    finally:
-        drop_pg_database(url)
 
 
 @pytest.fixture

@@ -13,23 +13,15 @@ from sqlalchemy import select
 from aspsp.audit.models import AuditRecord
 from aspsp.cli import upgrade
 from aspsp.clock import Clock
-from tests.conftest import NOW, create_pg_database, drop_pg_database
+from tests.conftest import NOW, committed_database
 
 from .conftest import Tpp, build_app, refused
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def shared_url(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
-        upgrade(url)
+    with committed_database(request.param, tmp_path, "aspsp_rate_limits") as url:
         yield url
-        return
-    url = create_pg_database("aspsp_rate_limits")
-    try:
-        yield url
-    finally:
-        drop_pg_database(url)
 
 
 @pytest.fixture
