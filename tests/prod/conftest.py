@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,10 +72,29 @@ def _check_services(redis_url: str | None) -> None:
             service_missing(f"Redis at {redis_url}", error)
 
 
-@pytest.fixture(scope="session")
-def production(tmp_path_factory):
+@contextmanager
+def running(topology: Topology, base: Path):
+    """The topology started, an app on its settings for the tests' set-up and a directory
+    for the TPPs' certificates; afterwards the topology stopped and the app's request log
+    written and its pool closed, whatever happened."""
     from aspsp import create_app
 
+    app = None
+    try:
+        topology.start()
+        app = create_app(topology.app_config())
+        work_dir = base / "tpp"
+        work_dir.mkdir()
+        yield Production(topology=topology, app=app, work_dir=work_dir)
+    finally:
+        topology.stop()
+        if app is not None:
+            app.extensions["request_log"].flush()
+            app.extensions["aspsp"].db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def production(tmp_path_factory):
     redis_url = os.environ.get("TEST_PROD_REDIS_URL")
     _check_services(redis_url)
     base = tmp_path_factory.mktemp("prod")
@@ -91,18 +111,10 @@ def production(tmp_path_factory):
         redis_url=redis_url, https_port=0, http_port=0, health_port=0, web_port=0,
         web_workers=2, web_threads=4, worker_concurrency=2, ready_timeout=300,  # a busy CI
         seed_args=("--customers", "0", "--business", "0", "--months", "1")))
-    app = None
     try:
-        topology.start()
-        app = create_app(topology.app_config())
-        work_dir = base / "tpp"
-        work_dir.mkdir()
-        yield Production(topology=topology, app=app, work_dir=work_dir)
+        with running(topology, base) as production:
+            yield production
     finally:
-        topology.stop()
-        if app is not None:
-            app.extensions["request_log"].flush()
-            app.extensions["aspsp"].db.engine.dispose()
         topology.drop_database()
         if private_redis is not None:
             private_redis.stop()

@@ -37,7 +37,7 @@ import requests
 from deploy.prod_local import (PrivatePostgres, PrivateRedis, Settings, Topology,
                                TopologyError, nginx_binary, postgres_bin_dir)
 from tests.conftest import service_missing
-from tests.prod.conftest import Production
+from tests.prod.conftest import Production, running
 from tests.prod.load import (AISP, ALICE, PISP, COMPLETED, AisLoad, WebhookReceiver,
                              assert_paid_exactly_once, authorised_payment, ob_error_codes,
                              payment_tpp, submit, submit_until_created, wait_settled)
@@ -67,8 +67,6 @@ def events_platform(tmp_path_factory):
 
 
 def faulty_platform(tmp_path_factory, label: str):
-    from aspsp import create_app
-
     if not nginx_binary():
         service_missing("nginx (Debian's nginx package; .ci/run installs it)",
                         FileNotFoundError("no nginx on PATH or in /usr/sbin"))
@@ -101,19 +99,10 @@ def faulty_platform(tmp_path_factory, label: str):
              # limits (2 password posts a second overall) are about.
              "LOGIN_RATE_LIMIT_PER_ADDRESS": "600 per minute",
              "LOGIN_RATE_LIMIT_GLOBAL": "50 per second"}))
-    app = None
     try:
-        topology.start()
-        app = create_app(topology.app_config())
-        work_dir = base / "tpp"
-        work_dir.mkdir()
-        yield Faulty(Production(topology=topology, app=app, work_dir=work_dir), pg, redis,
-                     pause, base)
+        with running(topology, base) as production:
+            yield Faulty(production, pg, redis, pause, base)
     finally:
-        topology.stop()
-        if app is not None:
-            app.extensions["request_log"].flush()
-            app.extensions["aspsp"].db.engine.dispose()
         redis.stop()
         pg.cleanup()
 
