@@ -37,12 +37,19 @@ NOW = datetime(2026, 6, 15, 12, 0, tzinfo=timezone.utc)
 # The issuer of test apps: the Flask test client sends requests to http://localhost, and the
 # platform checks DPoP htu and JWT audiences against ISSUER + path.
 TEST_ISSUER = "http://localhost"
-# The login rate limits count real seconds (the limits library), not the test clock: a test that
+# The rate limits count real seconds (the limits library), not the test clock: a test that
 # posts five wrong passwords in a row to check the lockout must not meet the limit of two
-# password posts a second meanwhile. tests/integration/psu_web/test_login_rate_limits.py
-# tests the limits, with apps of its own.
-UNLIMITED_LOGINS = {"LOGIN_RATE_LIMIT_PER_ADDRESS": "100000 per second",
-                    "LOGIN_RATE_LIMIT_GLOBAL": "100000 per second"}
+# password posts a second meanwhile, nor a test that pages through a long history both ways
+# meet the 50 AIS calls a second of the standard tier on a fast machine. Test apps take these;
+# tests/integration/ratelimit and tests/integration/psu_web/test_login_rate_limits.py test the
+# limits themselves, with apps of their own.
+_UNLIMITED_TIER = "; ".join(f"{family}: 1000000 per second"
+                            for family in ("ais", "pis", "cof", "vrp", "events", "oauth"))
+UNLIMITED_RATES = {"LOGIN_RATE_LIMIT_PER_ADDRESS": "100000 per second",
+                   "LOGIN_RATE_LIMIT_GLOBAL": "100000 per second",
+                   "RATELIMIT_OAUTH_PER_ADDRESS": "1000000 per second",
+                   **{f"RATELIMIT_TIER_{tier}": _UNLIMITED_TIER
+                      for tier in ("SANDBOX", "STANDARD", "PREMIUM")}}
 # One key-encryption key for the whole run, as every process of one deployment shares one: the
 # migrated databases (their signing keys are made at `upgrade`) and every test app open the
 # same sealed secrets.
@@ -168,7 +175,7 @@ def app(database, clock, tmp_path):
     return create_app({"DATABASE_URL": database.url, "DATABASE": database, "CLOCK": clock,
                        "CELERY_ALWAYS_EAGER": True, "INSTANCE_PATH": str(tmp_path),
                        "SECRET_KEY": "test-secret", "TESTING": True, "ISSUER": TEST_ISSUER,
-                       **UNLIMITED_LOGINS})
+                       **UNLIMITED_RATES})
 
 
 @pytest.fixture

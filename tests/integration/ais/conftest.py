@@ -195,8 +195,8 @@ def app(database, clock, tmp_path):
     """The root conftest's app, with pages of 25 transactions (the smallest OBIE allows) so
     that a few months of history make several pages."""
     from aspsp import create_app
-    from tests.conftest import TEST_ISSUER
+    from tests.conftest import TEST_ISSUER, UNLIMITED_RATES
     return create_app({"DATABASE_URL": database.url, "DATABASE": database, "CLOCK": clock,
                        "CELERY_ALWAYS_EAGER": True, "INSTANCE_PATH": str(tmp_path),
                        "SECRET_KEY": "test-secret", "TESTING": True, "AIS_PAGE_SIZE": 25,
-                       "ISSUER": TEST_ISSUER})
+                       "ISSUER": TEST_ISSUER, **UNLIMITED_RATES})

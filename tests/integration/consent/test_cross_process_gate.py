@@ -27,7 +27,7 @@ from aspsp.oauth.models import OAuthClient
 from consent import services
 from consent.models import Consent
 from tests import factories
-from tests.conftest import NOW, TEST_ISSUER, UNLIMITED_LOGINS, committed_database
+from tests.conftest import NOW, TEST_ISSUER, UNLIMITED_RATES, committed_database
 from tests.oauth_factories import dpop_proof, dpop_token, make_client
 
 AISP = "/open-banking/v3.1/aisp"
@@ -61,7 +61,7 @@ def apps(shared_url, redis_url, tmp_path, clock):
             "DATABASE_URL": shared_url, "REDIS_URL": redis_url, "CLOCK": clock,
             "CELERY_ALWAYS_EAGER": True, "INSTANCE_PATH": str(instance),
             "SECRET_KEY": "test-secret", "TESTING": True, "ISSUER": TEST_ISSUER,
-            **UNLIMITED_LOGINS}))
+            **UNLIMITED_RATES}))
     yield built
     for app in built:
         app.extensions["aspsp"].db.engine.dispose()

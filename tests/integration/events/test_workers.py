@@ -36,8 +36,8 @@ from aspsp.clock import Clock
 from aspsp.db import Database
 from aspsp.events.domain import EventStatus
 from aspsp.events.models import DeliveryAttempt, EventNotification
-from tests.conftest import (REDIS_URL, TEST_ISSUER, create_pg_database, drop_pg_database,
-                            service_missing)
+from tests.conftest import (REDIS_URL, TEST_ISSUER, UNLIMITED_RATES, create_pg_database,
+                            drop_pg_database, service_missing)
 from tests.integration.events.test_delivery import verified_claims
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -169,6 +169,7 @@ def app(own_database_url, broker, clock, tmp_path):
                        "CLOCK": clock, "CELERY_ALWAYS_EAGER": False,
                        "CELERY_BROKER_URL": broker, "INSTANCE_PATH": str(tmp_path),
                        "SECRET_KEY": "test-secret", "TESTING": True, "ISSUER": TEST_ISSUER,
+                       **UNLIMITED_RATES,
                        "REDIS_URL": None,
                        **{k: int(v) for k, v in WORKER_SETTINGS.items()}})
 

@@ -6,7 +6,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from aspsp import create_app
-from tests.conftest import TEST_ISSUER, UNLIMITED_LOGINS
+from tests.conftest import TEST_ISSUER, UNLIMITED_RATES
 from tests.integration.consent.conftest import (  # noqa: F401  (fixtures used here)
     aisp, customer, decide, make_customer, make_tpp)
 from tests.integration.events.conftest import (  # noqa: F401
@@ -22,7 +22,7 @@ def app(database, clock, tmp_path):
     return create_app({"DATABASE_URL": database.url, "DATABASE": database, "CLOCK": clock,
                        "CELERY_ALWAYS_EAGER": True, "INSTANCE_PATH": str(tmp_path),
                        "SECRET_KEY": "test-secret", "TESTING": True, "ISSUER": TEST_ISSUER,
-                       "METRICS_CACHE_SECONDS": 0, **UNLIMITED_LOGINS})
+                       "METRICS_CACHE_SECONDS": 0, **UNLIMITED_RATES})
 
 
 class Samples:

@@ -21,7 +21,7 @@ from aspsp.oauth import clients
 from aspsp.oauth.models import OAuthClient
 from sandbox.models import SoftwareStatement
 from tests import tpp_factories
-from tests.conftest import NOW, TEST_ISSUER, UNLIMITED_LOGINS, committed_database
+from tests.conftest import NOW, TEST_ISSUER, UNLIMITED_RATES, committed_database
 from tests.oauth_factories import dpop_proof, make_client
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -45,7 +45,7 @@ def apps(shared_url, redis_url, tmp_path):
             "DATABASE_URL": shared_url, "REDIS_URL": redis_url, "CLOCK": clock,
             "CELERY_ALWAYS_EAGER": True, "INSTANCE_PATH": str(instance),
             "SECRET_KEY": "test-secret", "TESTING": True, "ISSUER": TEST_ISSUER,
-            **UNLIMITED_LOGINS}))
+            **UNLIMITED_RATES}))
     yield built
     for app in built:
         app.extensions["aspsp"].db.engine.dispose()

@@ -20,7 +20,7 @@ from aspsp.oauth.keys import generate_jwk, public_jwk
 from aspsp.oauth.models import OAuthClient
 from consent import gate, services
 from consent.models import Consent
-from tests.conftest import TEST_ISSUER, UNLIMITED_LOGINS
+from tests.conftest import TEST_ISSUER, UNLIMITED_RATES
 from tests.oauth_factories import TestClient, dpop_proof, dpop_token, make_client
 
 PREFIX = "/open-banking/v3.1/conventions-test"
@@ -104,7 +104,7 @@ def conventions_blueprint() -> obapi.Blueprint:
 def build_app(database_config: dict, clock, tmp_path):
     app = create_app({**database_config, "CLOCK": clock, "CELERY_ALWAYS_EAGER": True,
                       "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "test-secret",
-                      "TESTING": True, "ISSUER": TEST_ISSUER, **UNLIMITED_LOGINS})
+                      "TESTING": True, "ISSUER": TEST_ISSUER, **UNLIMITED_RATES})
     obapi.register_blueprint(app, conventions_blueprint())
     return app
 

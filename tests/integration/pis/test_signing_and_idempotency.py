@@ -18,7 +18,8 @@ from aspsp.db import Database, make_engine
 from aspsp.ledger.models import Payment
 from aspsp.pis.models import PaymentOrder
 from consent.models import Consent
-from tests.conftest import TEST_ISSUER, create_pg_database, drop_pg_database, service_missing
+from tests.conftest import (TEST_ISSUER, UNLIMITED_RATES, create_pg_database, drop_pg_database,
+                            service_missing)
 from tests.integration.pis.conftest import (CONSENTS, PAYMENTS, TAN, codes,
                                             domestic_consent_body, idem, payment_body)
 
@@ -152,7 +153,8 @@ def race_app(own_database, clock, tmp_path):
     return create_app({"DATABASE_URL": own_database.url, "DATABASE": own_database,
                        "CLOCK": clock, "CELERY_ALWAYS_EAGER": True,
                        "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "test-secret",
-                       "TESTING": True, "ISSUER": TEST_ISSUER, "REDIS_URL": None})
+                       "TESTING": True, "ISSUER": TEST_ISSUER, "REDIS_URL": None,
+                       **UNLIMITED_RATES})
 
 
 @pytest.fixture

@@ -27,7 +27,8 @@ from aspsp.ledger.models import JournalEntry, Payment
 from aspsp.ledger.money import Money
 from aspsp.ledger.scheme import SimulatedSchemeRecord
 from aspsp.pis.models import PaymentOrder
-from tests.conftest import TEST_ISSUER, create_pg_database, drop_pg_database, service_missing
+from tests.conftest import (TEST_ISSUER, UNLIMITED_RATES, create_pg_database, drop_pg_database,
+                            service_missing)
 from tests.integration.pis.conftest import domestic_consent_body
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -59,6 +60,7 @@ def app(own_database_url, broker, clock, tmp_path):
                        "CLOCK": clock, "CELERY_ALWAYS_EAGER": False,
                        "CELERY_BROKER_URL": broker, "INSTANCE_PATH": str(tmp_path),
                        "SECRET_KEY": "test-secret", "TESTING": True, "ISSUER": TEST_ISSUER,
+                       **UNLIMITED_RATES,
                        "REDIS_URL": None})
 
 

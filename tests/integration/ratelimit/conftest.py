@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from aspsp import create_app
 from consent import services
-from tests.conftest import TEST_ISSUER, UNLIMITED_LOGINS
+from tests.conftest import TEST_ISSUER, UNLIMITED_RATES
 from tests.oauth_factories import dpop_proof, dpop_token, make_client
 
 FAMILIES = ("ais", "pis", "cof", "vrp", "events", "oauth")
@@ -43,7 +43,7 @@ FAMILY_CALLS = {
 
 def build_app(config: dict, **more):
     return create_app({**config, "CELERY_ALWAYS_EAGER": True, "SECRET_KEY": "test-secret",
-                       "TESTING": True, "ISSUER": TEST_ISSUER, **UNLIMITED_LOGINS,
+                       "TESTING": True, "ISSUER": TEST_ISSUER, **UNLIMITED_RATES,
                        **SMALL_TIERS, **more})
 
 

@@ -17,7 +17,8 @@ from aspsp.db import Database, make_engine
 from aspsp.ledger import services as ledger
 from aspsp.ledger.money import Money
 from aspsp.vrp.models import DomesticVrp
-from tests.conftest import TEST_ISSUER, create_pg_database, drop_pg_database, service_missing
+from tests.conftest import (TEST_ISSUER, UNLIMITED_RATES, create_pg_database, drop_pg_database,
+                            service_missing)
 from tests.integration.vrp.conftest import codes, limit, vrp_consent_body
 
 RACERS = 20
@@ -46,7 +47,8 @@ def app(own_database, clock, tmp_path):
     return create_app({"DATABASE_URL": own_database.url, "DATABASE": own_database,
                        "CLOCK": clock, "CELERY_ALWAYS_EAGER": True,
                        "INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "test-secret",
-                       "TESTING": True, "ISSUER": TEST_ISSUER, "REDIS_URL": None})
+                       "TESTING": True, "ISSUER": TEST_ISSUER, "REDIS_URL": None,
+                       **UNLIMITED_RATES})
 
 
 def test_twenty_concurrent_vrps_never_exceed_the_limit_together(app, pisp, make_payer,
