@@ -138,6 +138,14 @@ class Faulty:
         assert reconcile.returncode == 0, reconcile.stdout + reconcile.stderr
         assert "ledger reconciled: no problems" in reconcile.stdout, reconcile.stdout
 
+    def task_logs(self, lines: int = 60) -> str:
+        """What the worker and beat did lately, and whether they still run: the message of an
+        assertion on payments that did not settle."""
+        return "\n".join(
+            f"--- {name} (running: {service.running}), {service.log_path}:\n"
+            f"{service.log_tail(lines)}"
+            for name, service in self.topology.services.items() if name in ("worker", "beat"))
+
 
 def scheme_submissions(database_url: str) -> int:
     import psycopg2
@@ -275,7 +283,7 @@ def outage_under_load(faulty, take_down, bring_back, *, down_for: float, label: 
             assert again is not None and again.status_code == 201, payment.answers
             assert payment.payment_id == first
     statuses = wait_settled(tpp, cc, [p.payment_id for p in payments], within=180)
-    assert set(statuses.values()) == {COMPLETED}, statuses
+    assert set(statuses.values()) == {COMPLETED}, (statuses, faulty.task_logs())
     assert_paid_exactly_once(faulty.database_url, payments)
     faulty.assert_healthy()
     return {"outage_answers": [(a.status, round(a.seconds, 2)) for a in outage],
