@@ -10,6 +10,7 @@ import json
 import re
 import threading
 import uuid
+from contextlib import contextmanager
 from datetime import date
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -45,8 +46,21 @@ class Weakening:
 
     def __init__(self, app):
         self.app, self.weaknesses, self.cache = app, set(), {}
+        self.recordings: list[list[tuple[str, str]]] = []
+
+    @contextmanager
+    def recording(self):
+        """The (status, path) of every answer given while inside, e.g. to find 429s."""
+        answered: list[tuple[str, str]] = []
+        self.recordings.append(answered)
+        try:
+            yield answered
+        finally:
+            self.recordings.remove(answered)
 
     def __call__(self, environ, start_response):
+        if self.recordings:
+            start_response = self._recorded(environ["PATH_INFO"], start_response)
         if not self.weaknesses:
             return self.app(environ, start_response)
         key = (environ["REQUEST_METHOD"], environ["PATH_INFO"], environ.get("HTTP_DPOP"))
@@ -96,6 +110,13 @@ class Weakening:
             self.cache[key] = (captured["status"], headers, body)
         start_response(captured["status"], headers)
         return [body]
+
+    def _recorded(self, path: str, start_response):
+        def start(status, headers, exc_info=None):
+            for answered in self.recordings:
+                answered.append((status, path))
+            return start_response(status, headers, exc_info)
+        return start
 
     @staticmethod
     def _without_iss(location: str) -> str:
@@ -151,5 +172,6 @@ def platform_server(tmp_path_factory):
     thread.start()
     yield base, config_path, weakening
     http.shutdown()
+    app.extensions["request_log"].flush()     # before the database goes, not at exit
     p.db.engine.dispose()
     drop_pg_database(url)
