@@ -226,14 +226,18 @@ def account_reader(faulty) -> tuple[MtlsTpp, str, str]:
     return faulty._reader
 
 
-def outage_under_load(faulty, take_down, bring_back, *, down_for: float, label: str) -> dict:
+def outage_under_load(faulty, take_down, bring_back, *, down_for: float, label: str,
+                      pounds: int) -> dict:
     """AIS readers and payments through nginx while a server is down for `down_for` seconds:
     two payments submitted before, two during, two after it is back. Checks every answer,
     retries the failed submissions as a TPP would, and that every payment completes once."""
     tpp, cc = faulty.payer()
     reader, access, account_id = account_reader(faulty)
-    payments = [authorised_payment(tpp, cc, f"1.{10 + i}", f"{label}-{i}-{uuid.uuid4().hex[:6]}")
-                for i in range(6)]
+    # Amounts of this test's own (`pounds`): a dynamic-linking code signs the amount and payee
+    # for a 30-second step and is single-use, so another test's payment of the same amount to
+    # the same payee in the same step would have used this one's code.
+    payments = [authorised_payment(tpp, cc, f"{pounds}.{10 + i}",
+                                   f"{label}-{i}-{uuid.uuid4().hex[:6]}") for i in range(6)]
     before, during, after = payments[:2], payments[2:4], payments[4:]
     with AisLoad(reader, access, account_id, threads=2, timeout=ANSWER_BOUND + 20) as load:
         time.sleep(1)
@@ -293,14 +297,15 @@ def outage_under_load(faulty, take_down, bring_back, *, down_for: float, label: 
 @GROUP
 def test_postgresql_restarted_under_load(faulty):
     seen = outage_under_load(faulty, lambda: faulty.pg.stop("fast"), faulty.pg.start,
-                             down_for=8, label="PG")
+                             down_for=8, label="PG", pounds=1)
     # It was an outage: the database's absence was seen by the readers.
     assert any(status != 200 for status, _ in seen["outage_answers"]), seen
 
 
 @GROUP
 def test_redis_restarted_under_load(faulty):
-    outage_under_load(faulty, faulty.redis.stop, faulty.redis.start, down_for=8, label="REDIS")
+    outage_under_load(faulty, faulty.redis.stop, faulty.redis.start, down_for=8, label="REDIS",
+                      pounds=7)
 
 
 # --- 3. a webhook receiver down for minutes ------------------------------------------------------
