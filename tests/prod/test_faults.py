@@ -286,7 +286,9 @@ def outage_under_load(faulty, take_down, bring_back, *, down_for: float, label: 
             again = submit(tpp, payment)
             assert again is not None and again.status_code == 201, payment.answers
             assert payment.payment_id == first
-    statuses = wait_settled(tpp, cc, [p.payment_id for p in payments], within=180)
+    # A payment whose task the outage lost waits for a sweep (beat, every minute, for work
+    # over a minute old): about two minutes, more on a loaded machine. Five is the bound.
+    statuses = wait_settled(tpp, cc, [p.payment_id for p in payments], within=300)
     assert set(statuses.values()) == {COMPLETED}, (statuses, faulty.task_logs())
     assert_paid_exactly_once(faulty.database_url, payments)
     faulty.assert_healthy()
