@@ -234,6 +234,7 @@ def test_the_page_and_the_report_render_in_chromium(tmp_path):
                 page.on("dialog", lambda d: (problems.append("dialog " + d.message), d.dismiss()))
                 page.goto(base + "/")
                 page.click("text=Conformance report")
+                page.wait_for_load_state("load")     # its stylesheet too, not only the DOM
                 assert page.url == base + "/conformance"
                 assert page.locator("h2 .verdict").inner_text() == "FAILED"
                 assert page.locator("table.failures pre.message").inner_text() == HOSTILE
@@ -241,6 +242,7 @@ def test_the_page_and_the_report_render_in_chromium(tmp_path):
                 assert page.locator("td.failed").evaluate(
                     "e => getComputedStyle(e).fontWeight") == "600"
                 page.click("text=evidence")
+                page.wait_for_load_state("load")
                 assert page.url.startswith(base + "/conformance/runs/20261202T090000Z/report.html#")
                 assert page.locator("h1").inner_text() == "Conformance report: FAILED"
                 # the report's inline style works under its CSP: the summary bar has its colours

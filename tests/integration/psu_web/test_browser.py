@@ -101,6 +101,7 @@ def test_customer_approves_in_a_real_browser(app, chromium, world, tpp_site, pla
         assert not page.query_selector(f"input[value='{world.closed}']")
         page.check(f"input[value='{world.current}']")
         # The stylesheet loaded under the page's Content-Security-Policy.
+        page.wait_for_load_state("load")
         assert page.eval_on_selector("header.bank",
                                      "e => getComputedStyle(e).display") == "flex"
         page.screenshot(path=str(tmp_path / "consent.png"), full_page=True)
