@@ -24,6 +24,7 @@ from aspsp.cli import upgrade
 from aspsp.clock import Clock
 from aspsp.db import Database, make_engine
 from aspsp.keyring import new_key_setting
+from aspsp.ratelimit.tiers import Family, Tier, setting_name
 
 PG_SERVER = os.environ.get("TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -43,13 +44,11 @@ TEST_ISSUER = "http://localhost"
 # meet the 50 AIS calls a second of the standard tier on a fast machine. Test apps take these;
 # tests/integration/ratelimit and tests/integration/psu_web/test_login_rate_limits.py test the
 # limits themselves, with apps of their own.
-_UNLIMITED_TIER = "; ".join(f"{family}: 1000000 per second"
-                            for family in ("ais", "pis", "cof", "vrp", "events", "oauth"))
+_UNLIMITED_TIER = "; ".join(f"{family.value}: 1000000 per second" for family in Family)
 UNLIMITED_RATES = {"LOGIN_RATE_LIMIT_PER_ADDRESS": "100000 per second",
                    "LOGIN_RATE_LIMIT_GLOBAL": "100000 per second",
                    "RATELIMIT_OAUTH_PER_ADDRESS": "1000000 per second",
-                   **{f"RATELIMIT_TIER_{tier}": _UNLIMITED_TIER
-                      for tier in ("SANDBOX", "STANDARD", "PREMIUM")}}
+                   **{setting_name(tier): _UNLIMITED_TIER for tier in Tier}}
 # One key-encryption key for the whole run, as every process of one deployment shares one: the
 # migrated databases (their signing keys are made at `upgrade`) and every test app open the
 # same sealed secrets.

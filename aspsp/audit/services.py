@@ -131,8 +131,8 @@ def record(uow, event_type: str, actor: Actor, *, now: datetime, subject: str | 
 # every audited commit (every token issued), and the ORM's flush of a head object and a
 # record object cost that path about a fifth of a token's CPU (bench/README.md). No ORM
 # object of the head is ever kept, so none can go stale in a session that committed before.
-_LOCK_HEAD = (select(AuditChainHead.seq, AuditChainHead.hash)
-              .where(AuditChainHead.id == HEAD_ID).with_for_update())
+_HEAD = select(AuditChainHead.seq, AuditChainHead.hash).where(AuditChainHead.id == HEAD_ID)
+_LOCK_HEAD = _HEAD.with_for_update()
 _INSERT_RECORDS = AuditRecord.__table__.insert()
 _MOVE_HEAD = (update(AuditChainHead.__table__)
               .where(AuditChainHead.__table__.c.id == HEAD_ID)
@@ -218,8 +218,7 @@ def verify(uow) -> Verdict:
     must then name the last record (a removed tail is a break too)."""
     problem, count, last = chain.first_break(as_fields(row) for row in _rows(uow))
     if problem is None:
-        head = uow.session.execute(select(AuditChainHead.seq, AuditChainHead.hash)
-                                   .where(AuditChainHead.id == HEAD_ID)).one_or_none()
+        head = uow.session.execute(_HEAD).one_or_none()
         if head is None:
             problem = chain.Break(count + 1, "the chain head is missing")
         elif head.seq != count:

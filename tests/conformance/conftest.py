@@ -111,6 +111,12 @@ class Weakening:
         start_response(captured["status"], headers)
         return [body]
 
+    @staticmethod
+    def assert_never_rate_limited(answered: list[tuple[str, str]]) -> None:
+        """A whole plan run (over a hundred answers) met no 429 (test_rate_limits_hold)."""
+        assert len(answered) > 100
+        assert [(status, path) for status, path in answered if status.startswith("429")] == []
+
     def _recorded(self, path: str, start_response):
         def start(status, headers, exc_info=None):
             for answered in self.recordings:

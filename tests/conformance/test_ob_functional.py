@@ -405,10 +405,7 @@ def test_every_ais_script_of_the_fcs_manifest_passes_against_the_platform(platfo
     assert failed == {}, output
     assert skipped == NOT_RUN_BY_THE_FCS
     assert status == 0
-    # The densest plan of one family (45 AIS calls in a second, measured) stays within the
-    # sandbox tier's default limits (test_rate_limits_hold).
-    assert len(answered) > 100
-    assert [(s, path) for s, path in answered if s.startswith("429")] == []
+    weakening.assert_never_rate_limited(answered)
     assert len(results) == 96
     account = results["OB-301-ACC-100200"]
     assert account["clause"].startswith("https://openbanking.atlassian.net/")

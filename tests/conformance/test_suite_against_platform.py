@@ -30,9 +30,7 @@ def test_every_check_of_discovery_dcr_and_fapi2_passes_against_the_platform(plat
     failed = {i: r["message"] for i, r in results.items() if r["status"] != "pass"}
     assert failed == {}, output
     assert status == 0
-    # A run from one client within the sandbox tier's default limits (test_rate_limits_hold).
-    assert len(answered) > 100
-    assert [(s, path) for s, path in answered if s.startswith("429")] == []
+    weakening.assert_never_rate_limited(answered)
     assert {"CheckDiscEndpointCodeChallengeMethodsSupported", "DCR-002", "DCR-003", "DCR-011",
             "DCR-004-expired-ssa", "DCR-004-unknown-software", "DCR-004-untrusted-ssa-issuer",
             "fapi2-security-profile-final-happy-flow",
