@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check
-FLASK  := $(PY) -m flask --app aspsp
+FLASK  := $(PY) -m flask --app bank
 CELERY := $(PY) -m celery -A wsgi:celery
 PORT   ?= 5000
 # pytest-xdist workers; `make test PYTEST_WORKERS=0` runs in one process.
@@ -60,7 +60,7 @@ seed: migrate
 # suite in the background for the regulator page /conformance (off by default: see README).
 CONFORMANCE_ON_START ?=
 run: migrate $(if $(CONFORMANCE_ON_START),venv-dev)
-	$(PY) -m aspsp.devserver --port $(PORT)$(if $(CONFORMANCE_ON_START), --conformance $(CONFORMANCE_ON_START))
+	$(PY) -m deploy.devserver --port $(PORT)$(if $(CONFORMANCE_ON_START), --conformance $(CONFORMANCE_ON_START))
 
 worker: venv
 	$(CELERY) worker --loglevel=INFO

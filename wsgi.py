@@ -1,5 +1,5 @@
-"""WSGI entry point for gunicorn: `gunicorn wsgi:app`."""
-from aspsp import create_app
+"""WSGI entry point for gunicorn (`gunicorn wsgi:app`) and Celery (`celery -A wsgi:celery`)."""
+from bank import create_app
 
 app = create_app()
 celery = app.extensions["celery"]

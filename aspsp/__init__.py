@@ -1,16 +1,21 @@
-"""The Invisible Bank ASPSP platform. `create_app()` builds everything; importing builds nothing."""
+"""The Invisible Bank ASPSP platform. `create_app()` builds everything; importing builds nothing.
+The bank as deployed, with the sandbox when it is enabled, is `bank.create_app()`."""
 from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from flask import Flask
 
 from .config import load_config
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+def create_app(config: Mapping[str, Any] | None = None,
+               extensions: Iterable[Callable[[Flask], None]] = ()) -> Flask:
+    """The platform from `config` (else the environment). `extensions` are called with the app
+    once the platform's own contexts are in, before the pages and the metrics: the deployment's
+    composition root (bank.py) passes the sandbox's wiring, which the platform never imports."""
     from . import cli, health, inputs, logs, request_log
     from .ais import init_app as init_ais
     from .clock import Clock
@@ -74,9 +79,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_events(app)
     from developer_portal import init_app as init_developer_portal
     init_developer_portal(app)
-    if settings["SANDBOX_ENABLED"]:   # the only place the platform meets the sandbox
-        from sandbox import init_app as init_sandbox
-        init_sandbox(app)
+    for extension in extensions:   # bank.py: the sandbox, when SANDBOX_ENABLED
+        extension(app)
     from . import conformance_cli, regulator
     regulator.init_app(app)
     conformance_cli.init_app(app)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from aspsp import create_app
+from bank import create_app
 
 app = create_app({"DATABASE_URL": os.environ["BENCH_DATABASE_URL"],
                   "ISSUER": os.environ["BENCH_ISSUER"],

@@ -146,7 +146,7 @@ def receiver_get(port: int, what: str):
 
 # --- the platform side -------------------------------------------------------------------------
 def build_app(url: str, redis_url: str, instance: str):
-    from aspsp import create_app
+    from bank import create_app
     return create_app({"DATABASE_URL": url, "CELERY_BROKER_URL": redis_url,
                        "CELERY_ALWAYS_EAGER": False, "REDIS_URL": None, "ISSUER": ISSUER,
                        "INSTANCE_PATH": instance, "SECRET_KEY": "bench", "LOG_LEVEL": "WARNING"})

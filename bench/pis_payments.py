@@ -467,7 +467,7 @@ def profile(args) -> int:
 
     from sqlalchemy import event
 
-    from aspsp import create_app
+    from bank import create_app
     url = create_database(args.server, "bench_pis_profile")
     try:
         bank = build_bank(url, 10)

@@ -37,9 +37,9 @@ sys.path.insert(0, str(ROOT))
 
 from werkzeug.serving import make_server  # noqa: E402
 
-from aspsp import create_app  # noqa: E402
 from aspsp.cli import upgrade  # noqa: E402
 from aspsp.config import load_config  # noqa: E402
+from bank import create_app  # noqa: E402
 from sandbox.seed import SeedOptions, seed_bank  # noqa: E402
 from tests.e2e import portal_journey as steps  # noqa: E402
 

@@ -33,7 +33,8 @@ def main() -> int:
     args = parser.parse_args()
     from aspsp.keyring import new_key_setting
     os.environ.setdefault("KEY_ENCRYPTION_KEY", new_key_setting("bench"))
-    from aspsp import create_app, request_log
+    from aspsp import request_log
+    from bank import create_app
     issuer = "http://localhost"
     url = create_database(args.server, "bench_ais_profile")
     try:

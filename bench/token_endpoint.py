@@ -111,7 +111,7 @@ def add_client(app, public: dict, binding: str) -> str:
 def build(url: str, redis_url: str | None):
     from jwcrypto import jwk
 
-    from aspsp import create_app
+    from bank import create_app
 
     app = create_app({"DATABASE_URL": url, "CELERY_ALWAYS_EAGER": True,
                       "ISSUER": "http://localhost", "SECRET_KEY": "bench",

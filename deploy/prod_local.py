@@ -37,7 +37,7 @@ Python API
     env()                   the environment of every app process (settings_env() on top of
                             this process's own)
     app_config()            the same settings parsed, a mapping for create_app() in-process
-    flask(*args)            run `flask --app aspsp ...` against this platform
+    flask(*args)            run `flask --app bank ...` against this platform
     urls()                  [(label, url)] as `make prod-local` prints them
     drop_database()         drop the database (tests)
 
@@ -638,14 +638,14 @@ class Topology:
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(self.settings_env())
-        env.update({"FLASK_APP": "aspsp", "PYTHONUNBUFFERED": "1",
+        env.update({"FLASK_APP": "bank", "PYTHONUNBUFFERED": "1",
                     "WEB_BIND": f"{self.settings.web_host}:{self.settings.web_port}",
                     "WEB_WORKERS": str(self.settings.web_workers),
                     "WEB_THREADS": str(self.settings.web_threads)})
         return env
 
     def flask(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        done = subprocess.run([sys.executable, "-m", "flask", "--app", "aspsp", *args], cwd=ROOT,
+        done = subprocess.run([sys.executable, "-m", "flask", "--app", "bank", *args], cwd=ROOT,
                               env=self.env(), capture_output=True, text=True)
         if check and done.returncode != 0:
             raise TopologyError(f"flask {' '.join(args)} failed ({done.returncode}):\n"

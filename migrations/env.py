@@ -4,7 +4,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from aspsp.models import metadata
+from bank import schema
+
+metadata = schema()   # the platform's tables and the sandbox's
 
 config = context.config
 

@@ -19,12 +19,12 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import sessionmaker
 
-from aspsp import create_app
 from aspsp.cli import upgrade
 from aspsp.clock import Clock
 from aspsp.db import Database, make_engine
 from aspsp.keyring import new_key_setting
 from aspsp.ratelimit.tiers import Family, Tier, setting_name
+from bank import create_app
 
 PG_SERVER = os.environ.get("TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

@@ -165,7 +165,7 @@ def flask(command: list[str], target, workdir: Path) -> subprocess.CompletedProc
     env = dict(os.environ, DATABASE_URL=sqlalchemy_url(target))
     env.setdefault("INSTANCE_PATH", str(workdir / "instance"))
     env.setdefault("LOG_LEVEL", "WARNING")
-    return run([sys.executable, "-m", "flask", "--app", "aspsp", *command], env=env)
+    return run([sys.executable, "-m", "flask", "--app", "bank", *command], env=env)
 
 
 def check_platform(drill: Drill, target, workdir: Path, *, require_audit: bool) -> None:

@@ -18,7 +18,7 @@ import pytest
 from jwcrypto import jwk
 from werkzeug.serving import make_server
 
-from aspsp import create_app
+from bank import create_app
 from sandbox import conformance as sandbox_conformance
 from sandbox import directory
 from sandbox.seed import DEMO_USERS, SeedOptions, seed_bank

@@ -70,7 +70,7 @@ def test_make_run_can_run_the_suite_in_the_background_once_serving(live_app, tmp
     `flask conformance run` on this instance, leaves a report; the server is never waited on."""
     import threading
 
-    from aspsp import devserver
+    from deploy import devserver
 
     app, base = live_app
     monkeypatch.setenv("DATABASE_URL", app.config["DATABASE_URL"])
@@ -90,7 +90,7 @@ def test_the_background_run_gives_up_quietly_when_nothing_answers(tmp_path, caps
     import threading
     from types import SimpleNamespace
 
-    from aspsp import devserver
+    from deploy import devserver
 
     app = SimpleNamespace(config={"INSTANCE_PATH": str(tmp_path), "ISSUER": "http://127.0.0.1:9"})
     thread, started = devserver.start_conformance_run(app, "http://127.0.0.1:9", "discovery",

@@ -9,7 +9,7 @@ from datetime import date
 
 from werkzeug.serving import make_server
 
-from aspsp import create_app
+from bank import create_app
 from sandbox.seed import SeedOptions, seed_bank
 from tests.conftest import create_pg_database, drop_pg_database, service_missing
 

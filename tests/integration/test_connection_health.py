@@ -8,7 +8,7 @@ import time
 
 from sqlalchemy import text
 
-from aspsp import create_app
+from bank import create_app
 from tests.conftest import TEST_ISSUER, _pg_admin_engine
 
 

@@ -5,7 +5,7 @@ import http.client
 import threading
 from contextlib import contextmanager
 
-from aspsp import devserver
+from deploy import devserver
 
 
 @contextmanager

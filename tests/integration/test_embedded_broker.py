@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from aspsp import create_app
 from aspsp.cli import upgrade
+from bank import create_app
 
 
 def test_a_task_sent_without_redis_lands_in_the_sqlite_broker(tmp_path):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from aspsp import create_app
+from bank import create_app
 
 CLOSED_REDIS = "redis://127.0.0.1:1/0"
 CLOSED_POSTGRES = "postgresql://postgres@127.0.0.1:1/aspsp"

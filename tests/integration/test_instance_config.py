@@ -6,8 +6,9 @@ import json
 
 from jwcrypto import jwt
 
-from aspsp import create_app, devserver
 from aspsp.config import load_config, record_instance_settings
+from bank import create_app
+from deploy import devserver
 
 
 def _app(database, clock, instance, **extra):

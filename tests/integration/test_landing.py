@@ -1,7 +1,7 @@
 """`/`: the platform's front door says what this is and links what this deployment serves."""
 from __future__ import annotations
 
-from aspsp import create_app
+from bank import create_app
 from tests.conftest import TEST_ISSUER
 
 

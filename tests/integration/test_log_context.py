@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from aspsp import create_app
 from aspsp.logs import JsonFormatter
+from bank import create_app
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 GIVEN = "0f6c3a5e-8a55-4f6b-9a55-2c1d8a0e7b11"

@@ -15,8 +15,10 @@ from sqlalchemy import Column, Integer, MetaData, String, create_engine, inspect
 
 from aspsp.cli import alembic_config, upgrade
 from aspsp.db import make_engine
-from aspsp.models import metadata
+from bank import schema
 from tests.conftest import create_pg_database, drop_pg_database, service_missing
+
+metadata = schema()   # every table the migrations create, the sandbox's included
 
 
 def schema_diffs(url: str, target: MetaData) -> list:

@@ -16,8 +16,8 @@ import pytest
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 from kombu.common import ignore_errors
 
-from aspsp import create_app
 from aspsp.tasks import RedisTransport
+from bank import create_app
 from deploy.prod_local import PrivateRedis, TopologyError
 from tests.conftest import service_missing
 

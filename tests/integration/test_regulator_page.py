@@ -63,7 +63,7 @@ def test_no_report_yet_says_so_and_how_to_make_one(client, reports):
     page = text_of(response.get_data(as_text=True))
     assert response.status_code == 200 and response.mimetype == "text/html"
     assert "No report yet" in page
-    assert "flask --app aspsp conformance run" in page
+    assert "flask --app bank conformance run" in page
     assert "default-src 'none'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Frame-Options"] == "DENY"
     assert 'href="/conformance"' in client.get("/").get_data(as_text=True)
@@ -209,7 +209,7 @@ def test_the_page_and_the_report_render_in_chromium(tmp_path):
 
     from werkzeug.serving import make_server
 
-    from aspsp import create_app
+    from bank import create_app
     from tests.conftest import service_missing
     try:
         from playwright.sync_api import sync_playwright
@@ -258,7 +258,7 @@ def test_the_page_and_the_report_render_in_chromium(tmp_path):
 
 def test_without_the_sandbox_the_page_says_a_configuration_is_needed(database, clock, tmp_path,
                                                                     redis_url):
-    from aspsp import create_app
+    from bank import create_app
     from tests.conftest import TEST_ISSUER
     production = create_app({"DATABASE_URL": database.url, "DATABASE": database,
                              "CLOCK": clock, "CELERY_ALWAYS_EAGER": True,

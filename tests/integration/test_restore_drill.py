@@ -15,9 +15,10 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from aspsp import audit, create_app
+from aspsp import audit
 from aspsp.ledger import services as ledger
 from aspsp.ledger.money import Money
+from bank import create_app
 from sandbox.seed import SeedOptions, seed_bank
 from tests.conftest import (PG_SERVER, TEST_ISSUER, create_pg_database, drop_pg_database,
                             service_missing)

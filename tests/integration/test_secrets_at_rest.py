@@ -22,7 +22,6 @@ from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select
 
-from aspsp import create_app
 from aspsp.cli import upgrade
 from aspsp.clock import Clock
 from aspsp.identity import services as identity
@@ -31,6 +30,7 @@ from aspsp.keyring import KeyringError, new_key_setting
 from aspsp.oauth import keys
 from aspsp.oauth.models import SigningKey
 from aspsp.oauth.replay import InProcessReplayCache, RedisReplayCache, SharedReplayCacheRequired
+from bank import create_app
 from developer_portal import accounts as portal_accounts
 from developer_portal.models import PortalDeveloper
 from sandbox import certificates

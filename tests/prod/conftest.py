@@ -77,7 +77,7 @@ def running(topology: Topology, base: Path):
     """The topology started, an app on its settings for the tests' set-up and a directory
     for the TPPs' certificates; afterwards the topology stopped and the app's request log
     written and its pool closed, whatever happened."""
-    from aspsp import create_app
+    from bank import create_app
 
     app = None
     try:

@@ -2,8 +2,8 @@
 those inside functions too), so that no import can hide from them.
 
 - Production code never needs the sandbox: nothing under aspsp/, consent/ or developer_portal/
-  imports `sandbox`, except the composition root, which wires it in only when SANDBOX_ENABLED, and the schema's
-  metadata (the migrations create the sandbox's tables too).
+  imports `sandbox`. The composition root, bank.py, wires it in only when SANDBOX_ENABLED (and
+  names its tables for the migrations' schema).
 - The ledger's modules form no import cycle: services send tasks through one dispatch point,
   tasks call services.
 """
@@ -14,11 +14,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# module -> why it may import the sandbox
-SANDBOX_IMPORT_ALLOWED = {
-    "aspsp": "create_app wires the sandbox in when SANDBOX_ENABLED is on",
-    "aspsp.models": "the schema's metadata: the migrations create the sandbox's tables too",
-}
 
 
 def module_name(path: Path) -> str:
@@ -85,8 +80,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def test_production_code_never_imports_the_sandbox():
     offenders = {name: sorted(m for m in imported_modules(name, path)
                               if m == "sandbox" or m.startswith("sandbox."))
-                 for name, path in modules_under("aspsp", "consent", "developer_portal").items()
-                 if name not in SANDBOX_IMPORT_ALLOWED}
+                 for name, path in modules_under("aspsp", "consent", "developer_portal").items()}
     assert {name: found for name, found in offenders.items() if found} == {}
 
 
@@ -98,18 +92,25 @@ def test_the_authorization_server_the_apis_and_consent_never_import_the_sandbox(
             if imports_package(imported_modules(name, path), "sandbox")] == []
 
 
-def test_the_composition_root_imports_the_sandbox_only_when_it_is_enabled():
-    """In create_app, every sandbox import sits under an `if` that tests SANDBOX_ENABLED."""
-    path = ROOT / "aspsp" / "__init__.py"
+def test_the_composition_root_wires_the_sandbox_only_when_it_is_enabled():
+    """In bank.py, the sandbox's code is imported only under an `if` that tests
+    SANDBOX_ENABLED; its models only where the migrations' schema is built (`schema()`)."""
+    path = ROOT / "bank.py"
     tree = ast.parse(path.read_text())
     guarded = {node.lineno for branch in ast.walk(tree)
                if isinstance(branch, ast.If) and "SANDBOX_ENABLED" in ast.unparse(branch.test)
                for statement in branch.body for node in ast.walk(statement)
                if isinstance(node, ast.stmt)}
-    sandbox_imports = [node for node, modules in import_statements("aspsp", path)
+    schema = next(node for node in tree.body
+                  if isinstance(node, ast.FunctionDef) and node.name == "schema")
+    in_schema = {node.lineno for node in ast.walk(schema) if isinstance(node, ast.stmt)}
+    sandbox_imports = [node for node, modules in import_statements("bank", path)
                        if imports_package(modules, "sandbox")]
-    assert sandbox_imports, "create_app no longer wires the sandbox: update this test"
-    assert [ast.unparse(node) for node in sandbox_imports if node.lineno not in guarded] == []
+    assert sandbox_imports, "bank.py no longer wires the sandbox: update this test"
+    assert [ast.unparse(node) for node in sandbox_imports
+            if node.lineno not in guarded and node.lineno not in in_schema] == []
+    assert [ast.unparse(node) for node in sandbox_imports if node.lineno in in_schema] == [
+        "from sandbox import models, test_data_models"]
 
 
 def test_the_ledger_modules_import_no_cycle():

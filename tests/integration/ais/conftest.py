@@ -194,7 +194,7 @@ def codes(response) -> list[str]:
 def app(database, clock, tmp_path):
     """The root conftest's app, with pages of 25 transactions (the smallest OBIE allows) so
     that a few months of history make several pages."""
-    from aspsp import create_app
+    from bank import create_app
     from tests.conftest import TEST_ISSUER, UNLIMITED_RATES
     return create_app({"DATABASE_URL": database.url, "DATABASE": database, "CLOCK": clock,
                        "CELERY_ALWAYS_EAGER": True, "INSTANCE_PATH": str(tmp_path),

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from aspsp import create_app
+from bank import create_app
 from tests.integration.ais.conftest import EVERYTHING, codes
 
 LIMITED = "UK.InvisibleBank.Request.CustomerNotPresentLimit"

@@ -15,12 +15,12 @@ import requests
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from aspsp import create_app
 from aspsp.identity.models import PsuUser
 from aspsp.ids import new_id
 from aspsp.ledger import models, services
 from aspsp.ledger.domain import transfer_lines
 from aspsp.ledger.statements import create_statement
+from bank import create_app
 from consent import services as consents
 from consent.models import Consent
 from tests import factories

@@ -8,10 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from aspsp import audit, create_app
+from aspsp import audit
 from aspsp.audit import services
 from aspsp.clock import Clock
 from aspsp.db import Database, make_engine
+from bank import create_app
 from tests.conftest import NOW, create_pg_database, drop_pg_database, service_missing
 
 WRITERS = 24

@@ -17,13 +17,13 @@ import pytest
 from jwcrypto import jwt
 from sqlalchemy import delete, select
 
-from aspsp import create_app
 from aspsp.clock import Clock
 from aspsp.identity.models import PsuUser
 from aspsp.ids import new_id
 from aspsp.ledger.models import AccountParty
 from aspsp.oauth import registration
 from aspsp.oauth.models import OAuthClient
+from bank import create_app
 from consent import services
 from consent.models import Consent
 from tests import factories

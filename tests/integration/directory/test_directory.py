@@ -7,8 +7,8 @@ import uuid
 import pytest
 from jwcrypto import jwk, jws
 
-from aspsp import create_app
 from aspsp.oauth.keys import generate_jwk, public_jwk
+from bank import create_app
 from sandbox import directory
 from tests import tpp_factories
 

@@ -31,11 +31,12 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
-from aspsp import create_app, events
+from aspsp import events
 from aspsp.clock import Clock
 from aspsp.db import Database
 from aspsp.events.domain import EventStatus
 from aspsp.events.models import DeliveryAttempt, EventNotification
+from bank import create_app
 from tests.conftest import (REDIS_URL, TEST_ISSUER, UNLIMITED_RATES, create_pg_database,
                             drop_pg_database, service_missing)
 from tests.integration.events.test_delivery import verified_claims

@@ -214,7 +214,7 @@ def test_the_stand_in_hash_for_unknown_usernames_is_made_when_the_app_starts(
         database, clock, tmp_path):
     """Otherwise the first unknown username a process meets would cost two argon2 runs (make
     the stand-in, then check it), and that one login would tell the name apart by its time."""
-    from aspsp import create_app
+    from bank import create_app
     from tests.conftest import TEST_ISSUER
     identity.dummy_hash.cache_clear()
     create_app({"DATABASE_URL": database.url, "DATABASE": database, "CLOCK": clock,

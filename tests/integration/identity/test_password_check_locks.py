@@ -8,10 +8,10 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from aspsp import create_app
 from aspsp.identity import services as identity
 from aspsp.identity.errors import InvalidCredentials
 from aspsp.identity.models import PsuUser
+from bank import create_app
 from tests.conftest import TEST_ISSUER, create_pg_database, drop_pg_database, service_missing
 from tests.psu_factories import psu as make_psu
 

@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from aspsp import create_app
 from aspsp.clock import Clock
 from aspsp.db import Database, make_engine
 from aspsp.ledger import services
@@ -19,6 +18,7 @@ from aspsp.ledger.domain import PaymentStatus, transfer_lines
 from aspsp.ledger.errors import InsufficientFunds
 from aspsp.ledger.money import Money
 from aspsp.ledger.repository import LedgerRepository
+from bank import create_app
 from tests import factories
 from tests.conftest import NOW, create_pg_database, drop_pg_database, service_missing
 

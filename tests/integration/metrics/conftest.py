@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from aspsp import create_app
+from bank import create_app
 from tests.conftest import TEST_ISSUER, UNLIMITED_RATES
 from tests.integration.consent.conftest import (  # noqa: F401  (fixtures used here)
     aisp, customer, decide, make_customer, make_tpp)

@@ -7,7 +7,7 @@ import json
 import re
 from pathlib import Path
 
-from aspsp import create_app
+from bank import create_app
 from tests.conftest import TEST_ISSUER
 
 DASHBOARD = Path(__file__).resolve().parents[3] / "deploy" / "grafana" / "aspsp-dashboard.json"

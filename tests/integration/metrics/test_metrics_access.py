@@ -7,7 +7,8 @@ import uuid
 
 import redis
 
-from aspsp import create_app, metrics
+from aspsp import metrics
+from bank import create_app
 from tests.conftest import TEST_ISSUER
 from tests.integration.metrics.conftest import Samples
 

@@ -26,7 +26,7 @@ print(os.getpid())
 
 READER = r"""
 import os, sys
-from aspsp import create_app
+from bank import create_app
 app = create_app({"INSTANCE_PATH": sys.argv[1], "DATABASE_URL": "sqlite:///" + sys.argv[1]
                   + "/none.sqlite", "SECRET_KEY": "x", "REQUEST_LOG_ENABLED": False})
 sys.stdout.write(f"# reader {os.getpid()}\n")     # a comment line to Prometheus

@@ -15,10 +15,10 @@ import pytest
 from jwcrypto import jwk, jwt
 from sqlalchemy import select
 
-from aspsp import create_app
 from aspsp.clock import Clock
 from aspsp.oauth import clients
 from aspsp.oauth.models import OAuthClient
+from bank import create_app
 from sandbox.models import SoftwareStatement
 from tests import tpp_factories
 from tests.conftest import NOW, TEST_ISSUER, UNLIMITED_RATES, committed_database

@@ -13,11 +13,12 @@ from flask import request
 from jwcrypto import jwk
 from sqlalchemy import func, select
 
-from aspsp import create_app, idempotency, ob_signing, obapi, platform
+from aspsp import idempotency, ob_signing, obapi, platform
 from aspsp.ids import new_id
 from aspsp.obapi import ErrorCode
 from aspsp.oauth.keys import generate_jwk, public_jwk
 from aspsp.oauth.models import OAuthClient
+from bank import create_app
 from consent import gate, services
 from consent.models import Consent
 from tests.conftest import TEST_ISSUER, UNLIMITED_RATES

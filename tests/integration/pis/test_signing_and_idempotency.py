@@ -13,10 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select
 
-from aspsp import create_app, ob_signing
+from aspsp import ob_signing
 from aspsp.db import Database, make_engine
 from aspsp.ledger.models import Payment
 from aspsp.pis.models import PaymentOrder
+from bank import create_app
 from consent.models import Consent
 from tests.conftest import (TEST_ISSUER, UNLIMITED_RATES, create_pg_database, drop_pg_database,
                             service_missing)

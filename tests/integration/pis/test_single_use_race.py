@@ -11,12 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select
 
-from aspsp import create_app
 from aspsp.db import Database, make_engine
 from aspsp.ledger import services as ledger
 from aspsp.ledger.models import Payment
 from aspsp.ledger.money import Money
 from aspsp.pis.models import PaymentOrder
+from bank import create_app
 from consent.models import ConsentEvent
 from tests.conftest import (TEST_ISSUER, UNLIMITED_RATES, create_pg_database, drop_pg_database,
                             service_missing)

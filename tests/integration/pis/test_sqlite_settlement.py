@@ -4,12 +4,12 @@ transaction of its own between the settlement task's two units of work (inside o
 wait on the lock ours held). A database file of this test's own, real commits."""
 from __future__ import annotations
 
-from aspsp import create_app
 from aspsp.cli import upgrade
 from aspsp.ledger import services as ledger
 from aspsp.ledger.money import Money
 from aspsp.ledger.repository import LedgerRepository
 from aspsp.ledger.scheme import SimulatedSchemeRecord
+from bank import create_app
 from tests import factories
 from tests.conftest import TEST_ISSUER
 

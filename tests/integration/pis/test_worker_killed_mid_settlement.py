@@ -20,13 +20,13 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
-from aspsp import create_app
 from aspsp.db import Database
 from aspsp.ledger import services as ledger
 from aspsp.ledger.models import JournalEntry, Payment
 from aspsp.ledger.money import Money
 from aspsp.ledger.scheme import SimulatedSchemeRecord
 from aspsp.pis.models import PaymentOrder
+from bank import create_app
 from tests.conftest import (TEST_ISSUER, UNLIMITED_RATES, create_pg_database, drop_pg_database,
                             service_missing)
 from tests.integration.pis.conftest import domestic_consent_body

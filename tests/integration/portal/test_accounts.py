@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import func, select
 from werkzeug.exceptions import Forbidden
 
-from aspsp import create_app
 from aspsp.keyring import is_sealed
+from bank import create_app
 from developer_portal import accounts
 from developer_portal.models import PortalBackupCode, PortalDeveloper, PortalMail
 from tests.conftest import TEST_ISSUER

@@ -142,7 +142,7 @@ def test_the_app_page_leaves_room_for_registration_and_sandbox_pages(app, world)
 
 
 def test_without_the_sandbox_the_app_page_has_no_sandbox_part(database, clock, tmp_path):
-    from aspsp import create_app
+    from bank import create_app
     from tests.conftest import TEST_ISSUER
     production_like = create_app({"DATABASE_URL": database.url, "DATABASE": database,
                                   "CLOCK": clock, "INSTANCE_PATH": str(tmp_path),

@@ -9,9 +9,9 @@ import re
 from jwcrypto import jwk
 from sqlalchemy import func, select
 
-from aspsp import create_app
 from aspsp.keyring import is_sealed
 from aspsp.oauth.models import OAuthClient, SigningKey
+from bank import create_app
 from developer_portal.models import PortalApp
 from sandbox import directory
 from tests.portal_factories import make_app, make_developer, make_organisation, sign_in

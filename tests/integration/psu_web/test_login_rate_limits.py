@@ -8,8 +8,8 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from aspsp import create_app
 from aspsp.identity.models import LoginEvent
+from bank import create_app
 from tests.conftest import TEST_ISSUER
 from tests.integration.psu_web.conftest import Browser, build_world
 

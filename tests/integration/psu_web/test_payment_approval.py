@@ -574,7 +574,7 @@ def test_the_sign_code_command_prints_the_demo_customers_code(app, clock):
 
 
 def test_no_authenticator_without_the_sandbox(database, clock, tmp_path, redis_url):
-    from aspsp import create_app
+    from bank import create_app
 
     production = create_app({"DATABASE_URL": database.url, "DATABASE": database,
                              "CLOCK": clock, "CELERY_ALWAYS_EAGER": True,

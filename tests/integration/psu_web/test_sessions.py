@@ -9,9 +9,9 @@ from datetime import timedelta
 from flask import request
 from sqlalchemy import func, select
 
-from aspsp import create_app
 from aspsp.identity.models import WebSession
 from aspsp.identity.sessions import COOKIE_NAME, SECURE_COOKIE_NAME, end_customer_sessions
+from bank import create_app
 from tests.integration.psu_web.conftest import Browser, build_world
 from tests.psu_factories import consent, pending_authorization
 

@@ -7,7 +7,7 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from aspsp import create_app
+from bank import create_app
 from consent import services
 from tests.conftest import TEST_ISSUER, UNLIMITED_RATES
 from tests.oauth_factories import dpop_proof, dpop_token, make_client

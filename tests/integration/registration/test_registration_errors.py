@@ -290,7 +290,7 @@ def test_a_client_credentials_only_client_registers_no_response_types(app, clien
 
 def test_the_sandbox_directory_is_trusted_only_while_the_sandbox_runs(database, clock, tmp_path,
                                                                      app, platform, redis_url):
-    from aspsp import create_app
+    from bank import create_app
     with platform.uow() as uow:
         tpp = tpp_factories.tpp(uow, now=clock.now())
         ssa = tpp_factories.issue_ssa(uow, app, tpp.software_id, now=clock.now())

@@ -135,7 +135,7 @@ def test_tls_client_auth_subject_dn_must_name_the_ssa_organisation(app, client, 
 
 def test_production_refuses_registration_without_a_transport_certificate(
         database, clock, tmp_path, app, platform, redis_url, directory_tpp):
-    from aspsp import create_app
+    from bank import create_app
     tpp, ssa = directory_tpp()
     production = create_app({"DATABASE_URL": database.url, "DATABASE": database, "CLOCK": clock,
                              "CELERY_ALWAYS_EAGER": True, "INSTANCE_PATH": str(tmp_path),

@@ -8,9 +8,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from jwcrypto import jwt
 
-from aspsp import create_app
 from aspsp.oauth import trust
 from aspsp.oauth.keys import generate_jwk, public_jwk
+from bank import create_app
 from tests import tpp_factories
 
 SANDBOX = trust.fetch_policy({"SANDBOX_ENABLED": True})     # loopback allowed, as in `make run`

@@ -10,9 +10,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from aspsp import create_app, request_log
+from aspsp import request_log
 from aspsp.cli import upgrade
 from aspsp.request_log import RequestLogEntry, mask_text, masked_body
+from bank import create_app
 from tests import tpp_factories
 from tests.conftest import NOW, TEST_ISSUER
 from tests.integration.consent.conftest import CONSENTS

@@ -6,12 +6,12 @@ from contextlib import contextmanager
 
 from sqlalchemy import select
 
-from aspsp import create_app
 from aspsp.cli import upgrade
 from aspsp.clock import Clock
 from aspsp.identity.models import PsuUser
 from aspsp.identity.services import totp_secret
 from aspsp.ledger import models
+from bank import create_app
 from tests.conftest import NOW, create_pg_database, drop_pg_database, service_missing
 
 SMALL = ["--customers", "2", "--business", "1", "--months", "2", "--as-of", "2026-06-15"]

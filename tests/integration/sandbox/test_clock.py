@@ -9,9 +9,9 @@ from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
 
-from aspsp import create_app
 from aspsp.ledger import schedules, services
 from aspsp.ledger.money import Money
+from bank import create_app
 from sandbox.clock import SandboxClock
 from tests import factories
 from tests.conftest import NOW

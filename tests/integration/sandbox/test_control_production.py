@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from aspsp import create_app
+from bank import create_app
 from sandbox.control import SANDBOX_ONLY_BLUEPRINTS, SANDBOX_ONLY_URLS
 from tests.conftest import TEST_ISSUER
 

@@ -2,7 +2,7 @@
 them or the developer they are addressed to; absent in production."""
 from __future__ import annotations
 
-from aspsp import create_app
+from bank import create_app
 from developer_portal import mail
 from tests.conftest import TEST_ISSUER
 from sqlalchemy import func, select

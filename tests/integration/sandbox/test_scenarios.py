@@ -9,11 +9,11 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from aspsp import create_app
 from aspsp.identity.models import PsuUser
 from aspsp.identity.services import find_by_username, totp_secret
 from aspsp.ledger import services as ledger
 from aspsp.ledger.tasks import settle_stuck_payments
+from bank import create_app
 from consent import services as consents
 from consent.models import Consent
 from sandbox import scenarios

@@ -12,11 +12,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from aspsp import create_app
 from aspsp.db import Database, make_engine
 from aspsp.ledger import services as ledger
 from aspsp.ledger.money import Money
 from aspsp.vrp.models import DomesticVrp
+from bank import create_app
 from tests.conftest import (TEST_ISSUER, UNLIMITED_RATES, create_pg_database, drop_pg_database,
                             service_missing)
 from tests.integration.vrp.conftest import codes, limit, vrp_consent_body

@@ -1,6 +1,6 @@
 """`make run`: the whole platform in one terminal, on the embedded defaults.
 
-    python -m aspsp.devserver [--host 127.0.0.1] [--port $PORT] [--no-seed] [--no-worker]
+    python -m deploy.devserver [--host 127.0.0.1] [--port $PORT] [--no-seed] [--no-worker]
                               [--conformance PLAN]
 
 Seeds the sandbox when the database holds no customers yet, starts a Celery worker with
@@ -12,7 +12,7 @@ answers, `flask conformance run --plan PLAN` runs in the background (its output 
 instance/conformance-run.log) and keeps a report for the regulator page /conformance; it is
 off by default: a full run takes minutes, logs the demo customer in for each consent it
 approves from 127.0.0.1 (the login rate limit the developer's own logins share) and makes
-payments in the sandbox. Whatever it finds, the server keeps serving. The schema must be migrated first (`flask --app aspsp db upgrade`, which
+payments in the sandbox. Whatever it finds, the server keeps serving. The schema must be migrated first (`flask --app bank db upgrade`, which
 `make run` does).
 """
 from __future__ import annotations
@@ -42,7 +42,7 @@ LANDMARKS = (
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m aspsp.devserver",
+    parser = argparse.ArgumentParser(prog="python -m deploy.devserver",
                                      description="Serve the platform with its background worker.")
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 5000))
@@ -61,14 +61,14 @@ def child_environment(app: Flask) -> dict[str, str]:
     env = dict(os.environ)
     env["INSTANCE_PATH"] = app.config["INSTANCE_PATH"]
     env["ISSUER"] = app.config["ISSUER"]
-    env.setdefault("FLASK_APP", "aspsp")
+    env.setdefault("FLASK_APP", "bank")
     return env
 
 
 def database_is_empty(app: Flask) -> bool:
     from sqlalchemy import select
 
-    from .ledger.models import Party
+    from aspsp.ledger.models import Party
 
     with app.extensions["aspsp"].uow() as uow:
         return uow.session.scalar(select(Party.id).limit(1)) is None
@@ -78,11 +78,11 @@ def seed(app: Flask) -> bool:
     print("The database holds no customers yet: seeding the sandbox (flask sandbox seed).",
           flush=True)
     # --no-logins: the banner below lists the demo logins, once.
-    done = subprocess.run([sys.executable, "-m", "flask", "--app", "aspsp", "sandbox", "seed",
+    done = subprocess.run([sys.executable, "-m", "flask", "--app", "bank", "sandbox", "seed",
                            "--no-logins"], cwd=ROOT, env=child_environment(app))
     if done.returncode != 0:
         print(f"Seeding the sandbox failed (exit code {done.returncode}). "
-              "Serve without it: python -m aspsp.devserver --no-seed", file=sys.stderr)
+              "Serve without it: python -m deploy.devserver --no-seed", file=sys.stderr)
     return done.returncode == 0
 
 
@@ -175,7 +175,7 @@ def start_conformance_run(app: Flask, base: str, plan: str, stopping: threading.
             return
         with open(log_path, "ab") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "flask", "--app", "aspsp", "conformance", "run",
+                [sys.executable, "-m", "flask", "--app", "bank", "conformance", "run",
                  "--plan", plan], cwd=ROOT, env=child_environment(app), stdout=log,
                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
                 preexec_fn=_die_with_parent)
@@ -266,8 +266,8 @@ def _request_handler():
 
 
 def main(argv: list[str] | None = None) -> int:
-    from . import create_app
-    from .config import record_instance_settings
+    from aspsp.config import record_instance_settings
+    from bank import create_app
 
     args = parse_args(argv)
     base = f"http://{args.host}:{args.port}"
