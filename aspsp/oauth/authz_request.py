@@ -111,9 +111,13 @@ def _intent_id(claims_param) -> str | None:
     return None
 
 
-def check_parameters(uow: UnitOfWork, client: Client, params: dict, *,
-                     now: datetime) -> tuple[dict, Consent]:
-    """Every rule the profile puts on the resolved parameters. Returns them with the consent."""
+def check_parameters(uow: UnitOfWork, client: Client, params: dict, *, now: datetime,
+                     pushed: bool) -> tuple[dict, Consent]:
+    """Every rule the profile puts on the resolved parameters. Returns them with the consent.
+    `pushed`: the parameters came through PAR, where PKCE (S256) is required (FAPI 1.0
+    Advanced §5.2.2-18, FAPI 2.0 §5.3.2.2); a FAPI 1.0 request object sent by value may omit
+    it (Advanced waives PKCE there, and the OpenID conformance suite's FAPI 1.0 UK plan sends
+    none), but PKCE it does send must be S256 and well formed, and is then enforced."""
     redirect_uri = params.get("redirect_uri")
     state = params.get("state") if _printable(params.get("state")) else None
     if not isinstance(redirect_uri, str) or not client.check_redirect_uri(redirect_uri):
@@ -133,7 +137,9 @@ def check_parameters(uow: UnitOfWork, client: Client, params: dict, *,
     if params.get("state") is not None and state is None:
         fail("invalid_request", "state must be printable ASCII text (RFC 6749 appendix A.5)")
     raw_scope = params.get("scope")
-    if not isinstance(raw_scope, str) or len(raw_scope) > 256:
+    if not isinstance(raw_scope, str):   # a parameter missing: invalid_request (RFC 6749 4.1.2.1)
+        fail("invalid_request", "scope is required in the request")
+    if len(raw_scope) > 256:
         fail("invalid_scope", "scope must be a space-separated string")
     scopes = list(dict.fromkeys(raw_scope.split()))
     params["scope"] = " ".join(scopes)
@@ -144,11 +150,14 @@ def check_parameters(uow: UnitOfWork, client: Client, params: dict, *,
         fail("invalid_scope", "ask for exactly one of accounts, payments, fundsconfirmations")
     if "id_token" in response_type and "openid" not in scopes:
         fail("invalid_scope", "response_type code id_token needs the openid scope")
-    if params.get("code_challenge_method") != "S256":
-        fail("invalid_request", "PKCE is required with code_challenge_method=S256")
-    challenge = params.get("code_challenge")
-    if not isinstance(challenge, str) or not 43 <= len(challenge) <= 128:
-        fail("invalid_request", "code_challenge is missing or malformed")
+    pkce_required = pushed or client.is_fapi2
+    if pkce_required or "code_challenge" in params or "code_challenge_method" in params:
+        if params.get("code_challenge_method") != "S256":
+            fail("invalid_request", "PKCE is required with code_challenge_method=S256"
+                 if pkce_required else "code_challenge_method must be S256")
+        challenge = params.get("code_challenge")
+        if not isinstance(challenge, str) or not 43 <= len(challenge) <= 128:
+            fail("invalid_request", "code_challenge is missing or malformed")
     nonce = params.get("nonce")
     if "id_token" in response_type and not nonce:
         fail("invalid_request", "nonce is required with response_type code id_token")
@@ -195,7 +204,7 @@ def push_request(uow: UnitOfWork, client: Client, form: dict, *, issuer: str, no
                                             "dpop_jkt does not match the DPoP proof")
         params["dpop_jkt"] = dpop_jkt
     try:
-        check_parameters(uow, client, params, now=now)
+        check_parameters(uow, client, params, now=now, pushed=True)
     except AuthorizationRequestError as exc:
         exc.redirect_uri = None  # PAR answers the client directly, never by redirect
         raise
@@ -215,13 +224,13 @@ def start_or_resume(uow: UnitOfWork, client: Client, query: dict, *, issuer: str
     request_uri refused after its first use stays used."""
     if not query.get("request_uri"):
         params = resolve_front_channel(uow, client, query, issuer=issuer, now=now)
-        params, consent = check_parameters(uow, client, params, now=now)
+        params, consent = check_parameters(uow, client, params, now=now, pushed=False)
         return start_pending(uow, client, params, consent, now=now)
     par = _pushed_request(uow, client, query["request_uri"], now)
     if par.used_at is not None:
         return _resume(uow, par, browser_hash, now)
     par.used_at, par.browser_hash = now, browser_hash
-    params, consent = check_parameters(uow, client, dict(par.params), now=now)
+    params, consent = check_parameters(uow, client, dict(par.params), now=now, pushed=True)
     pending = start_pending(uow, client, params, consent, now=now)
     par.pending_pk = pending.id
     return pending

@@ -172,11 +172,14 @@ class FapiAuthorizationCodeGrant(AuthorizationCodeGrant):
         if self.request.form.get("redirect_uri") != row.redirect_uri:
             raise InvalidGrantError("redirect_uri does not match the authorization request")
         verifier = self.request.form.get("code_verifier")
-        if not verifier:   # RFC 7636 §4.6: the code cannot be redeemed without it
-            raise InvalidGrantError("code_verifier is missing (PKCE is required)")
-        if row.code_challenge_method != "S256" or \
-                create_s256_code_challenge(verifier) != row.code_challenge:
-            raise InvalidGrantError("code_verifier does not match the code_challenge")
+        if row.code_challenge is not None:   # RFC 7636 §4.6: not redeemed without it
+            if not verifier:
+                raise InvalidGrantError("code_verifier is missing (PKCE is required)")
+            if row.code_challenge_method != "S256" or \
+                    create_s256_code_challenge(verifier) != row.code_challenge:
+                raise InvalidGrantError("code_verifier does not match the code_challenge")
+        elif verifier is not None:   # a FAPI 1.0 request by value that sent no challenge
+            raise InvalidGrantError("code_verifier sent for a code requested without PKCE")
         binding = _binding_for(client)
         if row.dpop_jkt and binding.jkt != row.dpop_jkt:
             raise InvalidDPoPProofError("the DPoP key is not the one the code is bound to")

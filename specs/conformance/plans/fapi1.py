@@ -256,13 +256,17 @@ class FAPI1:
         return consent_id
 
     # the authorization request
-    def request_params(self, client: Client, consent_id: str) -> dict:
-        verifier = new_verifier()
+    def request_params(self, client: Client, consent_id: str, *, pkce: bool = False) -> dict:
+        """The request's parameters. No PKCE unless `pkce`: FAPI 1.0 Advanced requires it only
+        with PAR (5.2.2-18), and the OpenID suite's FAPI 1.0 UK plan, which sends its request
+        objects by value, sends none; an ASPSP that insists on it fails that whole plan."""
+        verifier = new_verifier() if pkce else None
         return {
             "client_id": client.client_id, "response_type": HYBRID,
             "redirect_uri": self.config["redirect_uri"], "scope": "openid accounts",
             "state": uuid.uuid4().hex, "nonce": uuid.uuid4().hex,
-            "code_challenge": s256(verifier), "code_challenge_method": "S256",
+            **({"code_challenge": s256(verifier), "code_challenge_method": "S256"}
+               if pkce else {}),
             "claims": {"id_token": {
                 "openbanking_intent_id": {"value": consent_id, "essential": True},
                 "acr": {"essential": True, "values": ["urn:openbanking:psd2:sca"]}}},
@@ -323,7 +327,8 @@ class FAPI1:
         return self.token_request(client, {
             "grant_type": "authorization_code", "code": auth["code"],
             "redirect_uri": self.config["redirect_uri"],
-            "code_verifier": auth["sent"]["_verifier"]}, **kw)
+            **({"code_verifier": auth["sent"]["_verifier"]} if auth["sent"]["_verifier"]
+               else {})}, **kw)
 
 
 def oauth_refused(response, status: tuple[int, ...], errors: tuple[str, ...]) -> None:
@@ -357,9 +362,11 @@ def started(ctx: Context, response) -> tuple[bool, str]:
 
 def _request_refused(ctx: Context, what: str, *, claims_change: dict | None = None, key=None,
                      alg: str | None = None, outer: dict | None = None,
-                     not_to: str | None = None, corrupt: bool = False) -> None:
+                     not_to: str | None = None, corrupt: bool = False,
+                     errors: tuple[str, ...] | None = None) -> None:
     """The positive case (the request object as the client would send it starts the
-    authorisation), then the negative one (the change `what` must not)."""
+    authorisation), then the negative one (the change `what` must not). With `errors`, an
+    error sent back to the client must be one of them (an error page is accepted too)."""
     f = FAPI1(ctx)
     client = f.client()
     params = f.request_params(client, f.consent(client))
@@ -377,6 +384,11 @@ def _request_refused(ctx: Context, what: str, *, claims_change: dict | None = No
         location = bad.headers.get("Location", "")
         expect(not location.startswith(not_to),
                f"the error for a request {what} was sent to that redirect URI")
+    if errors:
+        parts = urlsplit(bad.headers.get("Location", ""))
+        error = parse_qs(parts.fragment or parts.query).get("error", [None])[0]
+        expect(error is None or error in errors,
+               f"the error for a request {what} was {error}, not one of {', '.join(errors)}")
 
 
 def _id_token_claims(ctx: Context) -> dict:
@@ -577,7 +589,9 @@ def request_invalid_signature(ctx: Context) -> None:
        f"{ADV} 5.2.2-10 (only the request object's parameters are used); OpenID Connect Core "
        "3.1.2.1 (scope openid required)")
 def without_scope(ctx: Context) -> None:
-    _request_refused(ctx, "whose request object has no scope", claims_change={"scope": None})
+    _request_refused(ctx, "whose request object has no scope", claims_change={"scope": None},
+                     errors=("invalid_request", "invalid_request_object", "invalid_request_uri",
+                             "access_denied"))
 
 
 @check("ensure-matching-key-in-authorization-request",

@@ -271,3 +271,40 @@ def test_no_key_that_may_sign_the_id_token_is_a_503_temporarily_unavailable_with
     retried = exchange(tpp, code, verifier)
     assert retried.status_code == 200, retried.json
     assert retried.json["id_token"]
+
+
+# FAPI 1.0 Advanced waives PKCE for a request object sent by value (it requires it with PAR):
+# the OpenID conformance suite's FAPI 1.0 UK plan sends none, so none must be needed there.
+def test_a_fapi1_request_by_value_without_pkce_gets_tokens_without_a_verifier(
+        fapi1_tpp, consent_for, platform, clock, customer):
+    reference, params = start(fapi1_tpp, consent_for(fapi1_tpp), pkce_verifier(),
+                              code_challenge=None, code_challenge_method=None)
+    assert "code_challenge" not in params
+    returned = redirect_params(decide(platform, clock, reference, customer))
+    response = exchange(fapi1_tpp, returned["code"], None)
+    assert response.status_code == 200, response.json
+    assert response.json["access_token"] and response.json["id_token"]
+
+
+def test_a_verifier_for_a_code_requested_without_pkce_is_refused(
+        fapi1_tpp, consent_for, platform, clock, customer):
+    reference, _ = start(fapi1_tpp, consent_for(fapi1_tpp), pkce_verifier(),
+                         code_challenge=None, code_challenge_method=None)
+    returned = redirect_params(decide(platform, clock, reference, customer))
+    response = exchange(fapi1_tpp, returned["code"], pkce_verifier())
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid_grant"
+
+
+def test_pkce_a_fapi1_request_by_value_sends_is_enforced(fapi1_tpp, consent_for, platform,
+                                                         clock, customer):
+    verifier = pkce_verifier()
+    reference, _ = start(fapi1_tpp, consent_for(fapi1_tpp), verifier)
+    code = redirect_params(decide(platform, clock, reference, customer))["code"]
+    assert exchange(fapi1_tpp, code, None).json["error"] == "invalid_grant"
+    reference, _ = start(fapi1_tpp, consent_for(fapi1_tpp), verifier)
+    code = redirect_params(decide(platform, clock, reference, customer))["code"]
+    assert exchange(fapi1_tpp, code, pkce_verifier()).json["error"] == "invalid_grant"
+    reference, _ = start(fapi1_tpp, consent_for(fapi1_tpp), verifier)
+    code = redirect_params(decide(platform, clock, reference, customer))["code"]
+    assert exchange(fapi1_tpp, code, verifier).status_code == 200

@@ -105,3 +105,25 @@ def test_error_after_redirect_uri_is_known_goes_back_to_the_client(fapi1_tpp, co
     assert returned["error"] == "invalid_scope"
     assert returned["state"] == params["state"]
     assert returned["iss"] == fapi1_tpp.issuer
+
+
+def test_plain_pkce_by_value_is_refused(fapi1_tpp, consent_for):
+    params = _params(fapi1_tpp, consent_for)
+    params.update(code_challenge="x" * 43, code_challenge_method="plain")
+    returned = redirect_params(_authorize(fapi1_tpp, fapi1_tpp.request_object(params))
+                               .headers["Location"])
+    assert returned["error"] == "invalid_request"
+    assert "S256" in returned["error_description"]
+
+
+def test_a_request_object_without_scope_is_invalid_request(fapi1_tpp, consent_for):
+    """fapi1-advanced-final-ensure-request-object-without-scope-fails: the error must be one
+    of invalid_request, invalid_request_object, invalid_request_uri or access_denied."""
+    params = _params(fapi1_tpp, consent_for)
+    del params["scope"]
+    response = fapi1_tpp.http.get("/authorize", query_string={
+        "client_id": fapi1_tpp.client_id, "request": fapi1_tpp.request_object(params),
+        "scope": "openid accounts"})         # outside the request object only
+    returned = redirect_params(response.headers["Location"])
+    assert returned["error"] == "invalid_request"
+    assert returned["state"] == params["state"]
