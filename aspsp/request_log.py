@@ -182,7 +182,7 @@ def _capture(response: Response) -> Response:
         if not request.path.startswith(OB_PREFIX):
             return response
         scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-        if scheme not in ("Bearer", "DPoP") or not value.strip():
+        if scheme.lower() not in ("bearer", "dpop") or not value.strip():
             return response
         token_hash = hashlib.sha256(value.strip().encode()).hexdigest()
     elif not is_logged_path(request.path):

@@ -160,11 +160,17 @@ def presented_token(request: Request) -> PresentedToken:
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     value = value.strip()
-    if scheme not in ("Bearer", "DPoP") or not value:
+    # Auth-scheme names are case-insensitive (RFC 9110 §11.1): `dPoP` is DPoP, `bEARER` Bearer
+    # (the OpenID suite's access-token-type-header-case-sensitivity module sends both).
+    scheme = _SCHEMES.get(scheme.lower(), "")
+    if not scheme or not value:
         raise TokenError("invalid_request",
                          "an access token is required in the Authorization header",
                          credentials=False)
     return PresentedToken(scheme, value)
+
+
+_SCHEMES = {"bearer": "Bearer", "dpop": "DPoP"}
 
 
 _TOKENS, _CLIENTS = OAuthToken.__table__, OAuthClient.__table__

@@ -272,3 +272,19 @@ def test_an_account_the_customer_no_longer_holds_drops_out_at_once(aisp, custome
     response = aisp.call("GET", url, token=token)
     assert response.status_code == 403
     assert codes(response) == ["UK.InvisibleBank.Consent.AccountNotPermitted"]
+
+
+@pytest.mark.parametrize("scheme", ["dpop", "dPoP", "DPOP"])
+def test_the_authorization_scheme_is_case_insensitive(aisp, authorised, scheme):
+    """RFC 9110 §11.1 (the OpenID suite's access-token-type-header-case-sensitivity)."""
+    _, token = authorised
+    response = aisp.call("GET", f"{BASE}/accounts", token=token,
+                         headers={"Authorization": f"{scheme} {token}"})
+    assert response.status_code == 200, response.get_json()
+
+
+def test_an_unknown_authorization_scheme_is_401(aisp, authorised):
+    _, token = authorised
+    response = aisp.call("GET", f"{BASE}/accounts", token=token,
+                         headers={"Authorization": f"DPoPx {token}"})
+    assert response.status_code == 401
