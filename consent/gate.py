@@ -6,7 +6,9 @@ scope -> the client's PSD2 role -> the token's consent -> owning client -> statu
 expiry -> customer -> permission -> account. The view then gets a `ConsentContext` of plain
 values, never a raw token. Failures are OB errors: 401 without a body (with a WWW-Authenticate
 challenge) when the token is missing, invalid, of a client-credentials grant where the
-customer's authorisation is needed, or its consent has expired; 403 otherwise.
+customer's authorisation is needed, or its consent has expired; 400
+UK.OBIE.Resource.InvalidConsentStatus when the consent's status does not allow the call (OBIE
+v3.1.11 namespaced enumerations: a 400 code); 403 otherwise.
 
 The consent resources themselves (POST/GET/DELETE .../consents) take client-credentials
 tokens (`requires_client`); the resources behind a consent take the customer's
@@ -30,7 +32,8 @@ from aspsp.ledger.domain import AccountKind
 from aspsp.ledger.models import Account, AccountParty
 from aspsp.oauth import tokens
 from aspsp.oauth.models import OAuthToken
-from aspsp.obapi import AUTHENTICATES, ErrorCode, check_json_body, forbidden, unauthorized
+from aspsp.obapi import (AUTHENTICATES, ErrorCode, bad_request, check_json_body, forbidden,
+                         unauthorized)
 
 from . import permissions as perms
 from .domain import ConsentStatus, ConsentType, effective_status
@@ -139,7 +142,7 @@ def authorise_request(uow: UnitOfWork, req, *, scope: str, now: datetime,
         raise unauthorized(tokens.TokenError("invalid_token", "the consent has expired",
                                              scheme=token.token_type).www_authenticate)
     if status not in set(statuses):
-        raise forbidden(ErrorCode.INVALID_CONSENT_STATUS, f"the consent is {status}",
+        raise bad_request(ErrorCode.INVALID_CONSENT_STATUS, f"the consent is {status}",
                         "Data.Status")
     if grant != CLIENT_CREDENTIALS and consent.consent_psu_pk != token.psu_pk:
         raise forbidden(ErrorCode.CONSENT_OF_ANOTHER_CUSTOMER,

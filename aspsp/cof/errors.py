@@ -23,7 +23,7 @@ class InvalidRequest(CofError):
 
 
 class WrongConsent(CofError):
-    """The ConsentId of the request is not the consent of the access token (403
+    """The ConsentId of the request is not the consent of the access token (400
     UK.OBIE.Resource.ConsentMismatch)."""
     code = "Cof.WrongConsent"
 

@@ -163,8 +163,8 @@ def _cof_error(error: CofError):
         return obapi.render(OBError(400, [ErrorItem(_CODES[p.kind], p.message, p.path)
                                           for p in error.problems]))
     if isinstance(error, WrongConsent):
-        return obapi.render(obapi.forbidden(ErrorCode.CONSENT_MISMATCH, error.message,
-                                            error.path))
+        return obapi.render(obapi.bad_request(ErrorCode.CONSENT_MISMATCH, error.message,
+                                              error.path))
     if isinstance(error, AccountNotPermitted):
         return obapi.render(obapi.forbidden(ErrorCode.ACCOUNT_NOT_PERMITTED, error.message))
     if isinstance(error, AccountNotEnabled):

@@ -29,13 +29,20 @@ class PaymentOrderNotFound(PisError):
 
 class ConsentNotUsable(PisError):
     """The consent is not Authorised (any more): consumed by an earlier submission,
-    rejected, expired (403 UK.OBIE.Resource.InvalidConsentStatus, as the gate answers)."""
+    rejected, expired (400 UK.OBIE.Resource.InvalidConsentStatus, as the gate answers)."""
     code = "Pis.ConsentNotUsable"
 
 
 class WrongConsent(PisError):
-    """The request names another consent than the token's (403 ConsentMismatch)."""
+    """The request names another consent than the token's (400 ConsentMismatch: OBIE's
+    payment-order and consent mismatch)."""
     code = "Pis.WrongConsent"
+
+
+class ConsentOfAnotherType(WrongConsent):
+    """The token's consent is not of the resource's type (403 ConsentMismatch, as the gate
+    answers a token of another type of consent: the token does not open this API)."""
+    code = "Pis.ConsentOfAnotherType"
 
 
 class DebtorNotPermitted(PisError):

@@ -31,8 +31,8 @@ from consent.errors import ConsentNotFound
 
 from . import charges, domain, international
 from .domain import OrderStatus, Problem, ProblemKind
-from .errors import (ConsentNotUsable, DebtorNotPermitted, InvalidPaymentRequest,
-                     PaymentOrderNotFound, WrongConsent)
+from .errors import (ConsentNotUsable, ConsentOfAnotherType, DebtorNotPermitted,
+                     InvalidPaymentRequest, PaymentOrderNotFound, WrongConsent)
 from .models import PaymentOrder
 from .repository import PisRepository
 
@@ -152,7 +152,8 @@ def funds_confirmation(uow: UnitOfWork, context, consent_id: str, now: datetime,
     consent type: another kind's token is refused, as a VRP consent has no amount)."""
     _check_token_consent(context, consent_id)
     if context.consent_type != order_type:
-        raise WrongConsent(f"the token's consent is not a {order_type} consent", "ConsentId")
+        raise ConsentOfAnotherType(f"the token's consent is not a {order_type} consent",
+                                   "ConsentId")
     repo = PisRepository(uow.session)
     consent = repo.consent(context.consent_pk)
     debtor = _debtor(repo, consent, context)
@@ -176,7 +177,7 @@ def submit_order(uow: UnitOfWork, context, client: Client, body: Mapping[str, An
     try:
         consent = consents.lock_payment_consent(uow, client, consent_id, order_type, now)
     except ConsentNotFound:
-        raise WrongConsent("the token's consent is not a consent of this type",
+        raise ConsentOfAnotherType("the token's consent is not a consent of this type",
                            "Data.ConsentId") from None
     if consent.status != ConsentStatus.AUTHORISED:
         raise ConsentNotUsable(f"the consent is {consent.status}", "Data.ConsentId")

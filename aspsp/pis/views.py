@@ -32,8 +32,8 @@ from consent.errors import ConsentError, ConsentNotFound
 
 from . import schemas, services
 from .domain import ProblemKind
-from .errors import (ConsentNotUsable, DebtorNotPermitted, InvalidPaymentRequest,
-                     PaymentOrderNotFound, PisError, WrongConsent)
+from .errors import (ConsentNotUsable, ConsentOfAnotherType, DebtorNotPermitted,
+                     InvalidPaymentRequest, PaymentOrderNotFound, PisError, WrongConsent)
 
 SCOPE = "payments"
 PREFIX = "/open-banking/v3.1/pisp"
@@ -208,7 +208,7 @@ def _payment_routes(blp: obapi.Blueprint, kind: Kind) -> None:
     @blp.route(f"/{kind.payments}", methods=["POST"], endpoint=create_id)
     # A Consumed consent passes the gate so that a retry with the first request's
     # x-idempotency-key replays its response; the submission itself takes an Authorised
-    # consent only (checked under the consent's row lock: 403 InvalidConsentStatus).
+    # consent only (checked under the consent's row lock: 400 InvalidConsentStatus).
     @gate.requires_consent(SCOPE, statuses=(ConsentStatus.AUTHORISED, ConsentStatus.CONSUMED))
     @ob_signing.signed_request
     @idempotency.idempotent(kind.order_type, current=_order_now(kind))
@@ -390,11 +390,14 @@ def pis_error(error: PisError):
         return obapi.render(obapi.bad_request(ErrorCode.NOT_FOUND, error.message,
                                               error.path))
     if isinstance(error, ConsentNotUsable):
-        return obapi.render(obapi.forbidden(ErrorCode.INVALID_CONSENT_STATUS, error.message,
-                                            error.path))
-    if isinstance(error, WrongConsent):
+        return obapi.render(obapi.bad_request(ErrorCode.INVALID_CONSENT_STATUS, error.message,
+                                              error.path))
+    if isinstance(error, ConsentOfAnotherType):
         return obapi.render(obapi.forbidden(ErrorCode.CONSENT_MISMATCH, error.message,
                                             error.path))
+    if isinstance(error, WrongConsent):
+        return obapi.render(obapi.bad_request(ErrorCode.CONSENT_MISMATCH, error.message,
+                                              error.path))
     if isinstance(error, DebtorNotPermitted):
         return obapi.render(obapi.forbidden(ErrorCode.ACCOUNT_NOT_PERMITTED, error.message,
                                             error.path))

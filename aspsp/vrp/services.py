@@ -27,8 +27,8 @@ from aspsp.ledger import services as ledger
 from aspsp.ledger.errors import LedgerError
 from aspsp.pis import domain as pis_domain
 from aspsp.pis import services as pis
-from aspsp.pis.errors import (ConsentNotUsable, InvalidPaymentRequest, PaymentOrderNotFound,
-                              WrongConsent)
+from aspsp.pis.errors import (ConsentNotUsable, ConsentOfAnotherType, InvalidPaymentRequest,
+                              PaymentOrderNotFound, WrongConsent)
 from aspsp.pis.repository import PisRepository
 from consent import services as consents
 from consent.domain import ConsentStatus, ConsentType
@@ -126,7 +126,7 @@ def confirm_funds(uow: UnitOfWork, context, consent_id: str, body: Mapping[str, 
         raise WrongConsent("the ConsentId is not the consent of the access token",
                            "Data.ConsentId")
     if context.consent_type != DOMESTIC_VRP:     # the gate lets any payment consent through
-        raise WrongConsent("the token's consent is not a domestic VRP consent",
+        raise ConsentOfAnotherType("the token's consent is not a domestic VRP consent",
                            "Data.ConsentId")
     problems = pis_domain.amount_problems(data["InstructedAmount"], "Data.InstructedAmount",
                                           pis_domain.DOMESTIC_CURRENCIES)
@@ -153,7 +153,7 @@ def submit_vrp(uow: UnitOfWork, context, client: Client, body: Mapping[str, Any]
     try:      # the row lock: concurrent VRPs of this consent are checked one after another
         consent = consents.lock_payment_consent(uow, client, consent_id, DOMESTIC_VRP, now)
     except ConsentNotFound:
-        raise WrongConsent("the token's consent is not a domestic VRP consent",
+        raise ConsentOfAnotherType("the token's consent is not a domestic VRP consent",
                            "Data.ConsentId") from None
     if consent.status != ConsentStatus.AUTHORISED:
         raise ConsentNotUsable(f"the consent is {consent.status}", "Data.ConsentId")

@@ -212,7 +212,7 @@ def test_a_consent_revoked_by_the_customer_is_refused_at_once(platform, clock, a
     assert access.get("/balances").status_code == 401
 
 
-def test_a_consent_no_longer_authorised_is_403_even_with_a_live_token(platform, alice_access):
+def test_a_consent_no_longer_authorised_is_400_even_with_a_live_token(platform, alice_access):
     """Defence in depth: the gate reads the consent's status on every call, whatever the
     token."""
     _, access = alice_access
@@ -221,7 +221,7 @@ def test_a_consent_no_longer_authorised_is_403_even_with_a_live_token(platform, 
                             .values(status="Rejected"))
         uow.commit()
     response = access.get("/accounts")
-    assert response.status_code == 403
+    assert response.status_code == 400
     assert codes(response) == ["UK.OBIE.Resource.InvalidConsentStatus"]
 
 

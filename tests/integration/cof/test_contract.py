@@ -60,7 +60,7 @@ def test_error_responses_match_the_contract(cbpii, holder, create_consent, appro
     assert body["Errors"][0]["ErrorCode"] == "UK.OBIE.Field.Invalid"
     wrong = cbpii.call("POST", CONFIRMATIONS, token=cof.token,
                        json=confirmation_body("fcc-someone-else", "1.00"))
-    body = check("POST", CONFIRMATIONS, wrong, 403)
+    body = check("POST", CONFIRMATIONS, wrong, 400)
     assert body["Errors"][0]["ErrorCode"] == "UK.OBIE.Resource.ConsentMismatch"
     unauthenticated = cbpii.call("POST", CONFIRMATIONS, json=confirmation_body(
         cof.consent_id, "1.00"))

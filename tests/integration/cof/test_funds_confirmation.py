@@ -95,7 +95,7 @@ def test_another_tpps_consent_and_another_type_of_consent_are_refused(
     # The token of one consent naming the other's ConsentId.
     crossed = cbpii.call("POST", CONFIRMATIONS, token=cof.token,
                          json=confirmation_body(theirs.consent_id, "1.00"))
-    assert crossed.status_code == 403 and codes(crossed) == ["UK.OBIE.Resource.ConsentMismatch"]
+    assert crossed.status_code == 400 and codes(crossed) == ["UK.OBIE.Resource.ConsentMismatch"]
     # Another TPP's token (its own consent) asked with this TPP's key: refused as the
     # other client's token; and this TPP cannot read the other's consent.
     token = cbpii.token(scope=SCOPE)

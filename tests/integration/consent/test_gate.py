@@ -136,7 +136,7 @@ def test_a_rejected_consent_is_refused(aisp, customer, decide, gated):
     token = aisp.token(grant_type="authorization_code", consent_id=consent_id,
                        psu=customer.psu)      # a token that should never have been issued
     response = aisp.call("GET", f"{BASE}/accounts", token=token)
-    assert response.status_code == 403
+    assert response.status_code == 400
     assert codes(response) == ["UK.OBIE.Resource.InvalidConsentStatus"]
 
 
@@ -145,7 +145,7 @@ def test_a_consent_awaiting_authorisation_is_refused(aisp, customer, gated):
     token = aisp.token(grant_type="authorization_code", consent_id=consent_id,
                        psu=customer.psu)
     response = aisp.call("GET", f"{BASE}/accounts", token=token)
-    assert response.status_code == 403
+    assert response.status_code == 400
     assert codes(response) == ["UK.OBIE.Resource.InvalidConsentStatus"]
 
 
@@ -179,7 +179,7 @@ def test_a_revoked_consent_is_refused_even_with_a_live_token(aisp, customer, aut
     token = aisp.token(grant_type="authorization_code", consent_id=consent_id,
                        psu=customer.psu)
     response = aisp.call("GET", f"{BASE}/accounts", token=token)
-    assert response.status_code == 403
+    assert response.status_code == 400
     assert codes(response) == ["UK.OBIE.Resource.InvalidConsentStatus"]
 
 
@@ -255,7 +255,7 @@ def test_the_gate_reads_the_status_as_stored_now(aisp, authorised, platform):
         uow.session.execute(update(Consent).where(Consent.consent_id == consent_id)
                             .values(status="Revoked"))
         uow.commit()
-    assert aisp.call("GET", f"{BASE}/accounts", token=token).status_code == 403
+    assert aisp.call("GET", f"{BASE}/accounts", token=token).status_code == 400
 
 
 def test_an_account_the_customer_no_longer_holds_drops_out_at_once(aisp, customer, authorised,

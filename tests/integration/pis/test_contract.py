@@ -90,7 +90,7 @@ def test_error_responses_match_the_contract(pisp, payer, journey, create_consent
     mismatch["Risk"] = {}
     check("POST", PAYMENTS, j.submit(mismatch), 400)
     check("POST", PAYMENTS, j.submit(), 201)
-    check("POST", PAYMENTS, j.submit(), 403)
+    check("POST", PAYMENTS, j.submit(), 400)           # consumed: InvalidConsentStatus
     forbidden = pisp.call("POST", CONSENTS, token=pisp.token(scope="accounts"),
                           json=domestic_consent_body(), headers=idem())
     check("POST", CONSENTS, forbidden, 403)

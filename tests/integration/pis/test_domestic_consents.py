@@ -212,5 +212,18 @@ def test_funds_confirmation_needs_the_customers_token_of_that_consent(pisp, paye
     assert client_token.status_code == 401
     other = pisp.call("GET", f"{CONSENTS}/{first.consent_id}/funds-confirmation",
                       token=second.token)
-    assert other.status_code == 403
+    assert other.status_code == 400
     assert codes(other) == ["UK.OBIE.Resource.ConsentMismatch"]
+
+
+def test_funds_confirmation_of_a_consumed_consent_is_400_invalid_consent_status(
+        pisp, payer, journey):
+    """OBIE v3.1.11 domestic-payment-consents: "If the status is not Authorised, an ASPSP must
+    respond with a 400 (Bad Request) and a UK.OBIE.Resource.InvalidConsentStatus"."""
+    j = journey(pisp, payer)
+    url = f"{CONSENTS}/{j.consent_id}/funds-confirmation"
+    assert pisp.call("GET", url, token=j.token).status_code == 200
+    assert j.submit().status_code == 201                       # the consent is Consumed
+    response = pisp.call("GET", url, token=j.token)
+    assert response.status_code == 400
+    assert codes(response) == ["UK.OBIE.Resource.InvalidConsentStatus"]

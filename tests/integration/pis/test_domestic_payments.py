@@ -69,7 +69,7 @@ def test_the_consent_allows_one_payment_only(pisp, payer, journey, platform):
     j = journey(pisp, payer)
     assert j.submit().status_code == 201
     again = j.submit()
-    assert again.status_code == 403
+    assert again.status_code == 400
     assert codes(again) == ["UK.OBIE.Resource.InvalidConsentStatus"]
     assert orders(platform) == 1
 
@@ -106,7 +106,7 @@ def test_a_risk_other_than_the_consents_is_refused(pisp, payer, journey, platfor
 def test_a_consent_id_other_than_the_tokens_is_refused(pisp, payer, journey, platform):
     first, second = journey(pisp, payer), journey(pisp, payer)
     response = first.submit(payment_body(second.consent_id, second.body))
-    assert response.status_code == 403
+    assert response.status_code == 400
     assert codes(response) == ["UK.OBIE.Resource.ConsentMismatch"]
     assert orders(platform) == 0
 
@@ -117,7 +117,7 @@ def test_a_consent_not_yet_authorised_cannot_pay(pisp, payer, create_consent):
                        consent_id=consent_id, psu=payer.psu)
     response = pisp.call("POST", PAYMENTS, token=token, headers=idem(),
                          json=payment_body(consent_id, domestic_consent_body()))
-    assert response.status_code == 403
+    assert response.status_code == 400
     assert codes(response) == ["UK.OBIE.Resource.InvalidConsentStatus"]
 
 

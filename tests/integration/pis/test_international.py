@@ -349,7 +349,7 @@ def test_the_submission_must_be_the_consents(pisp, payer, international):
     assert codes(response) == ["UK.OBIE.Resource.ConsentMismatch"]
     assert submit(j, body).status_code == 201
     again = submit(j, body)
-    assert again.status_code == 403
+    assert again.status_code == 400
     assert codes(again) == ["UK.OBIE.Resource.InvalidConsentStatus"]
 
 

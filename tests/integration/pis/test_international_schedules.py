@@ -270,7 +270,7 @@ def test_a_submission_unlike_its_consent_is_refused_and_sets_up_nothing(pisp, pa
     assert submit(pisp, STANDING_ORDERS, token,
                   payment_body(consent_id, body)).status_code == 201
     again = submit(pisp, STANDING_ORDERS, token, payment_body(consent_id, body))
-    assert again.status_code == 403 and codes(again) == ["UK.OBIE.Resource.InvalidConsentStatus"]
+    assert again.status_code == 400 and codes(again) == ["UK.OBIE.Resource.InvalidConsentStatus"]
     assert count(platform, StandingOrder) == 1
 
 

@@ -62,9 +62,9 @@ def test_twenty_concurrent_submissions_make_exactly_one_payment(app, pisp, make_
         responses = list(pool.map(submit, range(RACERS), timeout=HANG_GUARD))
 
     statuses = sorted(r.status_code for r in responses)
-    assert statuses == [201] + [403] * (RACERS - 1), [r.get_json() for r in responses]
+    assert statuses == [201] + [400] * (RACERS - 1), [r.get_json() for r in responses]
     assert all(codes(r) == ["UK.OBIE.Resource.InvalidConsentStatus"]
-               for r in responses if r.status_code == 403)
+               for r in responses if r.status_code == 400)
     with platform.uow() as uow:
         assert uow.session.scalar(select(func.count()).select_from(PaymentOrder)) == 1
         assert uow.session.scalar(select(func.count()).select_from(Payment)) == 1

@@ -121,7 +121,7 @@ def test_a_vrp_that_is_not_what_its_consent_allows(pisp, payer, vrp_journey, pla
     other = copy.deepcopy(vrp_body(j.consent_id, j.body))
     other["Data"]["ConsentId"] = "vrc-someone-else"
     response = j.pay(body=other)
-    assert response.status_code == 403
+    assert response.status_code == 400
     assert codes(response) == ["UK.OBIE.Resource.ConsentMismatch"]
     assert vrps_of(platform, j.consent_id) == 0
 
