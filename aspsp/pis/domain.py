@@ -39,7 +39,6 @@ class ProblemKind(StrEnum):
     UNSUPPORTED_LOCAL_INSTRUMENT = "unsupported-local-instrument"
     MISMATCH = "mismatch"                      # the submission is not what the consent allowed
     UNEXPECTED = "unexpected"                  # a field that may not be given with another
-    UNSUPPORTED_FREQUENCY = "unsupported-frequency"
     EXPECTED = "expected"                      # a field another one's value calls for
     EXPIRED = "expired"                        # a quote or time limit that has passed
 
@@ -249,8 +248,9 @@ def standing_order_schedule_problems(initiation: Mapping[str, Any], parsed: Mapp
                  parsed.get("RecurringPaymentDateTime"), parsed.get("FinalPaymentDateTime"),
                  count)
     except FrequencyError as error:
-        kind = ProblemKind.UNSUPPORTED_FREQUENCY if error.field == "Frequency" else \
-            ProblemKind.INVALID_DATE if error.field.endswith("DateTime") else \
+        # Every code the OBIE pattern admits is supported, so a Frequency refused here is
+        # malformed: Field.Invalid, not Unsupported.Frequency ("not supported by the ASPSP").
+        kind = ProblemKind.INVALID_DATE if error.field.endswith("DateTime") else \
             ProblemKind.INVALID
         problems.append(Problem(kind, f"{path}.{error.field}", error.message))
     return problems

@@ -377,7 +377,6 @@ _PROBLEM_CODES = {ProblemKind.INVALID: ErrorCode.FIELD_INVALID,
                       ErrorCode.UNSUPPORTED_LOCAL_INSTRUMENT,
                   ProblemKind.MISMATCH: ErrorCode.CONSENT_MISMATCH,
                   ProblemKind.UNEXPECTED: ErrorCode.FIELD_UNEXPECTED,
-                  ProblemKind.UNSUPPORTED_FREQUENCY: ErrorCode.UNSUPPORTED_FREQUENCY,
                   ProblemKind.EXPECTED: ErrorCode.FIELD_EXPECTED,
                   ProblemKind.EXPIRED: ErrorCode.AFTER_CUT_OFF}
 

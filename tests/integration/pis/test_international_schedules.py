@@ -222,7 +222,7 @@ BAD_SCHEDULED = [
      "UK.OBIE.Field.Expected", "Data.Initiation.ExchangeRateInformation.ContractIdentification"),
 ]
 BAD_STANDING = [
-    ({"Frequency": "EvryFortnight"}, "UK.OBIE.Unsupported.Frequency",
+    ({"Frequency": "EvryFortnight"}, "UK.OBIE.Field.Invalid",
      "Data.Initiation.Frequency"),
     ({"FirstPaymentDateTime": "2026-06-01T09:00:00+00:00"}, "UK.OBIE.Field.InvalidDate",
      "Data.Initiation.FirstPaymentDateTime"),

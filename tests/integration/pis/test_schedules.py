@@ -142,9 +142,9 @@ def test_a_standing_order_of_another_frequency_than_its_consent_is_refused(
 
 BAD_STANDING = [
     ("a frequency that does not parse", {"Frequency": "EvryFortnight"},
-     "UK.OBIE.Unsupported.Frequency", "Data.Initiation.Frequency"),
+     "UK.OBIE.Field.Invalid", "Data.Initiation.Frequency"),
     ("a month day out of range", {"Frequency": "IntrvlMnthDay:01:32"},
-     "UK.OBIE.Unsupported.Frequency", "Data.Initiation.Frequency"),
+     "UK.OBIE.Field.Invalid", "Data.Initiation.Frequency"),
     ("both NumberOfPayments and FinalPaymentDateTime",
      {"FinalPaymentDateTime": "2026-12-31T09:00:00+00:00"}, "UK.OBIE.Field.Unexpected",
      "Data.Initiation.FinalPaymentDateTime"),

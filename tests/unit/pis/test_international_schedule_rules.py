@@ -40,7 +40,7 @@ def test_a_valid_standing_order_has_no_problem():
 
 
 @pytest.mark.parametrize("changes, expected", [
-    ({"Frequency": "IntrvlMnthDay:13:01"}, [(ProblemKind.UNSUPPORTED_FREQUENCY, "Frequency")]),
+    ({"Frequency": "IntrvlMnthDay:13:01"}, [(ProblemKind.INVALID, "Frequency")]),
     ({"FirstPaymentDateTime": "2026-06-14T23:00:00+00:00"},
      [(ProblemKind.INVALID_DATE, "FirstPaymentDateTime")]),
     ({"InstructedAmount": {"Amount": "10", "Currency": "JPX"}},
