@@ -84,6 +84,13 @@ class OrderRecord:
     transaction_id: str           # the ledger payment's id once executed, else the order's
     exchange_rate: dict | None = None   # international: the rate applied, else the quote
     charges: list | None = None         # the consent's OB Charges (aspsp.pis.charges)
+    refund: dict | None = None          # the debited account, if the consent asked for it
+
+
+def _refund(consent_data: Mapping[str, Any], debtor: dict[str, str]) -> dict | None:
+    """OBIE Refund (OB*RefundAccount): the account a refund of this payment goes to, the one
+    it was paid from, when the PISP asked for it with ReadRefundAccount "Yes"."""
+    return {"Account": dict(debtor)} if consent_data.get("ReadRefundAccount") == "Yes" else None
 
 
 class Client:   # the gate's ClientRef or an OAuthClient row: `id`, `client_id`
@@ -467,17 +474,18 @@ def order_record(repo: PisRepository, order: PaymentOrder, *, consent_id: str | 
         applied = [s["exchange_rate"] for s in order.status_history if "exchange_rate" in s]
         exchange_rate = applied[-1] if applied else \
             (consent or repo.consent(order.consent_pk)).data.get("ExchangeRateInformation")
+    consent_data = (consent or repo.consent(order.consent_pk)).data
+    debited = debtor_of(debtor or repo.account(order.debtor_account_pk))
     return OrderRecord(
         payment_order_id=order.payment_order_id, order_type=order.order_type,
         consent_id=consent_id or consent.consent_id,
         status=payment.status if payment is not None else order.status,
         status_updated_at=last.at, created_at=order.created_at,
-        initiation=initiation if initiation is not None else consent.data["Initiation"],
-        debtor=debtor_of(debtor or repo.account(order.debtor_account_pk)),
-        history=tuple(history),
+        initiation=initiation if initiation is not None else consent_data["Initiation"],
+        debtor=debited, history=tuple(history),
         transaction_id=payment.payment_id if payment is not None else order.payment_order_id,
-        exchange_rate=exchange_rate,
-        charges=(consent or repo.consent(order.consent_pk)).data.get("Charges"))
+        exchange_rate=exchange_rate, charges=consent_data.get("Charges"),
+        refund=_refund(consent_data, debited))
 
 
 def _schedule_record(repo: PisRepository, order: PaymentOrder, history: list[StatusStep],
@@ -492,18 +500,20 @@ def _schedule_record(repo: PisRepository, order: PaymentOrder, history: list[Sta
     steps = list(history) + [
         StatusStep(e.status, e.executed_at, e.rejection_reason,
                    e.payment_id or e.execution_id) for e in (state.executions if state else [])]
+    consent_data = repo.consent(order.consent_pk).data
     exchange_rate = None
     if order.order_type in international.QUOTED_TYPES:    # the rate applied, else the quote
         exchange_rate = international.applied_rate(state.executions if state else []) or \
-            repo.consent(order.consent_pk).data.get("ExchangeRateInformation")
+            consent_data.get("ExchangeRateInformation")
+    debited = debtor_of(debtor or repo.account(order.debtor_account_pk))
     return OrderRecord(
         payment_order_id=order.payment_order_id, order_type=order.order_type,
         consent_id=consent_id, status=status, status_updated_at=history[-1].at,
-        created_at=order.created_at, initiation=initiation,
-        debtor=debtor_of(debtor or repo.account(order.debtor_account_pk)),
+        created_at=order.created_at, initiation=initiation, debtor=debited,
         history=tuple(steps), transaction_id=order.payment_order_id,
         exchange_rate=exchange_rate,
-        charges=repo.consent(order.consent_pk).data.get("Charges"))  # on each payment
+        charges=consent_data.get("Charges"),  # on each payment
+        refund=_refund(consent_data, debited))
 
 
 @dataclass(frozen=True)

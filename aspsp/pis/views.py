@@ -339,6 +339,8 @@ def _order_body(record: services.OrderRecord) -> dict:
         data["Debtor"] = record.debtor
     if record.charges:                  # the consent's (aspsp.pis.charges)
         data["Charges"] = record.charges
+    if record.refund is not None:       # ReadRefundAccount "Yes": the account paid from
+        data["Refund"] = record.refund
     return {"Data": data,
             "Links": {"Self": f"{_issuer()}{PREFIX}/{kind.payments}/"
                               f"{record.payment_order_id}"},

@@ -3,6 +3,7 @@ Payment Initiation OpenAPI document (the repository's copy in specs/obie): creat
 authorised, consumed, settled and rejected resources, and the error responses."""
 from __future__ import annotations
 
+from aspsp.ledger.models import Account
 from tests.conftest import OBIE_SPECS
 from tests.contract import validate_response
 from tests.integration.pis.conftest import (CONSENTS, OUTSIDE_PAYEE, PAYMENTS, PISP,
@@ -94,3 +95,24 @@ def test_error_responses_match_the_contract(pisp, payer, journey, create_consent
     forbidden = pisp.call("POST", CONSENTS, token=pisp.token(scope="accounts"),
                           json=domestic_consent_body(), headers=idem())
     check("POST", CONSENTS, forbidden, 403)
+
+
+def test_a_refund_account_asked_for_is_the_account_paid_from(pisp, payer, journey, platform):
+    """ReadRefundAccount "Yes": the payment names, in Refund, the account a refund goes to,
+    on its creation and every read; "No" or absent: no Refund."""
+    j = journey(pisp, payer, domestic_consent_body(data={"ReadRefundAccount": "Yes"}))
+    submitted = j.submit()
+    check("POST", PAYMENTS, submitted, 201)
+    data = submitted.get_json()["Data"]
+    assert data["Refund"] == {"Account": data["Debtor"]}
+    with platform.uow() as uow:
+        paid_from = uow.session.get(Account, payer.account_pks[0])
+        assert data["Refund"]["Account"]["Identification"] == \
+            paid_from.sort_code + paid_from.account_number
+    path = f"{PAYMENTS}/{data['DomesticPaymentId']}"
+    read = pisp.call("GET", path, token=pisp.token(scope="payments"))
+    check("GET", path, read, 200)
+    assert read.get_json()["Data"]["Refund"] == data["Refund"]
+    for asked in ({"ReadRefundAccount": "No"}, {}):
+        other = journey(pisp, payer, domestic_consent_body(data=asked)).submit()
+        assert "Refund" not in other.get_json()["Data"]
