@@ -36,6 +36,7 @@ class ProblemKind(StrEnum):
     INVALID_DATE = "invalid-date"
     UNSUPPORTED_CURRENCY = "unsupported-currency"
     UNSUPPORTED_SCHEME = "unsupported-scheme"
+    UNSUPPORTED_SECONDARY_IDENTIFICATION = "unsupported-secondary-identification"
     UNSUPPORTED_LOCAL_INSTRUMENT = "unsupported-local-instrument"
     MISMATCH = "mismatch"                      # the submission is not what the consent allowed
     UNEXPECTED = "unexpected"                  # a field that may not be given with another
@@ -97,7 +98,10 @@ def money_of(amount: Mapping[str, Any]) -> Money:
 # --- accounts ------------------------------------------------------------------------------
 def account_problems(account: Mapping[str, Any], path: str) -> list[Problem]:
     """A supported scheme, and an identification that is valid in it: 14 digits of sort code
-    and account number, or an IBAN whose country format and check digits are right."""
+    and account number, or an IBAN whose country format and check digits are right. No
+    SecondaryIdentification (a building society's roll number): the ledger and the scheme
+    gateway carry none, and the profile wants a field that cannot be processed refused, not
+    dropped (UK.OBIE.Unsupported.AccountSecondaryIdentifier)."""
     scheme = account.get("SchemeName")
     if scheme not in SUPPORTED_SCHEMES:
         return [Problem(ProblemKind.UNSUPPORTED_SCHEME, f"{path}.SchemeName",
@@ -107,6 +111,11 @@ def account_problems(account: Mapping[str, Any], path: str) -> list[Problem]:
         normalised_identification(scheme, str(account.get("Identification", "")))
     except ValueError as error:
         return [Problem(ProblemKind.INVALID, f"{path}.Identification", str(error))]
+    if account.get("SecondaryIdentification") is not None:
+        return [Problem(ProblemKind.UNSUPPORTED_SECONDARY_IDENTIFICATION,
+                        f"{path}.SecondaryIdentification",
+                        "the bank does not pay with a secondary identification (roll number): "
+                        "give it in RemittanceInformation.Reference")]
     return []
 
 

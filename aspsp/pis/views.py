@@ -375,6 +375,8 @@ _PROBLEM_CODES = {ProblemKind.INVALID: ErrorCode.FIELD_INVALID,
                   ProblemKind.INVALID_DATE: ErrorCode.FIELD_INVALID_DATE,
                   ProblemKind.UNSUPPORTED_CURRENCY: ErrorCode.UNSUPPORTED_CURRENCY,
                   ProblemKind.UNSUPPORTED_SCHEME: ErrorCode.UNSUPPORTED_SCHEME,
+                  ProblemKind.UNSUPPORTED_SECONDARY_IDENTIFICATION:
+                      ErrorCode.UNSUPPORTED_ACCOUNT_SECONDARY_IDENTIFIER,
                   ProblemKind.UNSUPPORTED_LOCAL_INSTRUMENT:
                       ErrorCode.UNSUPPORTED_LOCAL_INSTRUMENT,
                   ProblemKind.MISMATCH: ErrorCode.CONSENT_MISMATCH,

@@ -133,6 +133,10 @@ BAD = [
     ("debtor account of an unsupported scheme", domestic_consent_body(
         DebtorAccount={"SchemeName": "UK.OBIE.PAN", "Identification": "4111111111111111"}),
      "UK.OBIE.Unsupported.Scheme", "Data.Initiation.DebtorAccount.SchemeName"),
+    ("a payee's roll number (SecondaryIdentification)", domestic_consent_body(
+        creditor={**OUTSIDE_PAYEE, "SecondaryIdentification": "ROLL-123/45"}),
+     "UK.OBIE.Unsupported.AccountSecondaryIdentifier",
+     "Data.Initiation.CreditorAccount.SecondaryIdentification"),
     ("CHAPS", domestic_consent_body(LocalInstrument="UK.OBIE.CHAPS"),
      "UK.OBIE.Unsupported.LocalInstrument", "Data.Initiation.LocalInstrument"),
     ("a completion date in the past", domestic_consent_body(data={"Authorisation": {
