@@ -189,6 +189,19 @@ def effective_status(status: str, expiration: datetime | None, now: datetime) ->
     return status
 
 
+def authorisation_closed(data: Mapping | None, now: datetime) -> bool:
+    """Whether the PISP's `Authorisation.CompletionDateTime` ("date and time by which all
+    authorisation steps must be completed", OBIE PIS v3.1.11) has passed: after it the
+    customer can no longer authorise the consent."""
+    completion = ((data or {}).get("Authorisation") or {}).get("CompletionDateTime")
+    if not isinstance(completion, str):
+        return False
+    try:
+        return datetime.fromisoformat(completion) <= now
+    except ValueError:          # refused when the consent was made; never blocks on a typo
+        return False
+
+
 def keeps_status_when_revoked(consent_type: str) -> bool:
     """Whether a revocation at the bank leaves the consent's status as it is (VRP profile:
     "the status of the domestic-vrp-consents resource must remain unchanged and the PISP must

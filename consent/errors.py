@@ -31,6 +31,11 @@ class NoAccountSelected(ConsentError):
     code = "Consent.NoAccountSelected"
 
 
+class AuthorisationClosed(ConsentError):
+    """The PISP's Authorisation.CompletionDateTime has passed: too late to authorise."""
+    code = "Consent.AuthorisationClosed"
+
+
 class WrongCustomer(ConsentError):
     """A re-authentication by another customer than the one who authorised the consent."""
     code = "Consent.WrongCustomer"

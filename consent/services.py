@@ -28,10 +28,12 @@ from aspsp.oauth.models import AuthorizationCode, OAuthClient
 from . import permissions
 from .domain import (CONSUMED_BY_PAYMENT, DELETED_BY_TPP, EXPIRABLE, EXPIRY_PASSED,
                      REAUTHENTICATED, REVOKED_BY_BANK, REVOKED_BY_PSU, TERMINAL, Actor,
-                     ConsentStatus, ConsentType, Transition, effective_status,
-                     keeps_status_when_revoked, lifecycle, may_reauthenticate)
-from .errors import (AccountNotSelectable, ConsentNotFound, IllegalConsentTransition,
-                     InvalidConsentRequest, NoAccountSelected, Problem, WrongCustomer)
+                     ConsentStatus, ConsentType, Transition, authorisation_closed,
+                     effective_status, keeps_status_when_revoked, lifecycle,
+                     may_reauthenticate)
+from .errors import (AccountNotSelectable, AuthorisationClosed, ConsentNotFound,
+                     IllegalConsentTransition, InvalidConsentRequest, NoAccountSelected,
+                     Problem, WrongCustomer)
 from .models import Consent, ConsentAccount, ConsentEvent
 
 CONSENT_ID = re.compile(r"[\x21-\x7e]{1,128}")     # printable ASCII, Max128Text
@@ -229,6 +231,9 @@ def authorise(uow: UnitOfWork, consent: Consent, psu: PsuUser, account_pks: list
     reauthentication = current == ConsentStatus.AUTHORISED
     if reauthentication and consent.psu_pk != psu.id:
         raise WrongCustomer("another customer authorised this consent")
+    if not reauthentication and authorisation_closed(consent.data, now):
+        raise AuthorisationClosed("The payment provider asked for this to be approved by "
+                                  "a time that has passed: it can no longer be approved.")
     transition = lifecycle(consent.consent_type).move(
         current, ConsentStatus.AUTHORISED, actor=Actor.PSU, actor_id=psu.psu_id, at=now,
         reason=REAUTHENTICATED if reauthentication else None)

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from consent.domain import may_reauthenticate
+from consent.domain import authorisation_closed, may_reauthenticate
 from consent.models import Consent
 
 from .. import jsonsafe
@@ -174,6 +174,8 @@ def check_parameters(uow: UnitOfWork, client: Client, params: dict, *, now: date
         fail("invalid_request", "openbanking_intent_id does not name a consent of this client")
     if not _decidable(consent, now):       # or a VRP consent to re-authenticate (VRP profile)
         fail("invalid_request", "the consent is not awaiting authorisation")
+    if consent.status == AWAITING_AUTHORISATION and authorisation_closed(consent.data, now):
+        fail("invalid_request", "the consent's Authorisation.CompletionDateTime has passed")
     scope_for_type = "accounts" if consent.consent_type == "account-access" else \
         "fundsconfirmations" if consent.consent_type == "funds-confirmation" else "payments"
     if scope_for_type not in scopes:

@@ -7,10 +7,11 @@ from tests.oauth_tpp import Tpp
 
 
 def make_consent(uow, client, *, now, status="AwaitingAuthorisation",
-                 consent_type="account-access", permissions=("ReadAccountsBasic",)):
+                 consent_type="account-access", permissions=("ReadAccountsBasic",), data=None):
     consent = Consent(consent_id=f"aac-{new_id()}", consent_type=consent_type,
                       client_pk=client.row.id, status=status, status_updated_at=now,
-                      created_at=now, permissions=list(permissions), data={}, api_version="3.1")
+                      created_at=now, permissions=list(permissions), data=data or {},
+                      api_version="3.1")
     uow.session.add(consent)
     uow.session.flush()
     return consent

@@ -308,3 +308,37 @@ def test_pkce_a_fapi1_request_by_value_sends_is_enforced(fapi1_tpp, consent_for,
     reference, _ = start(fapi1_tpp, consent_for(fapi1_tpp), verifier)
     code = redirect_params(decide(platform, clock, reference, customer))["code"]
     assert exchange(fapi1_tpp, code, verifier).status_code == 200
+
+
+def _payment_consent(tpp, consent_for, clock, minutes: int) -> str:
+    """A payment consent the PISP wants authorised within `minutes` from now."""
+    completion = (clock.now() + timedelta(minutes=minutes)).isoformat()
+    return consent_for(tpp, consent_type="domestic-payment", permissions=(), data={
+        "Authorisation": {"AuthorisationType": "Single", "CompletionDateTime": completion}})
+
+
+def test_no_authorisation_starts_after_the_consents_completion_time(tpp, consent_for, clock):
+    """OBIE PIS: Authorisation.CompletionDateTime is when every authorisation step must be
+    complete; after it the bank does not start one."""
+    open_ = tpp.par(tpp.request_params(_payment_consent(tpp, consent_for, clock, 10),
+                                       verifier=pkce_verifier(), scope="openid payments"))
+    assert open_.status_code == 201, open_.json
+    closed = tpp.par(tpp.request_params(_payment_consent(tpp, consent_for, clock, -1),
+                                        verifier=pkce_verifier(), scope="openid payments"))
+    assert closed.status_code == 400
+    assert closed.json["error"] == "invalid_request"
+    assert "CompletionDateTime" in closed.json["error_description"]
+
+
+def test_an_approval_after_the_consents_completion_time_is_refused(
+        tpp, consent_for, platform, clock, customer):
+    from consent.errors import AuthorisationClosed
+    consent_id = _payment_consent(tpp, consent_for, clock, 2)
+    reference, _ = start(tpp, consent_id, pkce_verifier(), scope="openid payments")
+    clock.advance(timedelta(minutes=3))           # the customer took too long
+    with pytest.raises(AuthorisationClosed):
+        decide(platform, clock, reference, customer)
+    with platform.uow() as uow:
+        consent = uow.session.scalars(select(Consent).where(
+            Consent.consent_id == consent_id)).one()
+        assert consent.status == "AwaitingAuthorisation"
