@@ -56,6 +56,13 @@ CORRECTIONS = {"OB3GLOAssertFinalPaymentAmount": ("Data.Initiation.FirstPaymentA
                                                   "Data.Initiation.FinalPaymentAmount")}
 
 
+def corrected_assertions(script: dict) -> list[str]:
+    """The script's assertions that CORRECTIONS changes (named in its evidence)."""
+    named = [*(script.get("asserts") or []), *(script.get("asserts_one_of") or []),
+             *(script.get("asserts_last_if_all") or [])]
+    return [name for name in named if name in CORRECTIONS]
+
+
 @lru_cache(maxsize=None)
 def references() -> dict:
     """assertions.json and data.json's references in one map, as the FCS loads them, with the

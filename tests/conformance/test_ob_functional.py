@@ -256,6 +256,8 @@ def test_an_open_ended_standing_order_passes_the_final_amount_rule_one_with_a_fi
     raw = json.loads((fcs.MANIFESTS / "assertions.json").read_text())["references"]
     assert raw["OB3GLOAssertFinalPaymentAmount"]["expect"]["matches"][0]["JSON"] == \
         "Data.Initiation.FirstPaymentAmount"
+    assert fcs.corrected_assertions(s) == ["OB3GLOAssertFinalPaymentAmount"]
+    assert fcs.corrected_assertions(script("OB-301-DOP-1015001", PIS_MANIFEST)) == []
 
 
 def test_schema_check_accepts_a_conforming_body_and_names_what_breaks_the_document():
@@ -476,6 +478,10 @@ def test_the_pis_plan_gives_every_payment_script_a_verdict_and_all_pass_against_
                     if "request" in e and e["request"]["method"] == "POST")
     assert "x-jws-signature" not in unsigned["headers"]
     assert failed == {}, output
+    # The one script judged on a corrected assertion says so in its evidence; no other does.
+    corrected = {i for i, r in results.items()
+                 if any("corrected for this run" in e.get("note", "") for e in r["evidence"])}
+    assert corrected == {"OB-301-DOP-1015002"}
     passed = {i for i, r in results.items() if r["status"] == "pass"}
     assert {"OB-301-DOP-101600", "OB-301-DOP-101700", "OB-301-DOP-101800",
             "OB-301-DOP-101900",                       # the international payment scripts

@@ -317,6 +317,11 @@ class Functional:
         response = ctx.http.request(method, url, headers=headers, data=body)
         seen = fcs.Response(response.status_code, dict(response.headers), response.text)
         problems = fcs.evaluate(script, seen, {**scope, **headers})  # $x-fapi-... as sent
+        for name in fcs.corrected_assertions(script):  # said in the evidence, every time
+            wrong, right = fcs.CORRECTIONS[name]
+            ctx.note(f"assertion {name} corrected for this run: it reads {right}, where the "
+                     f"official assertions.json reads {wrong} (specs/conformance/fcs.py); "
+                     "the official suite would judge this script on the uncorrected one")
         kept = None if problems else fcs.kept_value(script, seen)
         if kept:  # as in the FCS, the assertions decide: schema and signature problems follow
             variables[kept[0]] = kept[1]
