@@ -46,12 +46,24 @@ _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 
 @functools.lru_cache(maxsize=1024)
 def normalise_htu(url: str) -> str:
-    """htu is compared without query and fragment, after syntax-based normalisation
-    (RFC 9449 §4.3, RFC 3986 §6.2.2): scheme and host in lower case, the path percent-encoded
-    one canonical way, so `%7E`, `~` and a raw non-ASCII character compare as they mean."""
+    """htu is compared without query and fragment, after syntax- and scheme-based
+    normalisation (RFC 9449 §4.3, RFC 3986 §6.2.2 and §6.2.3): scheme and host in lower case,
+    the scheme's default port dropped (`https://bank:443/token` is `https://bank/token`), the
+    path percent-encoded one canonical way, so `%7E`, `~` and a raw non-ASCII character
+    compare as they mean."""
     parts = urlsplit(url.split("#", 1)[0])
+    scheme, netloc = parts.scheme.lower(), parts.netloc.lower()
+    try:
+        port = parts.port
+    except ValueError:          # not a port: left as it is, so it matches nothing
+        port = None
+    if port is not None and port == _DEFAULT_PORTS.get(scheme):
+        netloc = netloc.rsplit(":", 1)[0]
     path = quote(unquote(parts.path), safe=_PATH_SAFE)
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, "", ""))
+    return urlunsplit((scheme, netloc, path, "", ""))
+
+
+_DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
 PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")

@@ -204,6 +204,11 @@ def test_htu_compares_after_uri_normalisation():
     assert normalise_htu("http://localhost/caf%C3%A9") == normalise_htu("http://localhost/café")
     assert normalise_htu("http://localhost/a%00") == normalise_htu("http://localhost/a\x00")
     assert normalise_htu("http://localhost/a") != normalise_htu("http://localhost/b")
+    # the scheme's default port is no port (RFC 3986 §6.2.3; the OpenID suite's DpopHtuWithPort)
+    assert normalise_htu("https://Bank.example:443/token") == normalise_htu("https://bank.example/token")
+    assert normalise_htu("http://localhost:80/a") == normalise_htu("http://localhost/a")
+    assert normalise_htu("https://bank.example:8443/token") != normalise_htu("https://bank.example/token")
+    assert normalise_htu("http://localhost:443/a") != normalise_htu("http://localhost/a")
     assert normalise_htu("http://localhost/a") != normalise_htu("http://evil.example/a")
 
 
