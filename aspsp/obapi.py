@@ -100,6 +100,7 @@ class ErrorCode(StrEnum):
     ROLE_MISSING = f"{ASPSP_NAMESPACE}.Client.RoleMissing"
     PERMISSION_MISSING = f"{ASPSP_NAMESPACE}.Consent.PermissionMissing"
     ACCOUNT_NOT_PERMITTED = f"{ASPSP_NAMESPACE}.Consent.AccountNotPermitted"
+    RESOURCE_OF_ANOTHER_CLIENT = f"{ASPSP_NAMESPACE}.Resource.OfAnotherClient"
     ENDPOINT_NOT_FOUND = f"{ASPSP_NAMESPACE}.Endpoint.NotFound"
     METHOD_NOT_ALLOWED = f"{ASPSP_NAMESPACE}.Endpoint.MethodNotAllowed"
 

@@ -25,7 +25,8 @@ from aspsp.obapi import ErrorCode, ErrorItem, OBError, OBSchema
 
 from . import gate, services
 from .domain import ConsentStatus
-from .errors import ConsentError, ConsentNotFound, InvalidConsentRequest
+from .errors import (ConsentError, ConsentNotFound, ConsentOfAnotherClient,
+                     InvalidConsentRequest)
 from .permissions import CODES
 
 SCOPE = "accounts"
@@ -181,12 +182,23 @@ _PROBLEM_CODES = {"invalid": ErrorCode.FIELD_INVALID, "missing": ErrorCode.FIELD
                   "expected": ErrorCode.FIELD_EXPECTED, "date": ErrorCode.FIELD_INVALID_DATE}
 
 
-def _consent_error(error: ConsentError):
-    if isinstance(error, InvalidConsentRequest):
-        return obapi.render(OBError(400, [ErrorItem(_PROBLEM_CODES[p.kind], p.message, p.path)
-                                          for p in error.problems]))
+def lookup_error(error: ConsentError):
+    """The OB answer to a ConsentId that names none of the caller's consents (every consent
+    API renders it so): another client's consent 403 (OBIE Read/Write profile, "403
+    (Forbidden)"), an unknown one 400 UK.OBIE.Resource.NotFound; None for other errors."""
+    if isinstance(error, ConsentOfAnotherClient):
+        return obapi.render(obapi.forbidden(ErrorCode.RESOURCE_OF_ANOTHER_CLIENT,
+                                            error.message, "ConsentId"))
     if isinstance(error, ConsentNotFound):
         return obapi.render(obapi.bad_request(ErrorCode.NOT_FOUND,
                                               "there is no consent with this ConsentId",
                                               "ConsentId"))
-    return obapi.render(obapi.bad_request(ErrorCode.INVALID_CONSENT_STATUS, error.message))
+    return None
+
+
+def _consent_error(error: ConsentError):
+    if isinstance(error, InvalidConsentRequest):
+        return obapi.render(OBError(400, [ErrorItem(_PROBLEM_CODES[p.kind], p.message, p.path)
+                                          for p in error.problems]))
+    return lookup_error(error) or \
+        obapi.render(obapi.bad_request(ErrorCode.INVALID_CONSENT_STATUS, error.message))

@@ -18,6 +18,12 @@ class ConsentNotFound(ConsentError):
     code = "Consent.NotFound"
 
 
+class ConsentOfAnotherClient(ConsentError):
+    """A consent another client created (OBIE Read/Write profile: 403, "an attempt to access
+    GET /domestic-payments/1001 where a payment resource with Id 1001 belongs to another TPP")."""
+    code = "Consent.OfAnotherClient"
+
+
 class IllegalConsentTransition(ConsentError):
     code = "Consent.IllegalTransition"
 

@@ -32,7 +32,7 @@ from .domain import (CONSUMED_BY_PAYMENT, DELETED_BY_TPP, EXPIRABLE, EXPIRY_PASS
                      effective_status, keeps_status_when_revoked, lifecycle,
                      may_reauthenticate)
 from .errors import (AccountNotSelectable, AuthorisationClosed, ConsentNotFound,
-                     IllegalConsentTransition, InvalidConsentRequest, NoAccountSelected,
+                     ConsentOfAnotherClient, IllegalConsentTransition, InvalidConsentRequest, NoAccountSelected,
                      Problem, WrongCustomer)
 from .models import Consent, ConsentAccount, ConsentEvent
 
@@ -488,10 +488,12 @@ def _find(uow: UnitOfWork, consent_id: str) -> Consent | None:
 
 def _tpp_consent(uow: UnitOfWork, client: Client, consent_id: str,
                  consent_type: str) -> Consent:
-    """The client's own consent of this type that it has not deleted; else not found."""
+    """The client's own consent of this type that it has not deleted; another client's:
+    ConsentOfAnotherClient (403); else not found (400)."""
     consent = _find(uow, consent_id)
-    if consent is None or consent.client_pk != client.id \
-            or consent.consent_type != consent_type:
+    if consent is not None and consent.client_pk != client.id:
+        raise ConsentOfAnotherClient("this consent was created by another client")
+    if consent is None or consent.consent_type != consent_type:
         raise ConsentNotFound("no such consent")
     events = uow.session.scalars(select(ConsentEvent).where(
         ConsentEvent.consent_pk == consent.id)).all()

@@ -20,9 +20,10 @@ from flask import Flask, current_app, request
 
 from aspsp import ob_signing, obapi, platform
 from aspsp.obapi import ASPSP_NAMESPACE, ErrorCode, ErrorItem, OBError
+from consent import api as consent_api
 from consent import gate
 from consent.api import v31_status
-from consent.errors import ConsentError, ConsentNotFound, InvalidConsentRequest
+from consent.errors import ConsentError, InvalidConsentRequest
 from consent.services import ConsentRecord
 
 from . import schemas, services
@@ -179,8 +180,5 @@ def _consent_error(error: ConsentError):
     if isinstance(error, InvalidConsentRequest):
         return obapi.render(OBError(400, [ErrorItem(_CONSENT_PROBLEM_CODES[p.kind], p.message,
                                                     p.path) for p in error.problems]))
-    if isinstance(error, ConsentNotFound):
-        return obapi.render(obapi.bad_request(ErrorCode.NOT_FOUND,
-                                              "there is no consent with this ConsentId",
-                                              "ConsentId"))
-    return obapi.render(obapi.bad_request(ErrorCode.INVALID_CONSENT_STATUS, error.message))
+    return consent_api.lookup_error(error) or \
+        obapi.render(obapi.bad_request(ErrorCode.INVALID_CONSENT_STATUS, error.message))

@@ -27,6 +27,12 @@ class PaymentOrderNotFound(PisError):
     code = "Pis.NotFound"
 
 
+class PaymentOfAnotherClient(PisError):
+    """A payment resource another client created (403, as the OBIE Read/Write profile says
+    of "GET /domestic-payments/1001 where ... 1001 belongs to another TPP")."""
+    code = "Pis.PaymentOfAnotherClient"
+
+
 class ConsentNotUsable(PisError):
     """The consent is not Authorised (any more): consumed by an earlier submission,
     rejected, expired (400 UK.OBIE.Resource.InvalidConsentStatus, as the gate answers)."""

@@ -32,7 +32,8 @@ from consent.errors import ConsentNotFound
 from . import charges, domain, international
 from .domain import OrderStatus, Problem, ProblemKind
 from .errors import (ConsentNotUsable, ConsentOfAnotherType, DebtorNotPermitted,
-                     InvalidPaymentRequest, PaymentOrderNotFound, WrongConsent)
+                     InvalidPaymentRequest, PaymentOfAnotherClient, PaymentOrderNotFound,
+                     WrongConsent)
 from .models import PaymentOrder
 from .repository import PisRepository
 
@@ -268,7 +269,9 @@ def get_order(uow: UnitOfWork, client: Client, payment_order_id: str,
               order_type: str) -> OrderRecord:
     repo = PisRepository(uow.session)
     order = repo.order(payment_order_id) if _plausible_id(payment_order_id) else None
-    if order is None or order.client_pk != client.id or order.order_type != order_type:
+    if order is not None and order.client_pk != client.id:
+        raise PaymentOfAnotherClient("this payment was created by another client")
+    if order is None or order.order_type != order_type:
         raise PaymentOrderNotFound("there is no payment with this id")
     return order_record(repo, order)
 

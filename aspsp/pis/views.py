@@ -26,14 +26,16 @@ from flask import Flask, current_app, request
 
 from aspsp import idempotency, ob_signing, obapi, platform
 from aspsp.obapi import ErrorCode, ErrorItem, OBError
+from consent import api as consent_api
 from consent import gate
 from consent.domain import ConsentStatus
-from consent.errors import ConsentError, ConsentNotFound
+from consent.errors import ConsentError
 
 from . import schemas, services
 from .domain import ProblemKind
 from .errors import (ConsentNotUsable, ConsentOfAnotherType, DebtorNotPermitted,
-                     InvalidPaymentRequest, PaymentOrderNotFound, PisError, WrongConsent)
+                     InvalidPaymentRequest, PaymentOfAnotherClient, PaymentOrderNotFound,
+                     PisError, WrongConsent)
 
 SCOPE = "payments"
 PREFIX = "/open-banking/v3.1/pisp"
@@ -389,6 +391,8 @@ def pis_error(error: PisError):
     if isinstance(error, InvalidPaymentRequest):
         return obapi.render(OBError(400, [ErrorItem(_PROBLEM_CODES[p.kind], p.message, p.path)
                                           for p in error.problems]))
+    if isinstance(error, PaymentOfAnotherClient):
+        return obapi.render(obapi.forbidden(ErrorCode.RESOURCE_OF_ANOTHER_CLIENT, error.message))
     if isinstance(error, PaymentOrderNotFound):
         return obapi.render(obapi.bad_request(ErrorCode.NOT_FOUND, error.message,
                                               error.path))
@@ -408,8 +412,5 @@ def pis_error(error: PisError):
 
 
 def consent_error(error: ConsentError):
-    if isinstance(error, ConsentNotFound):
-        return obapi.render(obapi.bad_request(ErrorCode.NOT_FOUND,
-                                              "there is no consent with this ConsentId",
-                                              "ConsentId"))
-    return obapi.render(obapi.bad_request(ErrorCode.INVALID_CONSENT_STATUS, error.message))
+    return consent_api.lookup_error(error) or \
+        obapi.render(obapi.bad_request(ErrorCode.INVALID_CONSENT_STATUS, error.message))

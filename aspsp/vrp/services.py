@@ -28,7 +28,7 @@ from aspsp.ledger.errors import LedgerError
 from aspsp.pis import domain as pis_domain
 from aspsp.pis import services as pis
 from aspsp.pis.errors import (ConsentNotUsable, ConsentOfAnotherType, InvalidPaymentRequest,
-                              PaymentOrderNotFound, WrongConsent)
+                              PaymentOfAnotherClient, PaymentOrderNotFound, WrongConsent)
 from aspsp.pis.repository import PisRepository
 from consent import services as consents
 from consent.domain import ConsentStatus, ConsentType
@@ -189,7 +189,9 @@ def submit_vrp(uow: UnitOfWork, context, client: Client, body: Mapping[str, Any]
 def get_vrp(uow: UnitOfWork, client: Client, domestic_vrp_id: str) -> VrpRecord:
     repo = VrpRepository(uow.session)
     vrp = repo.vrp(domestic_vrp_id) if _plausible_id(domestic_vrp_id) else None
-    if vrp is None or vrp.client_pk != client.id:
+    if vrp is not None and vrp.client_pk != client.id:
+        raise PaymentOfAnotherClient("this domestic VRP was created by another client")
+    if vrp is None:
         raise PaymentOrderNotFound("there is no domestic VRP with this id")
     return _record(repo, vrp)
 

@@ -100,7 +100,7 @@ def test_another_tpps_consent_and_another_type_of_consent_are_refused(
     # other client's token; and this TPP cannot read the other's consent.
     token = cbpii.token(scope=SCOPE)
     hidden = cbpii.call("GET", f"{CONSENTS}/{theirs.consent_id}", token=token)
-    assert hidden.status_code == 400 and codes(hidden) == ["UK.OBIE.Resource.NotFound"]
+    assert hidden.status_code == 403 and codes(hidden) == ["UK.InvisibleBank.Resource.OfAnotherClient"]
     # An account-access consent's id is no funds-confirmation consent, and its token does
     # not reach this API.
     aisp = make_tpp(roles=("AISP", "CBPII"), name="Both")

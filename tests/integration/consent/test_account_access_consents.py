@@ -139,13 +139,17 @@ def test_an_unknown_consent_id_is_400_not_found(aisp):
 
 
 @pytest.mark.parametrize("method", ["GET", "DELETE"])
-def test_another_clients_consent_is_answered_as_unknown(aisp, other_aisp, method,
-                                                        consent_in_db):
+def test_another_clients_consent_is_403_and_an_unknown_one_400(aisp, other_aisp, method,
+                                                              consent_in_db):
+    """OBIE Read/Write profile, "403 (Forbidden)": a resource id of another TPP's is 403; an
+    id that names nothing is 400 UK.OBIE.Resource.NotFound. Either way nothing changes."""
     consent_id = aisp.create_consent()
     response = other_aisp.call(method, f"{CONSENTS}/{consent_id}", token=other_aisp.token())
     unknown = other_aisp.call(method, f"{CONSENTS}/aac-{uuid.uuid4()}", token=other_aisp.token())
-    assert (response.status_code, errors(response)) == (unknown.status_code, errors(unknown)) \
-        == (400, [("UK.OBIE.Resource.NotFound", "ConsentId")])
+    assert (response.status_code, errors(response)) == (
+        403, [("UK.InvisibleBank.Resource.OfAnotherClient", "ConsentId")])
+    assert (unknown.status_code, errors(unknown)) == (
+        400, [("UK.OBIE.Resource.NotFound", "ConsentId")])
     assert consent_in_db(consent_id).recorded_status == ConsentStatus.AWAITING_AUTHORISATION
 
 

@@ -116,3 +116,13 @@ def test_a_refund_account_asked_for_is_the_account_paid_from(pisp, payer, journe
     for asked in ({"ReadRefundAccount": "No"}, {}):
         other = journey(pisp, payer, domestic_consent_body(data=asked)).submit()
         assert "Refund" not in other.get_json()["Data"]
+
+
+def test_another_pisps_payment_and_consent_answer_a_403_of_the_contract(pisp, other_pisp, payer,
+                                                                      journey):
+    j = journey(pisp, payer)
+    payment_id = j.submit().get_json()["Data"]["DomesticPaymentId"]
+    token = other_pisp.token(scope="payments")
+    for path in (f"{PAYMENTS}/{payment_id}", f"{PAYMENTS}/{payment_id}/payment-details",
+                 f"{CONSENTS}/{j.consent_id}"):
+        check("GET", path, other_pisp.call("GET", path, token=token), 403)

@@ -50,12 +50,12 @@ def test_the_consent_reads_back_and_shows_the_chosen_debtor_once_authorised(
     assert after.get_json()["Data"]["Debtor"]["Identification"] == payer.sort_codes[0]
 
 
-def test_another_pisps_consent_is_not_found(pisp, other_pisp, create_consent):
+def test_another_pisps_consent_is_forbidden(pisp, other_pisp, create_consent):
     consent_id = create_consent(pisp, domestic_consent_body()).get_json()["Data"]["ConsentId"]
     response = other_pisp.call("GET", f"{CONSENTS}/{consent_id}",
                                token=other_pisp.token(scope="payments"))
-    assert response.status_code == 400
-    assert codes(response) == ["UK.OBIE.Resource.NotFound"]
+    assert response.status_code == 403
+    assert codes(response) == ["UK.InvisibleBank.Resource.OfAnotherClient"]
 
 
 def test_an_account_access_consent_is_not_a_payment_consent(make_tpp):

@@ -133,8 +133,8 @@ def test_another_pisps_token_of_its_own_cannot_read_the_payment(pisp, other_pisp
     payment_id = journey(pisp, payer).submit().get_json()["Data"]["DomesticPaymentId"]
     for suffix in ("", "/payment-details"):
         response = read(other_pisp, payment_id, suffix)
-        assert response.status_code == 400
-        assert codes(response) == ["UK.OBIE.Resource.NotFound"]
+        assert response.status_code == 403       # OBIE Read/Write profile, "403 (Forbidden)"
+        assert codes(response) == ["UK.InvisibleBank.Resource.OfAnotherClient"]
 
 
 def test_an_unknown_payment_id_is_not_found(pisp):

@@ -361,15 +361,15 @@ def test_a_domestic_consent_does_not_make_an_international_payment(pisp, payer, 
     assert codes(response) == ["UK.OBIE.Resource.ConsentMismatch"]
 
 
-def test_another_pisps_payment_and_consent_are_not_found(pisp, other_pisp, payer,
+def test_another_pisps_payment_and_consent_are_forbidden(pisp, other_pisp, payer,
                                                          international):
     j = international(pisp, payer, consent_body())
     payment_id = submit(j).get_json()["Data"]["InternationalPaymentId"]
-    assert codes(read(other_pisp, payment_id)) == ["UK.OBIE.Resource.NotFound"]
+    assert codes(read(other_pisp, payment_id)) == ["UK.InvisibleBank.Resource.OfAnotherClient"]
     theirs = other_pisp.call("GET", f"{CONSENTS}/{j.consent_id}",
                              token=other_pisp.token(scope="payments"))
-    assert theirs.status_code == 400
-    assert codes(theirs) == ["UK.OBIE.Resource.NotFound"]
+    assert theirs.status_code == 403
+    assert codes(theirs) == ["UK.InvisibleBank.Resource.OfAnotherClient"]
 
 
 def test_the_approval_page_shows_the_banks_quote(pisp, platform):

@@ -167,8 +167,8 @@ def test_another_pisp_cannot_read_or_delete_the_consent(pisp, other_pisp, payer,
                          ("DELETE", f"{CONSENTS}/{j.consent_id}"),
                          ("GET", f"/open-banking/v3.1/pisp/domestic-vrps/{paid}")):
         response = other_pisp.call(method, path, token=token)
-        assert response.status_code == 400
-        assert codes(response) == ["UK.OBIE.Resource.NotFound"]
+        assert response.status_code == 403       # OBIE Read/Write profile, "403 (Forbidden)"
+        assert codes(response) == ["UK.InvisibleBank.Resource.OfAnotherClient"]
     assert j.consent().get_json()["Data"]["Status"] == "Authorised"
 
 
