@@ -202,4 +202,6 @@ def test_register_consent_approve_and_pay(server):
     # The customer's token cannot pay twice.
     again = call("POST", f"{pisp}/domestic-payments", tokens["access_token"],
                  {"Data": {"ConsentId": consent_id, "Initiation": initiation}, "Risk": risk})
-    assert again.status_code == 403
+    assert again.status_code == 400     # OBIE: InvalidConsentStatus is a 400 code
+    assert [e["ErrorCode"] for e in again.json()["Errors"]] == [
+        "UK.OBIE.Resource.InvalidConsentStatus"]
