@@ -74,7 +74,9 @@ def command_line(app, issuer: str, *, journey: str = "ais") -> str:
     parts = [f"python {SCRIPT_NAME}", f"--issuer {issuer}",
              f"--client-id {app.client_id or 'YOUR_CLIENT_ID'}",
              f"--key {key_file_name(app)}",
-             f"--kid {kids[-1] if kids else 'YOUR_KEY_ID'}",
+             # --kid=: a generated key's id (a thumbprint) may begin with "-", which
+             # argparse would otherwise read as an option
+             f"--kid={kids[-1] if kids else 'YOUR_KEY_ID'}",
              f"--redirect-uri {(app.redirect_uris or ['https://YOUR_REDIRECT_URI'])[0]}"]
     if journey != "ais":
         parts += [f"--org-id {app.organisation.org_id}", f"--software-id {app.app_id}"]

@@ -91,7 +91,7 @@ def test_one_click_registers_the_app_by_dcr_and_shows_the_client(app, database, 
     assert "FAPI 2.0 Security Profile" in page and "private_key_jwt" in page
     assert "http://localhost/token" in page and "http://localhost/par" in page
     assert "holds one key of the app" in page and "In production" in page
-    assert f"--client-id {client_id}" in page and "--kid acme-key-1" in page
+    assert f"--client-id {client_id}" in page and "--kid=acme-key-1" in page
     # Never at the bank's own JWKS.
     assert f"sandbox-registration-{app_id}" not in app.test_client().get("/jwks").get_data(
         as_text=True)
