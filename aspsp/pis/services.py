@@ -452,15 +452,13 @@ def _refusal_reason(refusal: LedgerError) -> str:
 # --- reading ---------------------------------------------------------------------------------
 def order_record(repo: PisRepository, order: PaymentOrder, *, consent_id: str | None = None,
                  initiation: dict | None = None, debtor: Account | None = None) -> OrderRecord:
-    consent = None
-    if consent_id is None or initiation is None:
-        consent = repo.consent(order.consent_pk)
+    consent = repo.consent(order.consent_pk)   # its data: initiation, quote, charges, refund
     payment = repo.ledger_payment(order.ledger_payment_pk)
     history = [StatusStep(s["status"], datetime.fromisoformat(s["at"]), s.get("reason"))
                for s in order.status_history]
     if order.scheduled_payment_pk or order.standing_order_pk:
         return _schedule_record(repo, order, history, consent_id or consent.consent_id,
-                                initiation if initiation is not None
+                                consent.data, initiation if initiation is not None
                                 else consent.data["Initiation"], debtor)
     if payment is not None:
         # The ledger's own Pending is the order's; its later steps follow the order's.
@@ -476,23 +474,23 @@ def order_record(repo: PisRepository, order: PaymentOrder, *, consent_id: str | 
     if order.order_type in international.ORDER_TYPES:
         applied = [s["exchange_rate"] for s in order.status_history if "exchange_rate" in s]
         exchange_rate = applied[-1] if applied else \
-            (consent or repo.consent(order.consent_pk)).data.get("ExchangeRateInformation")
-    consent_data = (consent or repo.consent(order.consent_pk)).data
+            consent.data.get("ExchangeRateInformation")
     debited = debtor_of(debtor or repo.account(order.debtor_account_pk))
     return OrderRecord(
         payment_order_id=order.payment_order_id, order_type=order.order_type,
         consent_id=consent_id or consent.consent_id,
         status=payment.status if payment is not None else order.status,
         status_updated_at=last.at, created_at=order.created_at,
-        initiation=initiation if initiation is not None else consent_data["Initiation"],
+        initiation=initiation if initiation is not None else consent.data["Initiation"],
         debtor=debited, history=tuple(history),
         transaction_id=payment.payment_id if payment is not None else order.payment_order_id,
-        exchange_rate=exchange_rate, charges=consent_data.get("Charges"),
-        refund=_refund(consent_data, debited))
+        exchange_rate=exchange_rate, charges=consent.data.get("Charges"),
+        refund=_refund(consent.data, debited))
 
 
 def _schedule_record(repo: PisRepository, order: PaymentOrder, history: list[StatusStep],
-                     consent_id: str, initiation: dict, debtor: Account | None) -> OrderRecord:
+                     consent_id: str, consent_data: Mapping[str, Any], initiation: dict,
+                     debtor: Account | None) -> OrderRecord:
     """A scheduled payment or standing order: InitiationCompleted (Cancelled once its
     schedule is), and each payment the schedule made since, with its own status."""
     reader = _Reader(repo.session)     # the schedule engine's readers take a unit of work
@@ -503,7 +501,6 @@ def _schedule_record(repo: PisRepository, order: PaymentOrder, history: list[Sta
     steps = list(history) + [
         StatusStep(e.status, e.executed_at, e.rejection_reason,
                    e.payment_id or e.execution_id) for e in (state.executions if state else [])]
-    consent_data = repo.consent(order.consent_pk).data
     exchange_rate = None
     if order.order_type in international.QUOTED_TYPES:    # the rate applied, else the quote
         exchange_rate = international.applied_rate(state.executions if state else []) or \
