@@ -6,7 +6,9 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from sqlalchemy import update
 
+from consent.models import Consent
 from tests.conftest import OBIE_SPECS
 from tests.contract import validate_response
 from tests.integration.ais.conftest import AISP, BASIC, EVERYTHING, data_of
@@ -118,3 +120,15 @@ def test_error_responses_match_the_contract(aisp, demo, grant):
     unauthenticated = aisp.http.get(AISP + "/accounts")
     assert unauthenticated.status_code == 401 and not unauthenticated.data
     check("/accounts", unauthenticated)
+
+
+def test_a_consent_no_longer_authorised_answers_a_400_of_the_contract(platform, aisp, demo,
+                                                                       grant):
+    access = grant(aisp, demo("alice"), ["ReadAccountsBasic"])
+    with platform.uow() as uow:
+        uow.session.execute(update(Consent).where(Consent.consent_id == access.consent_id)
+                            .values(status="Revoked"))
+        uow.commit()
+    response = access.get("/accounts")
+    assert response.status_code == 400        # UK.OBIE.Resource.InvalidConsentStatus
+    check("/accounts", response)
