@@ -467,6 +467,7 @@ def profile(args) -> int:
 
     from sqlalchemy import event
 
+    from aspsp import request_log
     from bank import create_app
     url = create_database(args.server, "bench_pis_profile")
     try:
@@ -534,6 +535,8 @@ def profile(args) -> int:
         stats.sort_stats("cumulative").print_stats(45)
         stats.sort_stats("tottime").print_stats(25)
         print(out.getvalue())
+        with app.app_context():      # the request log's calls, written before the drop
+            request_log.flush()
         app.extensions["aspsp"].db.engine.dispose()
     finally:
         if not args.keep:
