@@ -285,7 +285,9 @@ def _check_grant(token, grant: str) -> None:
             raise forbidden(ErrorCode.WRONG_GRANT,
                             "this resource needs a client-credentials token")
         return
-    if token.grant_type not in PSU_GRANTS or token.consent_pk is None or token.psu_pk is None:
+    # A PSU token with no consent is a sign-in's (scope openid alone): its scope check is
+    # what refuses it, 403, as it would any token short of the scope.
+    if token.grant_type not in PSU_GRANTS or token.psu_pk is None:
         raise unauthorized(tokens.TokenError(
             "invalid_token", "this resource needs a token of the customer's authorisation "
             "(authorization_code grant)", scheme=token.token_type).www_authenticate)

@@ -120,6 +120,8 @@ def find_pending(uow: UnitOfWork, reference: str, now: datetime, *,
     pending = uow.session.scalars(query).one_or_none()
     if pending is None or pending.completed_at is not None or pending.expires_at <= now:
         return None
+    if pending.consent_pk is None:       # a sign-in (aspsp.oauth.authz_request): no consent
+        return pending
     consent = uow.session.get(Consent, pending.consent_pk)
     if consent is None or not (consent.status == AWAITING_AUTHORISATION or reauthentication(
             consent, now)):
@@ -134,8 +136,9 @@ def reauthentication(consent: Consent, now: datetime) -> bool:
                               consent.expiration_datetime, now)
 
 
-def consent_of(uow: UnitOfWork, pending: PendingAuthorization) -> Consent:
-    return uow.session.get(Consent, pending.consent_pk)
+def consent_of(uow: UnitOfWork, pending: PendingAuthorization) -> Consent | None:
+    """The consent the customer is asked to authorise; None for a sign-in."""
+    return uow.session.get(Consent, pending.consent_pk) if pending.consent_pk else None
 
 
 def record_password_step(pending: PendingAuthorization, psu: PsuUser, now: datetime) -> None:
@@ -315,8 +318,8 @@ class PaymentView:
         return f"{value:.{places}f}"
 
 
-def is_payment(consent: Consent) -> bool:
-    return consent.consent_type in PAYMENT_KINDS
+def is_payment(consent: Consent | None) -> bool:
+    return consent is not None and consent.consent_type in PAYMENT_KINDS
 
 
 def payment_of(consent: Consent) -> PaymentView:
@@ -578,8 +581,8 @@ class FundsCheckView:
     expiration: datetime | None
 
 
-def is_funds_confirmation(consent: Consent) -> bool:
-    return consent.consent_type == FUNDS_CONFIRMATION
+def is_funds_confirmation(consent: Consent | None) -> bool:
+    return consent is not None and consent.consent_type == FUNDS_CONFIRMATION
 
 
 def funds_check_of(consent: Consent) -> FundsCheckView:

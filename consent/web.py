@@ -96,6 +96,8 @@ def authorize(reference: str):
         funds = _funds_check(uow, pending)
         if funds is not None:
             return _funds_page(uow, pending, psu, funds)
+        if pending.consent_pk is None:
+            return _signin_page(uow, pending, psu)
         return _consent_page(uow, pending, psu)
 
 
@@ -241,6 +243,11 @@ def authorize_decision(reference: str):
                 return _payment_page(uow, pending, psu, payment, status=422,
                                      error="Choose the account to pay from, or refuse.")
             account_ids = [chosen] if decision == "approve" else []
+        elif pending.consent_pk is None:              # a sign-in: nothing to pick
+            if decision not in ("approve", "deny"):
+                return _signin_page(uow, pending, psu, status=400,
+                                    error="Choose Approve or Deny.")
+            account_ids = []
         elif decision not in ("approve", "deny"):
             return _consent_page(uow, pending, psu, error="Choose Approve or Deny.", status=400)
         elif decision == "approve":
@@ -338,7 +345,8 @@ def _login_page(uow, pending, reference: str, *, error: str | None = None, statu
     payment = _payment(uow, pending)
     return render_template("psu/login.html", requester=_requester(uow, pending),
                            action=url_for(".authorize_login", reference=reference),
-                           payment=payment, error=error, username=username[:64]), status
+                           payment=payment, signin=pending.consent_pk is None,
+                           error=error, username=username[:64]), status
 
 
 def _consent_page(uow, pending, psu, *, error: str | None = None, status: int = 200):
@@ -353,6 +361,14 @@ def _consent_page(uow, pending, psu, *, error: str | None = None, status: int = 
                            accounts=screens.accounts_of(uow, psu), selected=selected,
                            action=url_for(".authorize_decision",
                                           reference=pending.reference),
+                           error=error, customer=psu.username), status
+
+
+def _signin_page(uow, pending, psu, *, error: str | None = None, status: int = 200):
+    """Step 3 of a sign-in (no consent): what the app will and will not learn."""
+    _allow_redirect_to_tpp(pending)
+    return render_template("psu/signin.html", requester=_requester(uow, pending),
+                           action=url_for(".authorize_decision", reference=pending.reference),
                            error=error, customer=psu.username), status
 
 

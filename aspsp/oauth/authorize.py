@@ -4,7 +4,9 @@ Approved: the consent is Authorised with the accounts picked, a 60-second single
 issued (bound to the PKCE challenge and any DPoP key), and for FAPI 1.0 Advanced hybrid
 clients a detached-signature id_token (c_hash, s_hash) rides along in the fragment.
 Denied: the consent is Rejected and the client gets error=access_denied. Every response carries
-`iss` (RFC 9207)."""
+`iss` (RFC 9207). A sign-in (no consent: aspsp.oauth.authz_request) approved gets its code
+the same way, its id_token's `sub` the customer's pairwise subject; denied, access_denied;
+either way the audit trail records the decision."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -14,11 +16,11 @@ from sqlalchemy import select
 
 from consent.models import Consent
 
-from .. import platform
+from .. import audit, platform
 from ..db import UnitOfWork
 from ..identity.models import PsuUser
 from ..ledger.models import Account
-from . import idtoken
+from . import idtoken, subjects
 from .models import AuthorizationCode, OAuthClient, PendingAuthorization
 from .tokens import new_secret, token_hash
 
@@ -52,28 +54,36 @@ def complete_authorization(uow: UnitOfWork, pending: PendingAuthorization, *, ap
     params = pending.params
     # Locked and re-read: two pending authorizations of one consent, or the TPP deleting it
     # meanwhile, are decided one after the other against the current status.
-    consent = uow.session.scalars(select(Consent).where(Consent.id == pending.consent_pk)
-                                  .with_for_update()
-                                  .execution_options(populate_existing=True)).one()
+    consent = None if pending.consent_pk is None else uow.session.scalars(
+        select(Consent).where(Consent.id == pending.consent_pk).with_for_update()
+        .execution_options(populate_existing=True)).one()
     client = uow.session.get(OAuthClient, pending.client_pk)
     response_type = params["response_type"]
     state = params.get("state")
     pending.completed_at = now
     pending.psu_pk = psu.id
+    if consent is None:
+        audit.record(uow, "signin.approved" if approved else "signin.denied",
+                     audit.Actor.customer(psu.psu_id), now=now, subject=client.client_id,
+                     facts={"client_id": client.client_id, "scope": params["scope"]})
     if not approved:
-        consent_services.reject(uow, consent, psu=psu, now=now,
-                                reason="The customer declined the request")
+        if consent is not None:
+            consent_services.reject(uow, consent, psu=psu, now=now,
+                                    reason="The customer declined the request")
         return error_redirect(params["redirect_uri"], "access_denied",
                               "The customer declined the request", state=state,
                               response_type=response_type)
-    account_pks = list(uow.session.scalars(
-        select(Account.id).where(Account.account_id.in_(account_ids)))) if account_ids else []
-    consent_services.authorise(uow, consent, psu=psu, account_pks=account_pks, now=now)
+    if consent is not None:
+        account_pks = list(uow.session.scalars(
+            select(Account.id).where(Account.account_id.in_(account_ids)))) \
+            if account_ids else []
+        consent_services.authorise(uow, consent, psu=psu, account_pks=account_pks, now=now)
     p = platform.current()
     code = new_secret()
     auth_time = pending.sca_at or now
     uow.session.add(AuthorizationCode(
-        code_hash=token_hash(code), client_pk=client.id, consent_pk=consent.id, psu_pk=psu.id,
+        code_hash=token_hash(code), client_pk=client.id, consent_pk=consent and consent.id,
+        psu_pk=psu.id,
         redirect_uri=params["redirect_uri"], scope=params["scope"], nonce=params.get("nonce"),
         code_challenge=params.get("code_challenge"),
         code_challenge_method=params.get("code_challenge_method"),
@@ -82,7 +92,9 @@ def complete_authorization(uow: UnitOfWork, pending: PendingAuthorization, *, ap
     response = {"code": code, "state": state, "iss": p.config["ISSUER"]}
     if "id_token" in response_type:
         response["id_token"] = idtoken.id_token(
-            uow, client_id=client.client_id, consent_id=consent.consent_id, auth_time=auth_time,
+            uow, client_id=client.client_id, consent_id=consent and consent.consent_id,
+            subject=None if consent else subjects.subject_for(uow, client, psu.id, now),
+            auth_time=auth_time,
             acr=ACR_SCA, now=now, nonce=params.get("nonce"), code=code, state=state,
             alg=client.client_metadata.get("id_token_signed_response_alg", "PS256"))
     uow.session.flush()

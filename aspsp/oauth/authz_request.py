@@ -20,6 +20,14 @@ par-attempt-reuse-request_uri modules assert):
   from its own browser. A journey already started is not cut short: the bank's pages go on
   until the pending authorization's own expiry (PENDING_TTL, 10 minutes); only presenting the
   request_uri again at /authorize ends in "expired".
+
+A request names the consent it asks the customer to authorise (`openbanking_intent_id`) and
+that consent's one scope (accounts, payments or fundsconfirmations). A request with neither,
+whose scope is `openid` alone, is a sign-in: an OpenID Connect authentication that shares
+nothing. The customer signs in with SCA and confirms; the client gets an id_token whose
+`sub` is pairwise (aspsp.oauth.subjects) and an access token good for /userinfo only, no
+refresh token. It is what a relying party signing customers in needs, and what the OpenID
+FAPI conformance suite's plain_fapi plans send.
 """
 from __future__ import annotations
 
@@ -112,8 +120,9 @@ def _intent_id(claims_param) -> str | None:
 
 
 def check_parameters(uow: UnitOfWork, client: Client, params: dict, *, now: datetime,
-                     pushed: bool) -> tuple[dict, Consent]:
-    """Every rule the profile puts on the resolved parameters. Returns them with the consent.
+                     pushed: bool) -> tuple[dict, Consent | None]:
+    """Every rule the profile puts on the resolved parameters. Returns them with the consent
+    (None for a sign-in: scope `openid` alone and no intent).
     `pushed`: the parameters came through PAR, where PKCE (S256) is required (FAPI 1.0
     Advanced §5.2.2-18, FAPI 2.0 §5.3.2.2); a FAPI 1.0 request object sent by value may omit
     it (Advanced waives PKCE there, and the OpenID conformance suite's FAPI 1.0 UK plan sends
@@ -146,8 +155,8 @@ def check_parameters(uow: UnitOfWork, client: Client, params: dict, *, now: date
     allowed = client.allowed_scopes()
     if not scopes or any(s not in allowed for s in scopes):
         fail("invalid_scope", f"scope must be within: {' '.join(sorted(allowed))}")
-    if sum(s in ACCOUNT_SCOPES for s in scopes) != 1:
-        fail("invalid_scope", "ask for exactly one of accounts, payments, fundsconfirmations")
+    if sum(s in ACCOUNT_SCOPES for s in scopes) > 1:
+        fail("invalid_scope", "ask for one of accounts, payments, fundsconfirmations, not more")
     if "id_token" in response_type and "openid" not in scopes:
         fail("invalid_scope", "response_type code id_token needs the openid scope")
     pkce_required = pushed or client.is_fapi2
@@ -166,6 +175,8 @@ def check_parameters(uow: UnitOfWork, client: Client, params: dict, *, now: date
     if state is not None and len(state) > 512:
         fail("invalid_request", "state is too long")
     intent_id = _intent_id(params.get("claims"))
+    if not intent_id and not any(s in ACCOUNT_SCOPES for s in scopes):
+        return params, None    # scope `openid` alone (what else a client may ask): a sign-in
     if not intent_id:
         fail("invalid_request", "claims.id_token.openbanking_intent_id is required")
     consent = uow.session.scalars(select(Consent).where(Consent.consent_id == intent_id)
@@ -269,6 +280,8 @@ def _resume(uow: UnitOfWork, par: PushedAuthorizationRequest, browser_hash: str,
 
 
 def _awaiting(uow: UnitOfWork, pending: PendingAuthorization, now: datetime) -> bool:
+    if pending.consent_pk is None:                # a sign-in: nothing else to wait for
+        return True
     consent = uow.session.get(Consent, pending.consent_pk)
     return consent is not None and _decidable(consent, now)
 
@@ -294,10 +307,11 @@ def resolve_front_channel(uow: UnitOfWork, client: Client, query: dict, *, issue
     return params
 
 
-def start_pending(uow: UnitOfWork, client: Client, params: dict, consent: Consent, *,
+def start_pending(uow: UnitOfWork, client: Client, params: dict, consent: Consent | None, *,
                   now: datetime) -> PendingAuthorization:
     pending = PendingAuthorization(reference=secrets.token_urlsafe(24), client_pk=client.id,
-                                   consent_pk=consent.id, params=params, created_at=now,
+                                   consent_pk=consent and consent.id, params=params,
+                                   created_at=now,
                                    expires_at=now + PENDING_TTL)
     uow.session.add(pending)
     uow.session.flush()

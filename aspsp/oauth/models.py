@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, event, text
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint, event, text
 from sqlalchemy.orm import Mapped, mapped_column, object_session, relationship
 
 from ..db import Base
@@ -84,7 +84,8 @@ class PendingAuthorization(Base):
     id: Mapped[int] = mapped_column(BigPK, primary_key=True)
     reference: Mapped[str] = mapped_column(String(64), unique=True)
     client_pk: Mapped[int] = mapped_column(ForeignKey("oauth_clients.id"))
-    consent_pk: Mapped[int] = mapped_column(ForeignKey("consents.id"))
+    # None for a sign-in: an OpenID Connect authentication with no intent (no consent).
+    consent_pk: Mapped[int | None] = mapped_column(ForeignKey("consents.id"))
     params: Mapped[dict] = mapped_column(JSON)                 # the resolved request parameters
     psu_pk: Mapped[int | None] = mapped_column(ForeignKey("psu_users.id"))
     authenticated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # password passed
@@ -101,7 +102,7 @@ class AuthorizationCode(Base):
     id: Mapped[int] = mapped_column(BigPK, primary_key=True)
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
     client_pk: Mapped[int] = mapped_column(ForeignKey("oauth_clients.id"))
-    consent_pk: Mapped[int] = mapped_column(ForeignKey("consents.id"))
+    consent_pk: Mapped[int | None] = mapped_column(ForeignKey("consents.id"))  # None: sign-in
     psu_pk: Mapped[int] = mapped_column(ForeignKey("psu_users.id"))
     redirect_uri: Mapped[str] = mapped_column(String(512))
     scope: Mapped[str] = mapped_column(String(256))
@@ -136,3 +137,18 @@ class OAuthToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     client: Mapped[OAuthClient] = relationship()
+
+
+class SignInSubject(Base):
+    """The `sub` a sign-in (an OpenID Connect authentication with no intent) gives a client
+    for a customer: pairwise (OpenID Connect Core §8.1), one per sector and customer, random,
+    so that two TPPs cannot match their customers by it and none learns a bank identifier.
+    The sector is the client's software (`org_id/software_id`): a re-registration of the
+    same software keeps its customers' subjects."""
+    __tablename__ = "oidc_subjects"
+    __table_args__ = (UniqueConstraint("sector", "psu_pk", name="uq_oidc_subjects_sector_psu"),)
+    id: Mapped[int] = mapped_column(BigPK, primary_key=True)
+    sector: Mapped[str] = mapped_column(String(160))
+    psu_pk: Mapped[int] = mapped_column(ForeignKey("psu_users.id"))
+    sub: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -24,7 +24,7 @@ from consent.domain import ConsentStatus, effective_status
 from consent.models import Consent
 
 from .. import audit, platform
-from . import idtoken, tokens
+from . import idtoken, subjects, tokens
 from .client_auth import METHODS, authenticate_private_key_jwt, authenticate_tls_client
 from .clients import Client, find_client
 from .dpop import InvalidDPoPProof, verify_proof
@@ -183,9 +183,11 @@ class FapiAuthorizationCodeGrant(AuthorizationCodeGrant):
         binding = _binding_for(client)
         if row.dpop_jkt and binding.jkt != row.dpop_jkt:
             raise InvalidDPoPProofError("the DPoP key is not the one the code is bound to")
-        consent = uow.session.get(Consent, row.consent_pk)
-        if not _still_authorised(consent, now):
-            raise InvalidGrantError("the consent is no longer authorised")
+        consent = None
+        if row.consent_pk is not None:         # None: a sign-in's code (no consent)
+            consent = uow.session.get(Consent, row.consent_pk)
+            if not _still_authorised(consent, now):
+                raise InvalidGrantError("the consent is no longer authorised")
         self.request.client = client
         self.request.authorization_code = row
         self.request.binding = binding
@@ -196,16 +198,17 @@ class FapiAuthorizationCodeGrant(AuthorizationCodeGrant):
         uow, now = g.oauth_uow, p.clock.now()
         client: Client = self.request.client
         row: AuthorizationCode = self.request.authorization_code
-        consent: Consent = self.request.consent
+        consent: Consent | None = self.request.consent
         row.used_at = now
         refresh_until = None
-        if client.check_grant_type("refresh_token"):
+        # A sign-in (no consent) gets no refresh token: it asked for no lasting access.
+        if consent is not None and client.check_grant_type("refresh_token"):
             refresh_until = now + timedelta(seconds=p.config["REFRESH_TOKEN_TTL"])
             if consent.expiration_datetime:
                 refresh_until = min(refresh_until, consent.expiration_datetime)
         issued = tokens.issue_tokens(
             uow, client=client.row, grant_type=self.GRANT_TYPE, scope=row.scope, now=now,
-            ttl=p.config["ACCESS_TOKEN_TTL"], consent_pk=consent.id, psu_pk=row.psu_pk,
+            ttl=p.config["ACCESS_TOKEN_TTL"], consent_pk=row.consent_pk, psu_pk=row.psu_pk,
             code_pk=row.id, cnf_jkt=self.request.binding.jkt, cnf_x5t=self.request.binding.x5t,
             refresh_expires_at=refresh_until)
         _audit_token(uow, "token.issued", client.get_client_id(), issued.row, now,
@@ -213,7 +216,10 @@ class FapiAuthorizationCodeGrant(AuthorizationCodeGrant):
         id_token = None
         if "openid" in row.scope.split():
             id_token = idtoken.id_token(
-                uow, client_id=client.get_client_id(), consent_id=consent.consent_id,
+                uow, client_id=client.get_client_id(),
+                consent_id=consent.consent_id if consent else None,
+                subject=None if consent else subjects.subject_for(uow, client.row, row.psu_pk,
+                                                                  now),
                 auth_time=row.auth_time, acr=row.acr, now=now, nonce=row.nonce,
                 access_token=issued.access_token,
                 alg=client.metadata.get("id_token_signed_response_alg", "PS256"))
@@ -321,6 +327,9 @@ class FapiIntrospectionEndpoint(IntrospectionEndpoint):
                 return {"active": False}  # the consent ended: its tokens are no longer active
             body["openbanking_intent_id"] = consent.consent_id
             body["sub"] = consent.consent_id
+        elif row.psu_pk is not None:           # a sign-in's token: the pairwise subject
+            body["sub"] = subjects.subject_for(g.oauth_uow, row.client, row.psu_pk,
+                                               platform.current().clock.now())
         if row.cnf_jkt:
             body["cnf"] = {"jkt": row.cnf_jkt}
         elif row.cnf_x5t:

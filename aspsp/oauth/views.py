@@ -3,14 +3,15 @@ channel), PAR, token, introspection, revocation, userinfo."""
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Callable
 
 from authlib.oauth2.rfc6749 import OAuth2Error
-from flask import (Blueprint, Flask, Response, current_app, g, jsonify, redirect,
-                   request, session)
+from flask import (Blueprint, Flask, Response, current_app, g, jsonify, make_response,
+                   redirect, request, session)
 
 from .. import platform, web_pages
-from . import authz_request, keys, tokens
+from . import authz_request, keys, subjects, tokens
 from .authorize import error_redirect
 from .authz_request import AuthorizationRequestError
 from .client_auth import METHODS
@@ -106,7 +107,9 @@ def discovery():
         "response_types_supported": ["code", "code id_token"],
         "response_modes_supported": ["query", "fragment"],
         "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
-        "subject_types_supported": ["public"],
+        # No `sub` is the same for two clients: a consent's id, or a sign-in's pairwise
+        # subject (aspsp.oauth.subjects).
+        "subject_types_supported": ["pairwise"],
         "token_endpoint_auth_methods_supported": METHODS,
         "token_endpoint_auth_signing_alg_values_supported": ["PS256", "ES256"],
         "introspection_endpoint_auth_methods_supported": METHODS,
@@ -230,6 +233,18 @@ def revoke():
 
 @bp.route("/userinfo", methods=["GET", "POST"])
 def userinfo():
+    """OpenID Connect UserInfo. A protected resource, so it echoes x-fapi-interaction-id (a
+    new UUID if none was sent: FAPI 1.0 Advanced 6.2.1-11), which the OpenID conformance
+    suite's plain_fapi plans check on the resource they call: for a sign-in, this one."""
+    from ..obapi import is_interaction_id
+    response = make_response(_userinfo())
+    given = request.headers.get("x-fapi-interaction-id")
+    response.headers["x-fapi-interaction-id"] = given if is_interaction_id(given) \
+        else str(uuid.uuid4())
+    return response
+
+
+def _userinfo():
     p = platform.current()
     with p.uow() as uow:
         try:
@@ -237,9 +252,14 @@ def userinfo():
                                                            replay=p.replay, config=p.config)
         except tokens.TokenError as exc:
             return exc.response()
-        if "openid" not in context.scopes or context.consent_pk is None:
+        if "openid" not in context.scopes or context.psu_pk is None:
             return jsonify(error="insufficient_scope",
                            error_description="userinfo needs an openid token"), 403
+        if context.consent_pk is None:         # a sign-in: the pairwise subject, no more
+            sub = subjects.subject_for(uow, context.client, context.psu_pk, p.clock.now())
+            response = _no_store(jsonify(sub=sub))
+            uow.commit()
+            return response
         from consent.models import Consent
         consent = uow.session.get(Consent, context.consent_pk)
         return _no_store(jsonify(sub=consent.consent_id, openbanking_intent_id=consent.consent_id))

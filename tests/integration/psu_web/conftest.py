@@ -14,6 +14,7 @@ from aspsp.identity.services import totp_secret
 from aspsp.ledger.domain import AccountStatus
 from tests import factories
 from tests.oauth_factories import make_client
+from tests.oauth_tpp import Tpp
 from tests.psu_factories import PASSWORD, consent, pending_authorization, psu
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -91,3 +92,14 @@ def build_world(platform, clock, *, client_name="Budget Buddy", username=None,
 @pytest.fixture
 def world(platform, clock):
     return build_world(platform, clock)
+
+
+@pytest.fixture
+def tpp(platform, app, client, clock):
+    """A FAPI 2.0 TPP ("Budget Buddy": PAR, DPoP, private_key_jwt) on the test client. The
+    platform knows its app: the pages build the authorization response with it."""
+    platform.app = app
+    with platform.uow() as uow:
+        test_client = make_client(uow, now=clock.now(), name="Budget Buddy")
+        uow.commit()
+    return Tpp(client, test_client, clock=clock)

@@ -4,26 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-import pytest
-
-from tests.oauth_factories import make_client
-from tests.oauth_tpp import Tpp, pkce_verifier, redirect_params
+from tests.oauth_tpp import pkce_verifier, redirect_params
 from tests.psu_factories import consent as make_consent
 
 from .conftest import build_world
-
-
-@pytest.fixture(autouse=True)
-def _platform_knows_its_app(platform, app):
-    platform.app = app
-
-
-@pytest.fixture
-def tpp(platform, client, clock):
-    with platform.uow() as uow:
-        test_client = make_client(uow, now=clock.now(), name="Budget Buddy")
-        uow.commit()
-    return Tpp(client, test_client, clock=clock)
 
 
 def test_par_authorize_pages_and_code_exchange(tpp, browser, platform, clock):
