@@ -265,13 +265,14 @@ class TPP:
                               headers={"DPoP": dpop_proof(client.dpop_key, "POST", url)})
 
     def approve(self, client: Client, request_uri: str | None, browser=None, *,
-                query: dict | None = None) -> str:
+                query: dict | None = None, signin: bool = False) -> str:
         """The customer's side: open /authorize, log in, then answer each page the bank shows
         until it sends the browser back to the TPP: a one-time code (SCA), a payment's signed
         code (dynamic linking), the consent (the first account shared, or the first account
         to pay from). Returns the redirect the bank sends the browser to (the authorization
         response). `query`: the authorization request's own parameters (a request object by
-        value, FAPI 1.0 Advanced) instead of a pushed request_uri."""
+        value, FAPI 1.0 Advanced) instead of a pushed request_uri. `signin`: a request with no
+        consent (scope openid alone), whose decision page has no account to pick."""
         psu = self.config.get("psu")
         if not psu:
             skip("the configuration has no customer (psu) to approve with")
@@ -297,7 +298,7 @@ class TPP:
                         re.findall(rf'value="([^"]+)"[^>]*name="{field}"', text)
                     if values:
                         data[field] = values[:1]
-                expect(len(data) > 2, "the consent page lists no account to pick")
+                expect(signin or len(data) > 2, "the consent page lists no account to pick")
                 decision = browser.post(action, data=data, allow_redirects=False)
                 expect(decision.status_code in (302, 303),
                        f"the decision answered {decision.status_code}: {page_text(decision)}")

@@ -34,6 +34,7 @@ def test_every_check_of_discovery_dcr_and_fapi2_passes_against_the_platform(plat
     assert {"CheckDiscEndpointCodeChallengeMethodsSupported", "DCR-002", "DCR-003", "DCR-011",
             "DCR-004-expired-ssa", "DCR-004-unknown-software", "DCR-004-untrusted-ssa-issuer",
             "fapi2-security-profile-final-happy-flow",
+            "fapi2-security-profile-final-happy-flow-plain-fapi-sign-in",
             "fapi2-security-profile-final-par-attempt-reuse-request_uri",
             "fapi2-security-profile-final-ensure-authorization-code-is-bound-to-client",
             "fapi2-security-profile-final-par-attempt-to-use-request_uri-for-different-client",

@@ -97,6 +97,51 @@ def happy_flow(ctx: Context) -> None:
     ctx.state["happy"] = {"client": client, "auth": auth, "tokens": tokens}
 
 
+@check("happy-flow-plain-fapi-sign-in",
+       "The happy flow as the plain_fapi variant runs it: PAR with scope openid and no intent, "
+       "approval, code exchange with DPoP, id token, the userinfo endpoint as the resource",
+       f"{SP} 5.3.2.2, 5.3.3; OpenID Connect Core 3.1.3.7 (id token), 5.3 (UserInfo: the same "
+       "sub); FAPI 2.0 Implementation Advice 2.1.1 (x-fapi-interaction-id echoed). The OpenID "
+       "suite's FAPI 2.0 plans have no UK profile: fapi_profile=plain_fapi sends no "
+       "openbanking_intent_id")
+def plain_fapi_sign_in(ctx: Context) -> None:
+    tpp = TPP(ctx)
+    client = tpp.client()
+    discovery = tpp.discovery()
+    verifier = new_verifier()
+    params = tpp.par_params(client, "", verifier, scope="openid", claims=None)
+    pushed = tpp.push(client, params)
+    expect(pushed.status_code == 201,
+           f"PAR with scope openid and no intent answered {pushed.status_code}: {pushed.text[:300]}")
+    location = tpp.approve(client, pushed.json()["request_uri"], signin=True)
+    auth = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+    expect("error" not in auth, f"the authorization response is an error: {auth.get('error')}")
+    expect(auth.get("state") == params["state"], "state does not come back unchanged")
+    expect(auth.get("iss") == discovery["issuer"], f"the authorization response's iss is "
+           f"{auth.get('iss')!r}, not the issuer (RFC 9207, 2)")
+    response = tpp.exchange(client, auth.get("code", ""), verifier)
+    expect(response.status_code == 200, f"the code exchange answered {response.status_code}")
+    tokens = response.json()
+    expect(tokens.get("token_type") == "DPoP", f"token_type is {tokens.get('token_type')!r}")
+    expect(tokens.get("id_token"), "no id_token from an openid request")
+    claims = verify_id_token(ctx, tokens["id_token"], client_id=client.client_id)
+    ctx.note(f"id token claims: { {k: claims.get(k) for k in ('iss', 'aud', 'sub', 'acr', 'auth_time')} }")
+    aud = claims.get("aud")
+    expect(claims.get("iss") == discovery["issuer"], f"id token iss is {claims.get('iss')!r}")
+    expect(client.client_id in (aud if isinstance(aud, list) else [aud]),
+           f"id token aud is {aud!r}")
+    expect(claims.get("nonce") == params["nonce"], "id token nonce is not the one sent")
+    expect(isinstance(claims.get("sub"), str) and claims["sub"], "id token has no sub")
+    userinfo = tpp.resource(client, "GET", discovery["userinfo_endpoint"],
+                            tokens["access_token"])
+    expect(userinfo.status_code == 200, f"the userinfo endpoint answered {userinfo.status_code}")
+    expect(userinfo.json().get("sub") == claims["sub"],
+           "userinfo's sub is not the id token's (OpenID Connect Core 5.3.2)")
+    sent = userinfo.request.headers["x-fapi-interaction-id"]
+    expect(userinfo.headers.get("x-fapi-interaction-id") == sent,
+           "the userinfo response does not echo x-fapi-interaction-id")
+
+
 @check("dpop-negative-tests-replay-at-resource",
        "A DPoP proof used once is refused when replayed at the resource",
        "RFC 9449, 11.1 (replay), 7.1 (resource server checks); "
