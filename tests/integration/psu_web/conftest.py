@@ -103,3 +103,16 @@ def tpp(platform, app, client, clock):
         test_client = make_client(uow, now=clock.now(), name="Budget Buddy")
         uow.commit()
     return Tpp(client, test_client, clock=clock)
+
+
+def pushed_journey(tpp, browser, params: dict) -> str:
+    """`params` pushed (PAR), then the browser at /authorize with the request_uri: the URL of
+    the bank's pages it is sent to."""
+    pushed = tpp.par(params)
+    assert pushed.status_code == 201, pushed.json
+    response = browser.http.get("/authorize", query_string={
+        "client_id": tpp.client_id, "request_uri": pushed.json["request_uri"]})
+    assert response.status_code == 303
+    pages = response.headers["Location"]
+    assert urlsplit(pages).path.startswith("/psu/authorize/")
+    return pages

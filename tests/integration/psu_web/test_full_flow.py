@@ -2,12 +2,10 @@
 the browser follows /authorize to the bank's pages and the code comes back to the TPP."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from tests.oauth_tpp import pkce_verifier, redirect_params
 from tests.psu_factories import consent as make_consent
 
-from .conftest import build_world
+from .conftest import build_world, pushed_journey
 
 
 def test_par_authorize_pages_and_code_exchange(tpp, browser, platform, clock):
@@ -17,14 +15,7 @@ def test_par_authorize_pages_and_code_exchange(tpp, browser, platform, clock):
         uow.commit()
     verifier = pkce_verifier()
     params = tpp.request_params(consent_id, verifier=verifier)
-    pushed = tpp.par(params)
-    assert pushed.status_code == 201, pushed.json
-
-    response = browser.http.get("/authorize", query_string={
-        "client_id": tpp.client_id, "request_uri": pushed.json["request_uri"]})
-    assert response.status_code == 303
-    pages = response.headers["Location"]
-    assert urlsplit(pages).path.startswith("/psu/authorize/")
+    pages = pushed_journey(tpp, browser, params)
     browser.get(pages)
     assert "Budget Buddy" in browser.html
     browser.submit(f"{pages}/login", {"username": world.username, "password": world.password})

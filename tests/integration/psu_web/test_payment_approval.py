@@ -23,7 +23,7 @@ from aspsp.oauth.models import PendingAuthorization
 from consent.models import Consent, ConsentAccount, ConsentEvent
 from sandbox.seed import DEMO_USERS
 from tests import factories
-from tests.integration.psu_web.conftest import Browser
+from tests.integration.psu_web.conftest import Browser, pushed_journey
 from tests.oauth_factories import make_client
 from tests.psu_factories import PASSWORD
 
@@ -626,12 +626,7 @@ def test_a_payment_consent_goes_from_par_through_the_pages_to_tokens(app, client
         uow.commit()
     verifier = pkce_verifier()
     params = tpp.request_params(consent_id, verifier=verifier, scope="openid payments")
-    pushed = tpp.par(params)
-    assert pushed.status_code == 201, pushed.json
-    response = browser.http.get("/authorize", query_string={
-        "client_id": tpp.client_id, "request_uri": pushed.json["request_uri"]})
-    assert response.status_code == 303
-    pages = response.headers["Location"]
+    pages = pushed_journey(tpp, browser, params)
     journey = SimpleNamespace(**{**vars(world), "url": urlsplit(pages).path})
     signed_in(browser, journey, clock)
     assert "would like to make a payment" in browser.html

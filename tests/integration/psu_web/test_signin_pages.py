@@ -4,11 +4,9 @@ what it will and will not learn, offer no account to pick, and the decision goes
 app like any other."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from tests.oauth_tpp import pkce_verifier, redirect_params
 
-from .conftest import build_world
+from .conftest import build_world, pushed_journey
 
 
 def _text(browser) -> str:
@@ -17,14 +15,7 @@ def _text(browser) -> str:
 
 def _start(tpp, browser, verifier):
     params = tpp.request_params(None, verifier=verifier, scope="openid", claims=None)
-    pushed = tpp.par(params)
-    assert pushed.status_code == 201, pushed.json
-    response = browser.http.get("/authorize", query_string={
-        "client_id": tpp.client_id, "request_uri": pushed.json["request_uri"]})
-    assert response.status_code == 303
-    pages = response.headers["Location"]
-    assert urlsplit(pages).path.startswith("/psu/authorize/")
-    return pages, params
+    return pushed_journey(tpp, browser, params), params
 
 
 def test_the_pages_of_a_sign_in_from_login_to_the_apps_tokens(tpp, browser, platform, clock):
