@@ -44,14 +44,19 @@ def consent(uow, *, now, client, permissions=None, status: str = "AwaitingAuthor
     return row
 
 
-def pending_authorization(uow, *, now, client, consent_row: Consent,
+def pending_authorization(uow, *, now, client, consent_row: Consent | None,
                           expires_in: timedelta = timedelta(minutes=10),
                           response_type: str = "code") -> PendingAuthorization:
+    """A validated request waiting for the customer: for `consent_row`, or a sign-in (None:
+    scope openid alone, no consent)."""
     redirect_uri = client.row.client_metadata["redirect_uris"][0]
     row = PendingAuthorization(
-        reference=new_id(), client_pk=client.row.id, consent_pk=consent_row.id,
+        reference=new_id(), client_pk=client.row.id,
+        consent_pk=consent_row.id if consent_row is not None else None,
         params={"response_type": response_type, "client_id": client.client_id,
-                "redirect_uri": redirect_uri, "scope": "openid accounts", "state": "st-123",
+                "redirect_uri": redirect_uri,
+                "scope": "openid accounts" if consent_row is not None else "openid",
+                "state": "st-123",
                 "nonce": "n-456", "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
                 "code_challenge_method": "S256"},
         created_at=now, expires_at=now + expires_in)

@@ -23,6 +23,7 @@ from werkzeug.wrappers import Request, Response
 from tests.conftest import service_missing
 from tests.integration.psu_web.conftest import build_world
 from tests.integration.psu_web.test_approval import consent_row
+from tests.psu_factories import pending_authorization
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
@@ -166,3 +167,35 @@ def test_the_api_docs_render_their_operations_with_no_network_beyond_this_machin
     assert operations >= 10 and reads >= 5
     assert refused == [] and all(urlsplit(u).hostname == "127.0.0.1" for u in requested)
     assert not [e for e in console_errors if "Content Security Policy" in e], console_errors
+
+
+def test_customer_signs_in_to_an_app_in_a_real_browser(app, chromium, world, tpp_site, platform,
+                                                       clock):
+    """A sign-in (no consent): the pages say what the app learns, offer no account, and
+    Approve sends the browser back to the app with a code."""
+    with platform.uow() as uow:
+        signin = pending_authorization(uow, now=clock.now(), client=world.tpp, consent_row=None)
+        uow.commit()
+        url = f"/psu/authorize/{signin.reference}"
+    with serving(app) as base:
+        page = chromium.new_page()
+        page.goto(base + url)
+        assert "asked you to sign in to it with your bank" in " ".join(
+            page.inner_text("main").split())
+        page.fill("#username", world.username)
+        page.fill("#password", world.password)
+        page.click("button[type=submit]")
+        page.wait_for_selector("#code")
+        page.fill("#code", world.totp.at(clock.now()))
+        page.click("button[type=submit]")
+
+        page.wait_for_selector("text=would like you to sign in with your bank")
+        assert page.is_visible("text=What it will not get")
+        assert not page.query_selector("input[name=account]")
+        with page.expect_navigation(url=tpp_site.redirect_uri + "?*"):
+            page.click("button[value=approve]")
+        page.close()
+
+    assert len(tpp_site.hits) == 1
+    query = parse_qs(urlsplit(tpp_site.hits[0]).query)
+    assert query["state"] == ["st-123"] and query["code"][0]
