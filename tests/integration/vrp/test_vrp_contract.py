@@ -105,3 +105,21 @@ def test_a_vrp_post_is_idempotent(pisp, payer, vrp_journey):
     assert first.status_code == second.status_code == 201
     assert first.get_json()["Data"]["DomesticVRPId"] == second.get_json()["Data"]["DomesticVRPId"]
     assert second.get_json()["Data"]["Status"] == "AcceptedSettlementCompleted"   # as it is now
+
+
+def test_a_vrp_that_is_not_what_its_consent_allows_is_refused_in_the_contracts_shape(
+        pisp, payer, vrp_journey):
+    """400 UK.OBIE.Resource.ConsentMismatch (an Initiation, a creditor or a Risk other than the
+    consent's, or another consent's id in the body), validated against the VRP document as
+    the refusals' own tests (test_vrp_refusals.py) check their codes."""
+    j = vrp_journey(pisp, payer)
+    changed_reference = vrp_body(j.consent_id, j.body)
+    changed_reference["Data"]["Initiation"]["RemittanceInformation"]["Reference"] = "OTHER"
+    changed_risk = vrp_body(j.consent_id, j.body)
+    changed_risk["Risk"] = {"PaymentContextCode": "PartyToParty"}
+    other_consent = vrp_body(j.consent_id, j.body)
+    other_consent["Data"]["ConsentId"] = "vrc-someone-else"
+    for body in (changed_reference, changed_risk, other_consent):
+        refused = check("POST", VRPS, j.pay(body=body), 400)
+        assert [e["ErrorCode"] for e in refused["Errors"]] == \
+            ["UK.OBIE.Resource.ConsentMismatch"], refused
