@@ -45,6 +45,16 @@ def serving(app):
         thread.join()
 
 
+def log_in(page, world, clock) -> None:
+    """The login page, then the one-time code page, filled as the customer would."""
+    page.fill("#username", world.username)
+    page.fill("#password", world.password)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#code")
+    page.fill("#code", world.totp.at(clock.now()))
+    page.click("button[type=submit]")
+
+
 @pytest.fixture
 def tpp_site():
     """The TPP's redirect URI: records what the bank sent the browser back with."""
@@ -89,13 +99,7 @@ def test_customer_approves_in_a_real_browser(app, chromium, world, tpp_site, pla
 
         page.goto(base + world.url)
         assert "Budget Buddy" in page.inner_text("h1")
-        page.fill("#username", world.username)
-        page.fill("#password", world.password)
-        page.click("button[type=submit]")
-
-        page.wait_for_selector("#code")
-        page.fill("#code", world.totp.at(clock.now()))
-        page.click("button[type=submit]")
+        log_in(page, world, clock)
 
         page.wait_for_selector("text=would like to see your account information")
         assert page.is_visible(f"input[value='{world.current}']")
@@ -126,11 +130,7 @@ def test_nothing_on_the_pages_needs_javascript(app, chromium, world, tpp_site, p
         context = chromium.new_context(java_script_enabled=False)
         page = context.new_page()
         page.goto(base + world.url)
-        page.fill("#username", world.username)
-        page.fill("#password", world.password)
-        page.click("button[type=submit]")
-        page.fill("#code", world.totp.at(clock.now()))
-        page.click("button[type=submit]")
+        log_in(page, world, clock)
         with page.expect_navigation(url=tpp_site.redirect_uri + "?*"):
             page.click("button[value=deny]")
         context.close()
@@ -182,12 +182,7 @@ def test_customer_signs_in_to_an_app_in_a_real_browser(app, chromium, world, tpp
         page.goto(base + url)
         assert "asked you to sign in to it with your bank" in " ".join(
             page.inner_text("main").split())
-        page.fill("#username", world.username)
-        page.fill("#password", world.password)
-        page.click("button[type=submit]")
-        page.wait_for_selector("#code")
-        page.fill("#code", world.totp.at(clock.now()))
-        page.click("button[type=submit]")
+        log_in(page, world, clock)
 
         page.wait_for_selector("text=would like you to sign in with your bank")
         assert page.is_visible("text=What it will not get")
