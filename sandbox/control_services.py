@@ -72,7 +72,7 @@ UNAVAILABLE = "UK.InvisibleBank.Sandbox.TryAgainLater"
 
 @dataclass(frozen=True)
 class Decision:
-    consent_id: str
+    consent_id: str | None           # None: a sign-in (scope openid alone, no consent)
     status: str                      # Authorised, Rejected
     redirect_uri: str                # where the browser would have been sent
     customer: str
@@ -91,7 +91,7 @@ def decide(uow: UnitOfWork, client_pk: int, *, approve: bool, request_uri: str |
     screens.record_sca_step(pending, now)
     consent = screens.consent_of(uow, pending)
     chosen: list[str] = []
-    if approve:
+    if approve and consent is not None:
         refused = _bank_refusal(uow, pending, psu, consent, now)
         if refused is not None:
             return Decision(consent.consent_id, ConsentStatus.REJECTED.value, refused,
@@ -108,6 +108,9 @@ def decide(uow: UnitOfWork, client_pk: int, *, approve: bool, request_uri: str |
                            f"again in {exc.retry_after} seconds") from None
     except ConsentError as error:
         raise ControlError(400, STATUS_INVALID, error.message) from None
+    if consent is None:              # a sign-in: nothing shared, no consent to report
+        status = ConsentStatus.AUTHORISED if approve else ConsentStatus.REJECTED
+        return Decision(None, status.value, target, psu.username)
     record = consent_services.record_of(uow, consent, now)
     return Decision(record.consent_id, record.status.value, target, psu.username,
                     record.account_ids)

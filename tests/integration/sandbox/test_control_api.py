@@ -114,6 +114,28 @@ def test_ci_approves_a_pushed_request_and_exchanges_the_code_for_a_working_token
         sorted([alice.current, alice.saver])
 
 
+def test_a_sign_in_is_approved_and_rejected_headlessly_too(tpp, alice):
+    """Scope openid alone, no intent (aspsp.oauth.authz_request): no consent, no accounts."""
+    request_uri, params, verifier = pushed(tpp, None, scope="openid")
+    response = control(tpp, "POST", "/authorizations/approve", {"request_uri": request_uri})
+    assert response.status_code == 200, response.get_json()
+    answer = response.get_json()
+    assert (answer["consent_id"], answer["status"], answer["accounts"]) == \
+        (None, "Authorised", [])
+    returned = redirect_params(answer["redirect_uri"])
+    oauth = OAuthTpp(tpp.http, tpp.client, clock=tpp.clock)
+    tokens = oauth.token({"grant_type": "authorization_code", "code": returned["code"],
+                          "redirect_uri": params["redirect_uri"], "code_verifier": verifier})
+    assert tokens.status_code == 200, tokens.json
+    assert tokens.json["scope"] == "openid" and tokens.json["id_token"]
+
+    request_uri, params, _ = pushed(tpp, None, scope="openid")
+    refused = control(tpp, "POST", "/authorizations/reject", {"request_uri": request_uri})
+    assert refused.status_code == 200, refused.get_json()
+    assert (refused.get_json()["consent_id"], refused.get_json()["status"]) == (None, "Rejected")
+    assert redirect_params(refused.get_json()["redirect_uri"])["error"] == "access_denied"
+
+
 def test_approving_by_consent_id_picks_the_accounts_named(tpp, alice):
     consent_id = tpp.create_consent()
     pushed(tpp, consent_id)
