@@ -298,7 +298,11 @@ class TPP:
                         re.findall(rf'value="([^"]+)"[^>]*name="{field}"', text)
                     if values:
                         data[field] = values[:1]
-                expect(signin or len(data) > 2, "the consent page lists no account to pick")
+                if signin:
+                    expect(len(data) == 2, "the sign-in's decision page offers accounts or "
+                           "a debtor account to pick: it shares nothing")
+                else:
+                    expect(len(data) > 2, "the consent page lists no account to pick")
                 decision = browser.post(action, data=data, allow_redirects=False)
                 expect(decision.status_code in (302, 303),
                        f"the decision answered {decision.status_code}: {page_text(decision)}")

@@ -10,6 +10,7 @@ customer in on the bank's own pages, so the bank's login rate limits apply (a 42
 once, Retry-After at most 65 s)."""
 from __future__ import annotations
 
+import base64
 import json
 import time
 import uuid
@@ -44,6 +45,15 @@ def oauth_error(response, status: int, *errors: str) -> None:
     except ValueError:
         error = None
     expect(error in errors, f"error is {error!r}, expected {' or '.join(errors)}")
+
+
+def jose_header(token: str) -> dict:
+    """A compact JWS's protected header, unverified (what the suite reads of it)."""
+    try:
+        segment = token.split(".")[0]
+        return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except ValueError:
+        expect(False, "the token's header is not base64url JSON")
 
 
 def verify_id_token(ctx: Context, id_token: str, *, client_id: str) -> dict:
@@ -126,6 +136,8 @@ def plain_fapi_sign_in(ctx: Context) -> None:
     expect(tokens.get("id_token"), "no id_token from an openid request")
     claims = verify_id_token(ctx, tokens["id_token"], client_id=client.client_id)
     ctx.note(f"id token claims: { {k: claims.get(k) for k in ('iss', 'aud', 'sub', 'acr', 'auth_time')} }")
+    expect(jose_header(tokens["id_token"]).get("kid"),
+           "the id token's header has no kid (the suite's EnsureIdTokenContainsKid)")
     aud = claims.get("aud")
     expect(claims.get("iss") == discovery["issuer"], f"id token iss is {claims.get('iss')!r}")
     expect(client.client_id in (aud if isinstance(aud, list) else [aud]),
@@ -135,6 +147,8 @@ def plain_fapi_sign_in(ctx: Context) -> None:
     userinfo = tpp.resource(client, "GET", discovery["userinfo_endpoint"],
                             tokens["access_token"])
     expect(userinfo.status_code == 200, f"the userinfo endpoint answered {userinfo.status_code}")
+    expect(userinfo.headers.get("Date"), "the userinfo response has no Date header (the "
+           "suite's CheckForDateHeaderInResourceResponse)")
     expect(userinfo.json().get("sub") == claims["sub"],
            "userinfo's sub is not the id token's (OpenID Connect Core 5.3.2)")
     sent = userinfo.request.headers["x-fapi-interaction-id"]
