@@ -10,6 +10,7 @@ test that needs it; on a developer machine without them, those tests are skipped
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -53,6 +54,17 @@ UNLIMITED_RATES = {"LOGIN_RATE_LIMIT_PER_ADDRESS": "100000 per second",
 # migrated databases (their signing keys are made at `upgrade`) and every test app open the
 # same sealed secrets.
 os.environ.setdefault("KEY_ENCRYPTION_KEY", new_key_setting("test"))
+
+
+# A JWT or JWS in compact form: a base64url JSON header ('{"' encodes as "eyJ") and a dot. A
+# random base64url value (a PKCE challenge, a state, a request_uri) holds "eyJ" now and then
+# by chance (about one in 6,000 of 43 characters), but never a dot.
+JWT_IN_TEXT = re.compile(r"eyJ[A-Za-z0-9_-]{10,}\.")
+
+
+def holds_jwt(text: str) -> bool:
+    """Whether `text` shows a token, assertion, proof or SSA (so a report or page leaks one)."""
+    return JWT_IN_TEXT.search(text) is not None
 
 
 def service_missing(what: str, error: Exception):
