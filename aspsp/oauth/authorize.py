@@ -92,9 +92,9 @@ def complete_authorization(uow: UnitOfWork, pending: PendingAuthorization, *, ap
     response = {"code": code, "state": state, "iss": p.config["ISSUER"]}
     if "id_token" in response_type:
         response["id_token"] = idtoken.id_token(
-            uow, client_id=client.client_id, consent_id=consent and consent.consent_id,
-            subject=None if consent else subjects.subject_for(uow, client, psu.id, now),
-            auth_time=auth_time,
+            uow, client_id=client.client_id,
+            sub=subjects.sub_of(uow, client, psu.id, consent, now),
+            consent_id=consent and consent.consent_id, auth_time=auth_time,
             acr=ACR_SCA, now=now, nonce=params.get("nonce"), code=code, state=state,
             alg=client.client_metadata.get("id_token_signed_response_alg", "PS256"))
     uow.session.flush()

@@ -29,14 +29,14 @@ def sign_jwt(uow: UnitOfWork, claims: dict, *, now: datetime, typ: str = "JWT",
     return token.serialize()
 
 
-def id_token(uow: UnitOfWork, *, client_id: str, consent_id: str | None, auth_time: datetime,
-             acr: str, now: datetime, subject: str | None = None, nonce: str | None = None,
+def id_token(uow: UnitOfWork, *, client_id: str, sub: str, consent_id: str | None,
+             auth_time: datetime, acr: str, now: datetime, nonce: str | None = None,
              code: str | None = None, state: str | None = None,
              access_token: str | None = None, alg: str = "PS256") -> str:
-    """With a consent, `sub` and `openbanking_intent_id` are its id (the Open Banking
-    convention); a sign-in's (no consent) `sub` is the customer's pairwise `subject`."""
+    """`sub` as aspsp.oauth.subjects.sub_of gives it; `openbanking_intent_id` the consent's
+    id, absent for a sign-in (no consent)."""
     issuer = platform.current().config["ISSUER"]
-    claims = {"iss": issuer, "sub": consent_id or subject, "aud": client_id,
+    claims = {"iss": issuer, "sub": sub, "aud": client_id,
               "iat": int(now.timestamp()), "exp": int(now.timestamp()) + ID_TOKEN_TTL,
               "auth_time": int(auth_time.timestamp()), "acr": acr}
     if consent_id:

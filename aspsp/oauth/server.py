@@ -217,10 +217,9 @@ class FapiAuthorizationCodeGrant(AuthorizationCodeGrant):
         if "openid" in row.scope.split():
             id_token = idtoken.id_token(
                 uow, client_id=client.get_client_id(),
-                consent_id=consent.consent_id if consent else None,
-                subject=None if consent else subjects.subject_for(uow, client.row, row.psu_pk,
-                                                                  now),
-                auth_time=row.auth_time, acr=row.acr, now=now, nonce=row.nonce,
+                sub=subjects.sub_of(uow, client.row, row.psu_pk, consent, now),
+                consent_id=consent and consent.consent_id, auth_time=row.auth_time,
+                acr=row.acr, now=now, nonce=row.nonce,
                 access_token=issued.access_token,
                 alg=client.metadata.get("id_token_signed_response_alg", "PS256"))
         return 200, _token_response(issued, id_token), self.TOKEN_RESPONSE_HEADER
@@ -321,15 +320,15 @@ class FapiIntrospectionEndpoint(IntrospectionEndpoint):
                 "exp": int(token.expires_at.timestamp()),
                 "iat": int(row.issued_at.timestamp()),
                 "iss": platform.current().config["ISSUER"]}
+        consent = None
         if row.consent_pk:
             consent = g.oauth_uow.session.get(Consent, row.consent_pk)
             if not _still_authorised(consent, platform.current().clock.now()):
                 return {"active": False}  # the consent ended: its tokens are no longer active
             body["openbanking_intent_id"] = consent.consent_id
-            body["sub"] = consent.consent_id
-        elif row.psu_pk is not None:           # a sign-in's token: the pairwise subject
-            body["sub"] = subjects.subject_for(g.oauth_uow, row.client, row.psu_pk,
-                                               platform.current().clock.now())
+        if consent is not None or row.psu_pk is not None:   # the consent's id, or a sign-in's
+            body["sub"] = subjects.sub_of(g.oauth_uow, row.client, row.psu_pk, consent,
+                                          platform.current().clock.now())
         if row.cnf_jkt:
             body["cnf"] = {"jkt": row.cnf_jkt}
         elif row.cnf_x5t:

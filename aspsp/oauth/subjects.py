@@ -14,8 +14,19 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from consent.models import Consent
+
 from ..db import UnitOfWork
 from .models import OAuthClient, SignInSubject
+
+
+def sub_of(uow: UnitOfWork, client: OAuthClient, psu_pk: int, consent: Consent | None,
+           now: datetime) -> str:
+    """The `sub` of what a customer authorised for a client, wherever it is told (id tokens,
+    /userinfo, introspection): the consent's id, or for a sign-in the pairwise subject."""
+    if consent is not None:
+        return consent.consent_id
+    return subject_for(uow, client, psu_pk, now)
 
 
 def sector_of(client: OAuthClient) -> str:

@@ -255,14 +255,14 @@ def _userinfo():
         if "openid" not in context.scopes or context.psu_pk is None:
             return jsonify(error="insufficient_scope",
                            error_description="userinfo needs an openid token"), 403
-        if context.consent_pk is None:         # a sign-in: the pairwise subject, no more
-            sub = subjects.subject_for(uow, context.client, context.psu_pk, p.clock.now())
-            response = _no_store(jsonify(sub=sub))
-            uow.commit()
-            return response
         from consent.models import Consent
-        consent = uow.session.get(Consent, context.consent_pk)
-        return _no_store(jsonify(sub=consent.consent_id, openbanking_intent_id=consent.consent_id))
+        consent = uow.session.get(Consent, context.consent_pk) if context.consent_pk else None
+        body = {"sub": subjects.sub_of(uow, context.client, context.psu_pk, consent,
+                                       p.clock.now())}
+        if consent is not None:
+            body["openbanking_intent_id"] = consent.consent_id
+        uow.commit()                       # a sign-in's subject, were it new
+        return _no_store(jsonify(body))
 
 
 def init_app(app: Flask) -> None:

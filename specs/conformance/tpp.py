@@ -71,9 +71,18 @@ def dpop_proof(key: jwk.JWK, method: str, url: str, *, access_token: str | None 
     return token.serialize(compact=True)
 
 
+def _segment(token: str, index: int) -> dict:
+    part = token.split(".")[index]
+    return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+
+
 def unverified_claims(token: str) -> dict:
-    payload = token.split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return _segment(token, 1)
+
+
+def unverified_header(token: str) -> dict:
+    """A compact JWS's protected header, unverified (what the OpenID suite reads of it)."""
+    return _segment(token, 0)
 
 
 def form_value(page: str, name: str) -> str | None:

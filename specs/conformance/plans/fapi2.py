@@ -10,7 +10,6 @@ customer in on the bank's own pages, so the bank's login rate limits apply (a 42
 once, Retry-After at most 65 s)."""
 from __future__ import annotations
 
-import base64
 import json
 import time
 import uuid
@@ -19,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 from jwcrypto import jwk, jwt
 
 from ..engine import Check, Context, expect
-from ..tpp import ASSERTION_TYPE, TPP, dpop_proof, new_verifier, sign
+from ..tpp import ASSERTION_TYPE, TPP, dpop_proof, new_verifier, sign, unverified_header
 
 PLAN = "fapi2"
 PREFIX = "fapi2-security-profile-final-"
@@ -45,15 +44,6 @@ def oauth_error(response, status: int, *errors: str) -> None:
     except ValueError:
         error = None
     expect(error in errors, f"error is {error!r}, expected {' or '.join(errors)}")
-
-
-def jose_header(token: str) -> dict:
-    """A compact JWS's protected header, unverified (what the suite reads of it)."""
-    try:
-        segment = token.split(".")[0]
-        return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except ValueError:
-        expect(False, "the token's header is not base64url JSON")
 
 
 def verify_id_token(ctx: Context, id_token: str, *, client_id: str) -> dict:
@@ -122,7 +112,8 @@ def plain_fapi_sign_in(ctx: Context) -> None:
     params = tpp.par_params(client, "", verifier, scope="openid", claims=None)
     pushed = tpp.push(client, params)
     expect(pushed.status_code == 201,
-           f"PAR with scope openid and no intent answered {pushed.status_code}: {pushed.text[:300]}")
+           f"PAR with scope openid and no intent answered {pushed.status_code}: "
+           f"{pushed.text[:300]}")
     location = tpp.approve(client, pushed.json()["request_uri"], signin=True)
     auth = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
     expect("error" not in auth, f"the authorization response is an error: {auth.get('error')}")
@@ -135,8 +126,9 @@ def plain_fapi_sign_in(ctx: Context) -> None:
     expect(tokens.get("token_type") == "DPoP", f"token_type is {tokens.get('token_type')!r}")
     expect(tokens.get("id_token"), "no id_token from an openid request")
     claims = verify_id_token(ctx, tokens["id_token"], client_id=client.client_id)
-    ctx.note(f"id token claims: { {k: claims.get(k) for k in ('iss', 'aud', 'sub', 'acr', 'auth_time')} }")
-    expect(jose_header(tokens["id_token"]).get("kid"),
+    ctx.note("id token claims: "
+             f"{ {k: claims.get(k) for k in ('iss', 'aud', 'sub', 'acr', 'auth_time')} }")
+    expect(unverified_header(tokens["id_token"]).get("kid"),   # verified just above
            "the id token's header has no kid (the suite's EnsureIdTokenContainsKid)")
     aud = claims.get("aud")
     expect(claims.get("iss") == discovery["issuer"], f"id token iss is {claims.get('iss')!r}")
