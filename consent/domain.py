@@ -72,6 +72,7 @@ REAUTHENTICATED = "re-authenticated by the customer"
 EXPIRY_PASSED = "its ExpirationDateTime passed"
 CONSUMED_BY_PAYMENT = "consumed by the payment order it allowed"
 REVOKED_BY_BANK = "revoked by the bank"
+FILE_UPLOADED = "its payment file was uploaded"
 
 S = ConsentStatus
 TPP, PSU, SYSTEM = Actor.TPP, Actor.PSU, Actor.SYSTEM

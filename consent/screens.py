@@ -247,7 +247,9 @@ PAYMENT_KINDS = {   # consent type -> (what the customer is asked to approve, do
     "international-scheduled-payment": ("a future-dated international payment", False),
     "international-standing-order": ("an international standing order", False),
     "domestic-vrp": ("variable recurring payments", True),
+    "file-payment": ("a file of payments", True),
 }
+FILE_PAYMENT = "file-payment"
 VRP = "domestic-vrp"
 CHARGE_BEARERS = {
     "BorneByDebtor": "You pay all the charges",
@@ -327,6 +329,8 @@ def payment_of(consent: Consent) -> PaymentView:
     initiation = _obj((consent.data or {}).get("Initiation"))
     if consent.consent_type == VRP:
         return _vrp_of(consent, initiation)
+    if consent.consent_type == FILE_PAYMENT:
+        return _file_of(consent, initiation)
     what, domestic = PAYMENT_KINDS[consent.consent_type]
     standing_order = consent.consent_type.endswith("standing-order")
     signed = _obj(initiation.get("FirstPaymentAmount")) if consent.consent_type == \
@@ -616,6 +620,52 @@ class LimitLine:
     used: str
     limit: str
     dates: str
+
+
+def _file_of(consent: Consent, initiation: dict) -> PaymentView:
+    """A file of payments: every payee and amount of the uploaded file, and their total. The
+    customer signs the total and the file's fingerprint (dynamic linking for a batch, PSD2
+    RTS art. 5(3)(c): the code is specific to the total amount and the payees; the
+    fingerprint is of the file, which holds them all), and the consent's signed digest holds
+    its FileHash, so no other file can be approved with that code."""
+    from sqlalchemy.orm import object_session
+
+    from aspsp.pis import files
+    upload = files.uploaded_file(object_session(consent), consent.id)
+    payments = upload.payments if upload is not None else []
+    total, currency = (upload.total_amount, upload.currency) if upload is not None \
+        else (None, files.CURRENCY)
+    facts = [wording.Fact("Payments in the file", str(len(payments)))]
+    if initiation.get("FileReference"):
+        facts.append(wording.Fact("File reference", str(initiation["FileReference"])))
+    for number, payment in enumerate(payments, 1):
+        amount, creditor = _obj(payment.get("InstructedAmount")), \
+            _obj(payment.get("CreditorAccount"))
+        account = wording.account_number(creditor.get("SchemeName"),
+                                         creditor.get("Identification"))
+        line = (f"{wording.money(amount.get('Amount'), amount.get('Currency'))} to "
+                f"{_text(creditor.get('Name')) or '—'}, {account}")
+        reference = _text(_obj(payment.get("RemittanceInformation")).get("Reference"))
+        facts.append(wording.Fact(f"Payment {number}",
+                                  f"{line}, reference {reference}" if reference else line))
+    signed = files.fingerprint(initiation.get("FileHash"))
+    try:
+        to_sign = payment_to_sign(total, currency, signed) if upload is not None else None
+    except NotSignable:
+        to_sign = None
+    debtor = initiation.get("DebtorAccount") if isinstance(initiation.get("DebtorAccount"),
+                                                           dict) else None
+    count = len(payments)
+    return PaymentView(
+        FILE_PAYMENT, f"a file of {count} payment{'s' if count != 1 else ''}", True,
+        Payee(f"the file's {count} payees" if count != 1 else "the file's payee",
+              " ".join(signed[i:i + 4] for i in range(0, len(signed), 4)) or "—",
+              "File fingerprint"),
+        wording.money(total, currency), _text(_obj(initiation.get("RemittanceInformation"))
+                                              .get("Reference")),
+        _text(_obj(initiation.get("RemittanceInformation")).get("Unstructured")), facts,
+        wording.account_number(debtor.get("SchemeName"), debtor.get("Identification"))
+        if debtor else None, debtor, currency, to_sign)
 
 
 def _vrp_of(consent: Consent, initiation: dict) -> PaymentView:

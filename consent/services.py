@@ -27,8 +27,8 @@ from aspsp.oauth.models import AuthorizationCode, OAuthClient
 
 from . import permissions
 from .domain import (CONSUMED_BY_PAYMENT, DELETED_BY_TPP, EXPIRABLE, EXPIRY_PASSED,
-                     REAUTHENTICATED, REVOKED_BY_BANK, REVOKED_BY_PSU, TERMINAL, Actor,
-                     ConsentStatus, ConsentType, Transition, authorisation_closed,
+                     FILE_UPLOADED, REAUTHENTICATED, REVOKED_BY_BANK, REVOKED_BY_PSU,
+                     TERMINAL, Actor, ConsentStatus, ConsentType, Transition, authorisation_closed,
                      effective_status, keeps_status_when_revoked, lifecycle,
                      may_reauthenticate)
 from .errors import (AccountNotSelectable, AuthorisationClosed, ConsentNotFound,
@@ -43,6 +43,7 @@ ID_PREFIXES = {ConsentType.ACCOUNT_ACCESS: "aac", ConsentType.DOMESTIC_PAYMENT: 
                ConsentType.INTERNATIONAL_PAYMENT: "pic",
                ConsentType.INTERNATIONAL_SCHEDULED_PAYMENT: "pis",
                ConsentType.INTERNATIONAL_STANDING_ORDER: "pio",
+               ConsentType.FILE_PAYMENT: "pfc",
                ConsentType.FUNDS_CONFIRMATION: "fcc", ConsentType.DOMESTIC_VRP: "vrc"}
 PAYMENT_TYPES = frozenset(ID_PREFIXES) - {ConsentType.ACCOUNT_ACCESS,
                                           ConsentType.FUNDS_CONFIRMATION}
@@ -209,6 +210,15 @@ def lock_payment_consent(uow: UnitOfWork, client: Client, consent_id: str,
     consent = _tpp_consent(uow, client, consent_id, consent_type)
     _settle_expiry(uow, consent, now)
     return consent
+
+
+def file_uploaded(uow: UnitOfWork, client: Client, consent: Consent, now: datetime) -> None:
+    """A file payment consent's file arrived and was accepted: AwaitingUpload ->
+    AwaitingAuthorisation, by the TPP (the caller holds the row lock of
+    `lock_payment_consent`)."""
+    _store(uow, consent, lifecycle(consent.consent_type).move(
+        consent.status, ConsentStatus.AWAITING_AUTHORISATION, actor=Actor.TPP,
+        actor_id=client.client_id, at=now, reason=FILE_UPLOADED))
 
 
 def consume(uow: UnitOfWork, consent: Consent, now: datetime) -> None:

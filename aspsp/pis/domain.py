@@ -42,6 +42,8 @@ class ProblemKind(StrEnum):
     UNEXPECTED = "unexpected"                  # a field that may not be given with another
     EXPECTED = "expected"                      # a field another one's value calls for
     EXPIRED = "expired"                        # a quote or time limit that has passed
+    DUPLICATE = "duplicate"                    # a reference that must be unique, twice
+    FORMAT = "format"                          # a document (a payment file) not of its format
 
 
 @dataclass(frozen=True)

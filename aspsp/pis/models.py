@@ -1,4 +1,5 @@
-"""Persistence of the payment initiation resources: one payment order per payment consent.
+"""Persistence of the payment initiation resources: one payment order per payment consent
+(a file payment's also keeps its file and, once initiated, one item per payment in it).
 
 A payment order is what the TPP's POST /domestic-payments (and later the scheduled, standing
 order and international ones) creates: the OBIE resource with its own opaque id, the consent
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base
@@ -40,3 +41,30 @@ class PaymentOrder(Base):
                                                           unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status_updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PaymentFile(Base):
+    """The file a file payment consent's TPP uploaded (POST .../file): its bytes exactly as
+    received (GET .../file answers with them), and the payments read from it, checked, in
+    file order. One per consent, written once: the consent then awaits authorisation."""
+    __tablename__ = "payment_files"
+    id: Mapped[int] = mapped_column(BigPK, primary_key=True)
+    consent_pk: Mapped[int] = mapped_column(ForeignKey("consents.id"), unique=True)
+    content_type: Mapped[str] = mapped_column(String(100))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    payments: Mapped[list] = mapped_column(JSON)          # the file's DomesticPayments
+    total_amount: Mapped[str] = mapped_column(String(32))   # their sum, exact
+    currency: Mapped[str] = mapped_column(String(3))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FilePaymentItem(Base):
+    """One payment of a file payment order, once the file was initiated: the ledger payment
+    that paid it (whose status is the item's). Written with the order's InitiationCompleted,
+    all items in one transaction or none."""
+    __tablename__ = "file_payment_items"
+    __table_args__ = (UniqueConstraint("order_pk", "position"),)
+    id: Mapped[int] = mapped_column(BigPK, primary_key=True)
+    order_pk: Mapped[int] = mapped_column(ForeignKey("payment_orders.id"))
+    position: Mapped[int] = mapped_column(Integer)         # 0-based, in file order
+    ledger_payment_pk: Mapped[int] = mapped_column(ForeignKey("payments.id"), unique=True)

@@ -39,9 +39,10 @@ class PisRepository:
             .with_for_update(of=PaymentOrder.__table__)
             .execution_options(populate_existing=True)).one_or_none()
 
-    def pending_orders(self, order_type: str, created_before) -> list[str]:
+    def pending_orders(self, order_type: str, created_before,
+                       status: str = "Pending") -> list[str]:
         return list(self.session.scalars(select(PaymentOrder.payment_order_id).where(
-            PaymentOrder.order_type == order_type, PaymentOrder.status == "Pending",
+            PaymentOrder.order_type == order_type, PaymentOrder.status == status,
             PaymentOrder.created_at < created_before).order_by(PaymentOrder.id)))
 
     def order_of_consent(self, consent_pk: int) -> PaymentOrder | None:

@@ -646,3 +646,75 @@ class OBWriteInternationalStandingOrderResponse7Schema(OBSchema):
     Data = ma.fields.Nested(OBWriteInternationalStandingOrderResponseData7Schema, required=True)
     Links = ma.fields.Nested(obapi.LinksSchema, required=True)
     Meta = ma.fields.Nested(obapi.MetaSchema, required=True)
+
+
+# --- file payments ---------------------------------------------------------------------------
+class OBFile2Schema(Strict):
+    FileType = ma.fields.String(required=True, validate=v.Length(1, 40), metadata={
+        "description": "UK.OBIE.PaymentInitiation.3.1 (the one file type this bank reads)"})
+    FileHash = text(1, 44, required=True, metadata={
+        "description": "The base64 encoding of the file's SHA-256"})
+    FileReference = text(1, 40)
+    NumberOfTransactions = ma.fields.String(validate=v.Regexp(r"^[0-9]{1,15}$"))
+    ControlSum = StrictNumber(allow_nan=False, metadata={"type": "number"})
+    RequestedExecutionDateTime = ma.fields.AwareDateTime(**_DATETIME)
+    LocalInstrument = ma.fields.String(validate=v.Length(1, 50))
+    DebtorAccount = ma.fields.Nested(DebtorAccountSchema)
+    RemittanceInformation = ma.fields.Nested(OBRemittanceInformationSchema)
+    SupplementaryData = ma.fields.Nested(OBSupplementaryData1Schema)
+
+
+class OBWriteFileConsentData3Schema(Strict):
+    Initiation = ma.fields.Nested(OBFile2Schema, required=True)
+    Authorisation = ma.fields.Nested(OBAuthorisationSchema)
+    SCASupportData = ma.fields.Nested(OBSCASupportData1Schema)
+
+
+class OBWriteFileConsent3Schema(Strict):
+    """A file payment consent: the file's metadata (no Risk: "not relevant for a file
+    payment"); the file follows, POSTed to the consent's /file."""
+    Data = ma.fields.Nested(OBWriteFileConsentData3Schema, required=True)
+
+
+class OBWriteFileConsentResponseData4Schema(OBSchema):
+    ConsentId = ma.fields.String(required=True)
+    CreationDateTime = ma.fields.AwareDateTime(required=True)
+    Status = one_of("Authorised", "AwaitingAuthorisation", "AwaitingUpload", "Consumed",
+                    "Rejected", required=True)
+    StatusUpdateDateTime = ma.fields.AwareDateTime(required=True)
+    Initiation = ma.fields.Nested(OBFile2Schema, required=True)
+    Authorisation = ma.fields.Nested(OBAuthorisationSchema)
+    SCASupportData = ma.fields.Nested(OBSCASupportData1Schema)
+    Debtor = ma.fields.Nested(OBCashAccountDebtor4Schema)
+
+
+class OBWriteFileConsentResponse4Schema(OBSchema):
+    Data = ma.fields.Nested(OBWriteFileConsentResponseData4Schema, required=True)
+    Links = ma.fields.Nested(obapi.LinksSchema, required=True)
+    Meta = ma.fields.Nested(obapi.MetaSchema, required=True)
+
+
+class OBWriteFileData2Schema(Strict):
+    ConsentId = text(1, 128, required=True)
+    Initiation = ma.fields.Nested(OBFile2Schema, required=True)
+
+
+class OBWriteFile2Schema(Strict):
+    Data = ma.fields.Nested(OBWriteFileData2Schema, required=True)
+
+
+class OBWriteFileResponseData3Schema(OBSchema):
+    FilePaymentId = ma.fields.String(required=True)
+    ConsentId = ma.fields.String(required=True)
+    CreationDateTime = ma.fields.AwareDateTime(required=True)
+    Status = one_of("InitiationCompleted", "InitiationFailed", "InitiationPending",
+                    required=True)
+    StatusUpdateDateTime = ma.fields.AwareDateTime(required=True)
+    Initiation = ma.fields.Nested(OBFile2Schema, required=True)
+    Debtor = ma.fields.Nested(OBCashAccountDebtor4Schema)
+
+
+class OBWriteFileResponse3Schema(OBSchema):
+    Data = ma.fields.Nested(OBWriteFileResponseData3Schema, required=True)
+    Links = ma.fields.Nested(obapi.LinksSchema, required=True)
+    Meta = ma.fields.Nested(obapi.MetaSchema, required=True)

@@ -29,12 +29,12 @@ from consent import services as consents
 from consent.domain import ConsentStatus
 from consent.errors import ConsentNotFound
 
-from . import charges, domain, international
+from . import charges, domain, files, international
 from .domain import OrderStatus, Problem, ProblemKind
 from .errors import (ConsentNotUsable, ConsentOfAnotherType, DebtorNotPermitted,
                      InvalidPaymentRequest, PaymentOfAnotherClient, PaymentOrderNotFound,
                      WrongConsent)
-from .models import PaymentOrder
+from .models import FilePaymentItem, PaymentOrder
 from .repository import PisRepository
 
 EXECUTE_ORDER = "pis.execute_payment_order"
@@ -44,9 +44,10 @@ DOMESTIC_STANDING_ORDER = "domestic-standing-order"
 INTERNATIONAL_PAYMENT = international.INTERNATIONAL_PAYMENT
 INTERNATIONAL_SCHEDULED_PAYMENT = international.INTERNATIONAL_SCHEDULED_PAYMENT
 INTERNATIONAL_STANDING_ORDER = international.INTERNATIONAL_STANDING_ORDER
+FILE_PAYMENT = files.FILE_PAYMENT
 ORDER_TYPES = (DOMESTIC_PAYMENT, DOMESTIC_SCHEDULED_PAYMENT, DOMESTIC_STANDING_ORDER,
                INTERNATIONAL_PAYMENT, INTERNATIONAL_SCHEDULED_PAYMENT,
-               INTERNATIONAL_STANDING_ORDER)
+               INTERNATIONAL_STANDING_ORDER, FILE_PAYMENT)
 SCHEDULED_PAYMENT_TYPES = (DOMESTIC_SCHEDULED_PAYMENT, INTERNATIONAL_SCHEDULED_PAYMENT)
 # The orders executed at once after their submission (by EXECUTE_ORDER).
 IMMEDIATE_ORDER_TYPES = (DOMESTIC_PAYMENT, INTERNATIONAL_PAYMENT)
@@ -119,6 +120,8 @@ def create_consent(uow: UnitOfWork, client: Client, order_type: str,
                                                                now)
     elif order_type == INTERNATIONAL_STANDING_ORDER:
         problems = international.standing_order_problems(initiation, parsed_initiation, now)
+    elif order_type == FILE_PAYMENT:     # its metadata: the file follows (upload_file)
+        problems = files.initiation_problems(initiation, parsed_initiation, now)
     else:
         raise ValueError(f"unknown payment order type {order_type}")
     problems += domain.authorisation_problems(parsed["Data"], now)
@@ -129,8 +132,9 @@ def create_consent(uow: UnitOfWork, client: Client, order_type: str,
         quote = international.consent_quote(initiation, now)
         if quote is not None:
             data["ExchangeRateInformation"] = quote
-    found = charges.consent_charges(uow, initiation,     # a schedule's: on each payment
-                                    international=order_type in international.ORDER_TYPES)
+    found = None if order_type == FILE_PAYMENT else \
+        charges.consent_charges(uow, initiation,         # a schedule's: on each payment
+                                international=order_type in international.ORDER_TYPES)
     if found:                                       # the bank's tariff, fixed from now on
         data["Charges"] = found
     record = consents.create_payment_consent(uow, client, order_type, data, now, rng=rng)
@@ -139,9 +143,43 @@ def create_consent(uow: UnitOfWork, client: Client, order_type: str,
 
 def consent_data(body: Mapping[str, Any]) -> dict:
     """What the consent keeps: Data's members (Initiation, Authorisation, SCASupportData,
-    ReadRefundAccount...) but the ConsentId, and the Risk, exactly as sent."""
+    ReadRefundAccount...) but the ConsentId, and the Risk (a file payment has none), exactly
+    as sent."""
     data = {k: v for k, v in body["Data"].items() if k != "ConsentId"}
-    return {**data, "Risk": body["Risk"]}
+    return {**data, "Risk": body["Risk"]} if "Risk" in body else data
+
+
+def upload_file(uow: UnitOfWork, client: Client, consent_id: str, content: bytes,
+                content_type: str, now: datetime) -> None:
+    """A file payment consent's file (POST .../file): checked against the consent's metadata
+    and the bank's rules (aspsp.pis.files), kept as received, the consent then
+    AwaitingAuthorisation. files.FileRefused when it cannot be the consent's file."""
+    consent = consents.lock_payment_consent(uow, client, consent_id, FILE_PAYMENT, now)
+    if consent.status != ConsentStatus.AWAITING_UPLOAD:
+        raise ConsentNotUsable(f"the consent is {consent.status}: a file is uploaded once, "
+                               "while its consent is AwaitingUpload", "ConsentId")
+    contents = files.read(consent.data["Initiation"], content, content_type, now.date())
+    files.store(uow.session, consent.id, content, content_type, contents, now)
+    consents.file_uploaded(uow, client, consent, now)
+
+
+def reject_file_consent(uow: UnitOfWork, client: Client, consent_id: str, now: datetime,
+                        reason: str) -> None:
+    """The uploaded file contradicted the consent's metadata: the consent is Rejected (its
+    own unit of work: the upload's rolled back)."""
+    consent = consents.lock_payment_consent(uow, client, consent_id, FILE_PAYMENT, now)
+    if consent.status == ConsentStatus.AWAITING_UPLOAD:
+        consents.reject(uow, consent, None, now, reason=reason)
+
+
+def get_file(uow: UnitOfWork, client: Client, consent_id: str, now: datetime):
+    """The file uploaded for the client's file payment consent (its PaymentFile row), or
+    PaymentOrderNotFound when none was uploaded yet."""
+    consents.get_consent(uow, client, consent_id, now, consent_type=FILE_PAYMENT)
+    row = files.uploaded_file(uow.session, _consent_pk(uow, consent_id))
+    if row is None:
+        raise PaymentOrderNotFound("no file has been uploaded for this consent", "ConsentId")
+    return row
 
 
 def get_consent(uow: UnitOfWork, client: Client, consent_id: str, consent_type: str,
@@ -196,10 +234,11 @@ def submit_order(uow: UnitOfWork, context, client: Client, body: Mapping[str, An
         raise InvalidPaymentRequest(problems)
     repo = PisRepository(uow.session)
     debtor = _debtor(repo, consent, context)
+    initial = files.INITIATION_PENDING if order_type == FILE_PAYMENT else OrderStatus.PENDING
     order = PaymentOrder(payment_order_id=new_id(rng), order_type=order_type,
                          consent_pk=consent.id, client_pk=client.id,
-                         debtor_account_pk=debtor.id, status=OrderStatus.PENDING,
-                         status_history=[_step(OrderStatus.PENDING, now)],
+                         debtor_account_pk=debtor.id, status=initial,
+                         status_history=[_step(initial, now)],
                          created_at=now, status_updated_at=now)
     repo.add(order)
     consents.consume(uow, consent, now)
@@ -208,7 +247,7 @@ def submit_order(uow: UnitOfWork, context, client: Client, body: Mapping[str, An
     audit.record(uow, "payment.submitted", audit.Actor.client(client.client_id), now=now,
                  subject=order.payment_order_id,
                  facts={"order_type": order_type, "consent_id": consent_id, **instructed})
-    if order_type in IMMEDIATE_ORDER_TYPES:
+    if order_type in IMMEDIATE_ORDER_TYPES or order_type == FILE_PAYMENT:
         dispatch.after_commit(uow, EXECUTE_ORDER, order.payment_order_id)
     else:
         exchange = international.schedule_terms(consent.data) \
@@ -298,6 +337,8 @@ def execute_order(uow: UnitOfWork, payment_order_id: str, now: datetime) -> str 
     if found is None:       # not a payment order: another resource this task executes
         return _execute_other(uow, payment_order_id, now)
     order, consent_data, debtor_account_id, debtor_currency = found
+    if order.order_type == FILE_PAYMENT:
+        return _execute_file(uow, order, debtor_account_id, now)
     if order.status != OrderStatus.PENDING or order.ledger_payment_pk:
         return order.status
     initiation = consent_data["Initiation"]
@@ -337,6 +378,48 @@ def execute_order(uow: UnitOfWork, payment_order_id: str, now: datetime) -> str 
         order.status_history = [*order.status_history[:-1], {
             **order.status_history[-1], charges.CHARGE_ENTRY: charge.entry_id}]
     repo.flush()
+    audit_execution(uow, order.order_type, order.payment_order_id, order.status, now)
+    _announce(uow, order, now)
+    return order.status
+
+
+def _execute_file(uow: UnitOfWork, order: PaymentOrder, debtor_account_id: str,
+                  now: datetime) -> str:
+    """Pay every payment of a file order's file through the ledger, in file order, all or
+    none (one savepoint): a payment the ledger refuses (no funds for it after the ones
+    before, the account disabled) fails the whole file's initiation, and nothing of it is
+    paid. An order no longer InitiationPending is left as it is (a redelivered task)."""
+    if order.status != files.INITIATION_PENDING:
+        return order.status
+    upload = files.uploaded_file(uow.session, order.consent_pk)
+    savepoint = uow.session.begin_nested()
+    items = []
+    try:
+        for position, instruction in enumerate(upload.payments):
+            payee = domain.payee_of(instruction)
+            payment = ledger.pay(
+                uow, debtor_account_id=debtor_account_id,
+                creditor=ledger.Creditor(payee.name, payee.scheme, payee.identification),
+                amount=domain.money_of(instruction["InstructedAmount"]), now=now,
+                reference=(instruction.get("RemittanceInformation") or {}).get("Reference"),
+                end_to_end_identification=instruction["EndToEndIdentification"])
+            items.append(FilePaymentItem(order_pk=order.id, position=position,
+                                         ledger_payment_pk=payment.id))
+    except LedgerError as refusal:
+        savepoint.rollback()
+        reason = (f"payment {position + 1} of {len(upload.payments)} in the file "
+                  f"({instruction['InstructionIdentification']}): {_refusal_reason(refusal)}")
+        _move(order, files.INITIATION_FAILED, now, reason[:500])
+        order.rejection_reason = reason[:500]
+        uow.session.flush()
+        audit_execution(uow, order.order_type, order.payment_order_id, order.status, now,
+                        order.rejection_reason)
+        _announce(uow, order, now)
+        return order.status
+    uow.session.add_all(items)
+    savepoint.commit()
+    _move(order, files.INITIATION_COMPLETED, now)
+    uow.session.flush()
     audit_execution(uow, order.order_type, order.payment_order_id, order.status, now)
     _announce(uow, order, now)
     return order.status
@@ -388,6 +471,12 @@ def payment_settled(uow: UnitOfWork, payment, now: datetime) -> None:
                               now)
         _announce(uow, order, now)
         return
+    order = uow.session.scalars(select(PaymentOrder).join(
+        FilePaymentItem, FilePaymentItem.order_pk == PaymentOrder.id).where(
+        FilePaymentItem.ledger_payment_pk == payment.id)).one_or_none()
+    if order is not None:               # a payment of a file: its payment-details changed
+        _announce(uow, order, now)
+        return
     order = PisRepository(uow.session).order_of_instalment(payment.id)
     if order is not None:
         charges.settle_charge(uow, charges.instalment_charge_entry(
@@ -434,6 +523,7 @@ def pending_orders(uow: UnitOfWork, created_before: datetime) -> list[str]:
     repo = PisRepository(uow.session)
     return [order_id for order_type in IMMEDIATE_ORDER_TYPES
             for order_id in repo.pending_orders(order_type, created_before)] + \
+        repo.pending_orders(FILE_PAYMENT, created_before, status=files.INITIATION_PENDING) + \
         [other for pending in _OTHER_PENDING for other in pending(uow, created_before)]
 
 
@@ -456,6 +546,10 @@ def order_record(repo: PisRepository, order: PaymentOrder, *, consent_id: str | 
     payment = repo.ledger_payment(order.ledger_payment_pk)
     history = [StatusStep(s["status"], datetime.fromisoformat(s["at"]), s.get("reason"))
                for s in order.status_history]
+    if order.order_type == FILE_PAYMENT:
+        return _file_record(repo, order, history, consent_id or consent.consent_id,
+                            initiation if initiation is not None
+                            else consent.data["Initiation"], debtor)
     if order.scheduled_payment_pk or order.standing_order_pk:
         return _schedule_record(repo, order, history, consent_id or consent.consent_id,
                                 consent.data, initiation if initiation is not None
@@ -514,6 +608,65 @@ def _schedule_record(repo: PisRepository, order: PaymentOrder, history: list[Sta
         exchange_rate=exchange_rate,
         charges=consent_data.get("Charges"),  # on each payment
         refund=_refund(consent_data, debited))
+
+
+def _file_record(repo: PisRepository, order: PaymentOrder, history: list[StatusStep],
+                 consent_id: str, initiation: dict, debtor: Account | None) -> OrderRecord:
+    """A file payment: InitiationPending, then InitiationCompleted (or InitiationFailed with
+    the reason); once completed, every status of each payment of the file, each under its
+    own ledger payment's id."""
+    steps = list(history)
+    for _, payment in file_payments(repo, order):
+        steps += [StatusStep(step["status"], datetime.fromisoformat(step["at"]),
+                             step.get("reason"), payment.payment_id)
+                  for step in payment.status_history]
+    return OrderRecord(
+        payment_order_id=order.payment_order_id, order_type=order.order_type,
+        consent_id=consent_id, status=order.status, status_updated_at=history[-1].at,
+        created_at=order.created_at, initiation=initiation,
+        debtor=debtor_of(debtor or repo.account(order.debtor_account_pk)),
+        history=tuple(steps), transaction_id=order.payment_order_id)
+
+
+def file_payments(repo: PisRepository, order: PaymentOrder) -> list[tuple[int, Any]]:
+    """(position in the file, ledger payment) of each payment a file order made, in file
+    order; none before its initiation completed."""
+    from aspsp.ledger.models import Payment
+    return [(position, payment) for position, payment in repo.session.execute(
+        select(FilePaymentItem.position, Payment)
+        .join(Payment, Payment.id == FilePaymentItem.ledger_payment_pk)
+        .where(FilePaymentItem.order_pk == order.id).order_by(FilePaymentItem.position))]
+
+
+@dataclass(frozen=True)
+class FileReportLine:
+    instruction: dict             # the payment as the file has it
+    status: str                   # its ledger payment's status, else the file's
+    status_updated_at: datetime
+    transaction_id: str | None    # its ledger payment's id, once paid
+    reason: str | None
+
+
+def file_report(uow: UnitOfWork, client: Client, payment_order_id: str
+                ) -> tuple[OrderRecord, list[FileReportLine]]:
+    """A file payment and each payment of its file with its own status (the report-file)."""
+    record = get_order(uow, client, payment_order_id, FILE_PAYMENT)
+    repo = PisRepository(uow.session)
+    order = repo.order(payment_order_id)
+    upload = files.uploaded_file(uow.session, order.consent_pk)
+    paid = dict(file_payments(repo, order))
+    lines = []
+    for position, instruction in enumerate(upload.payments):
+        payment = paid.get(position)
+        if payment is None:        # not initiated (yet, or the file failed)
+            lines.append(FileReportLine(instruction, order.status, order.status_updated_at,
+                                        None, order.rejection_reason))
+            continue
+        last = payment.status_history[-1]
+        lines.append(FileReportLine(instruction, payment.status,
+                                    datetime.fromisoformat(last["at"]), payment.payment_id,
+                                    last.get("reason")))
+    return record, lines
 
 
 @dataclass(frozen=True)

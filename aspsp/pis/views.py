@@ -2,7 +2,9 @@
 payments, domestic scheduled payments, domestic standing orders, international payments,
 international scheduled payments and international standing orders (with the funds
 confirmation of a domestic, international or international scheduled payment consent), and
-the payment orders they allow (`KINDS`).
+the payment orders they allow (`KINDS`); and file payments: the consent made of a file's
+metadata, the file uploaded to it and read back (`/file-payment-consents/{ConsentId}/file`),
+the file payment, its payment-details and its report (aspsp.pis.files says what a file is).
 
 Every POST carries a detached JWS of its body in x-jws-signature, verified against the TPP's
 registered keys (aspsp.ob_signing), and an x-idempotency-key claimed as the first write of the
@@ -31,7 +33,7 @@ from consent import gate
 from consent.domain import ConsentStatus
 from consent.errors import ConsentError
 
-from . import schemas, services
+from . import files, schemas, services
 from .domain import ProblemKind
 from .errors import (ConsentNotUsable, ConsentOfAnotherType, DebtorNotPermitted,
                      InvalidPaymentRequest, PaymentOfAnotherClient, PaymentOrderNotFound,
@@ -39,8 +41,9 @@ from .errors import (ConsentNotUsable, ConsentOfAnotherType, DebtorNotPermitted,
 
 SCOPE = "payments"
 PREFIX = "/open-banking/v3.1/pisp"
-V31_CONSENT_STATUSES = {ConsentStatus.AWAITING_AUTHORISATION, ConsentStatus.AUTHORISED,
-                        ConsentStatus.CONSUMED, ConsentStatus.REJECTED}
+V31_CONSENT_STATUSES = {ConsentStatus.AWAITING_AUTHORISATION, ConsentStatus.AWAITING_UPLOAD,
+                        ConsentStatus.AUTHORISED, ConsentStatus.CONSUMED,
+                        ConsentStatus.REJECTED}
 IDEMPOTENCY_HEADER = {"in": "header", "name": "x-idempotency-key", "required": True,
                       "description": "Every POST: at most 40 characters, no leading or "
                       "trailing white space", "schema": {"type": "string", "maxLength": 40,
@@ -69,6 +72,7 @@ class Kind:
     funds_confirmation: bool = False
     path_id: str | None = None    # the path variable when it is not `id_name`
     exchange_rate: bool = False   # the consent shows the bank's ExchangeRateInformation
+    risk: bool = True             # the consent has a Risk (a file payment's has none)
 
     @property
     def plural(self) -> str:
@@ -120,6 +124,10 @@ KINDS = (
          schemas.OBWriteInternationalStandingOrder4Schema,
          schemas.OBWriteInternationalStandingOrderResponse7Schema,
          path_id="InternationalStandingOrderPaymentId"),
+    Kind(services.FILE_PAYMENT, "file-payment-consents", "file-payments", "FilePaymentId",
+         "FilePayment", schemas.OBWriteFileConsent3Schema,
+         schemas.OBWriteFileConsentResponse4Schema, schemas.OBWriteFile2Schema,
+         schemas.OBWriteFileResponse3Schema, risk=False),
 )
 BY_TYPE = {kind.order_type: kind for kind in KINDS}
 
@@ -135,6 +143,7 @@ def _blueprint() -> obapi.Blueprint:
     for kind in KINDS:
         _consent_routes(blp, kind)
         _payment_routes(blp, kind)
+    _file_routes(blp, BY_TYPE[services.FILE_PAYMENT])
     return blp
 
 
@@ -263,6 +272,103 @@ def _payment_routes(blp: obapi.Blueprint, kind: Kind) -> None:
         return obapi.json_response(_details_body(record))
 
 
+def _file_routes(blp: obapi.Blueprint, kind: Kind) -> None:
+    """The file of a file payment consent, uploaded and read back, and a file payment's
+    report on each payment of its file."""
+    upload_id = "CreateFilePaymentConsentsConsentIdFile"
+
+    @blp.route(f"/{kind.consents}/<ConsentId>/file", methods=["POST"], endpoint=upload_id)
+    @gate.requires_client(SCOPE)
+    @ob_signing.signed_request
+    @idempotency.idempotent("file-payment-consent-file")
+    @blp.doc(operationId=upload_id, security=TPP, parameters=POSTS,
+             summary="Upload the consent's payment file (AwaitingUpload -> "
+                     "AwaitingAuthorisation)",
+             requestBody={"required": True, "content": {
+                 "application/json": {"schema": {
+                     "type": "object", "description": "A UK.OBIE.PaymentInitiation.3.1 file: "
+                     '{"Data": {"DomesticPayments": [OBDomestic2, ...]}}, whose SHA-256 is '
+                     "the consent's FileHash"}},
+                 "text/xml": {"schema": {
+                     "type": "string", "description": "A UK.OBIE.pain.001.001.08 file (ISO "
+                     "20022 CstmrCdtTrfInitn), whose SHA-256 is the consent's FileHash"}}}})
+    @blp.response(200, description="The file is the consent's: no body")
+    @obapi.documented_errors(blp, 400, 401, 403, 405, 406, 415, 500)
+    @obapi.accepts(*files.MEDIA_TYPES)
+    def upload_file(ConsentId: str):  # noqa: N803
+        p = platform.current()
+        now, client = p.clock.now(), gate.current_client().client
+        try:
+            with p.uow() as uow:
+                key = idempotency.claim(uow)
+                services.upload_file(uow, client, ConsentId, request.get_data(cache=True),
+                                     request.content_type or "", now)
+                response = key.respond(200, b"")
+                uow.commit()
+            return response
+        except files.FileRefused as refused:
+            if refused.rejects:          # the profile: the ASPSP "must reject" the consent
+                with p.uow() as uow:
+                    services.reject_file_consent(uow, client, ConsentId, now,
+                                                 f"{files.REJECTED}: {refused}"[:500])
+                    uow.commit()
+            raise InvalidPaymentRequest(refused.problems) from None
+
+    read_id = "GetFilePaymentConsentsConsentIdFile"
+
+    @blp.route(f"/{kind.consents}/<ConsentId>/file", methods=["GET"], endpoint=read_id)
+    @gate.requires_client(SCOPE)
+    @blp.doc(operationId=read_id, security=TPP, parameters=HEADERS,
+             summary="The file uploaded for the consent, byte for byte",
+             responses={"200": {"description": "The file, with the media type it was sent "
+                                "with", "content": {obapi.JSON: {"schema": {"type": "object"}}}}})
+    @obapi.documented_errors(blp, 400, 401, 403, 405, 406, 500)
+    @obapi.produces(*files.MEDIA_TYPES)
+    def read_file(ConsentId: str):  # noqa: N803
+        p = platform.current()
+        with p.uow() as uow:
+            row = services.get_file(uow, gate.current_client().client, ConsentId,
+                                    p.clock.now())
+            content, content_type = bytes(row.content), row.content_type
+        return current_app.response_class(content, status=200, content_type=content_type)
+
+    report_id = "GetFilePaymentsFilePaymentIdReportFile"
+
+    @blp.route(f"/{kind.payments}/<FilePaymentId>/report-file", methods=["GET"],
+               endpoint=report_id)
+    @gate.requires_client(SCOPE)
+    @blp.doc(operationId=report_id, security=TPP, parameters=HEADERS,
+             summary="Each payment of the file with its own status (JSON; README, "
+                     "\"File payments\")",
+             responses={"200": {"description": "The report", "content": {obapi.JSON: {
+                 "schema": {"type": "object"}}}}})
+    @obapi.documented_errors(blp, 400, 401, 403, 405, 406, 500)
+    def report_file(FilePaymentId: str):  # noqa: N803
+        p = platform.current()
+        with p.uow() as uow:
+            record, lines = services.file_report(uow, gate.current_client().client,
+                                                 FilePaymentId)
+        return obapi.json_response(_report_body(record, lines))
+
+
+def _report_body(record: services.OrderRecord, lines: list[services.FileReportLine]) -> dict:
+    payments = []
+    for line in lines:
+        item = {name: line.instruction[name] for name in (
+            "InstructionIdentification", "EndToEndIdentification", "InstructedAmount",
+            "CreditorAccount") if name in line.instruction}
+        item.update({"Status": line.status, "StatusUpdateDateTime": line.status_updated_at})
+        if line.transaction_id is not None:
+            item["PaymentTransactionId"] = line.transaction_id
+        if line.reason:
+            item["StatusReasonDescription"] = line.reason[:256]
+        payments.append(item)
+    return {"Data": {"FilePaymentId": record.payment_order_id, "ConsentId": record.consent_id,
+                     "Status": record.status, "StatusUpdateDateTime": record.status_updated_at,
+                     "NumberOfTransactions": str(len(payments)), "Payments": payments},
+            "Links": {"Self": _self()}, "Meta": {}}
+
+
 def _consent_now(kind: Kind):
     """A replayed consent POST answers with the consent as it is now (Authorised since...)."""
     def read(stored: dict) -> bytes:
@@ -324,9 +430,12 @@ def _consent_body(view: services.ConsentView) -> dict:
         data["Debtor"] = view.debtor
     if "Charges" in record.data:        # the bank's tariff, worked out with the consent
         data["Charges"] = record.data["Charges"]
-    return {"Data": data, "Risk": record.data.get("Risk", {}),
+    body = {"Data": data, "Risk": record.data.get("Risk", {}),
             "Links": {"Self": f"{_issuer()}{PREFIX}/{kind.consents}/{record.consent_id}"},
             "Meta": {}}
+    if not kind.risk:
+        del body["Risk"]
+    return body
 
 
 def _order_body(record: services.OrderRecord) -> dict:
@@ -350,8 +459,10 @@ def _order_body(record: services.OrderRecord) -> dict:
 
 
 # payment-details names statuses in ISO 20022 terms: a schedule set up is "Accepted".
-_DETAIL_STATUSES = {services.INITIATION_COMPLETED: "Accepted"}
+_DETAIL_STATUSES = {services.INITIATION_COMPLETED: "Accepted",
+                    files.INITIATION_PENDING: "Pending", files.INITIATION_FAILED: "Rejected"}
 _STATUS_REASONS = {"Rejected": "ProprietaryRejection",
+                   files.INITIATION_FAILED: "ProprietaryRejection",
                    "AcceptedSettlementInProcess": "PendingSettlement"}
 
 
@@ -384,7 +495,9 @@ _PROBLEM_CODES = {ProblemKind.INVALID: ErrorCode.FIELD_INVALID,
                   ProblemKind.MISMATCH: ErrorCode.CONSENT_MISMATCH,
                   ProblemKind.UNEXPECTED: ErrorCode.FIELD_UNEXPECTED,
                   ProblemKind.EXPECTED: ErrorCode.FIELD_EXPECTED,
-                  ProblemKind.EXPIRED: ErrorCode.AFTER_CUT_OFF}
+                  ProblemKind.EXPIRED: ErrorCode.AFTER_CUT_OFF,
+                  ProblemKind.DUPLICATE: ErrorCode.DUPLICATE_REFERENCE,
+                  ProblemKind.FORMAT: ErrorCode.INVALID_FORMAT}
 
 
 def pis_error(error: PisError):

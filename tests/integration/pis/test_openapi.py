@@ -1,7 +1,7 @@
 """The PIS operations in the OpenAPI document generated from the schemas, at
 /open-banking/openapi.json: every official v3.1.11 operation of the families built (domestic
 payments, domestic scheduled payments, domestic standing orders, international payments,
-international scheduled payments, international standing orders)
+international scheduled payments, international standing orders, file payments)
 with its operation id, security and the POSTs' x-idempotency-key and x-jws-signature
 headers."""
 from __future__ import annotations
@@ -13,7 +13,7 @@ from tests.integration.pis.test_contract import SPEC
 PREFIX = "/open-banking/v3.1/pisp"
 FAMILIES = ("/domestic-payment", "/domestic-scheduled-payment", "/domestic-standing-order",
             "/international-payment", "/international-scheduled-payment",
-            "/international-standing-order")
+            "/international-standing-order", "/file-payment")
 # The VRP API shares the /pisp prefix: tests/integration/vrp/test_vrp_openapi.py checks it.
 VRP = ("/domestic-vrp-consents", "/domestic-vrps")
 
