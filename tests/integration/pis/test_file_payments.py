@@ -9,6 +9,8 @@ import base64
 import copy
 import hashlib
 import json
+from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
@@ -541,3 +543,34 @@ def test_a_pain001_file_breaking_a_rule_is_refused(pisp, payer, clock, case, cod
     assert "root:" not in response.get_data(as_text=True)
     assert read(pisp, f"{CONSENTS}/{consent_id}").get_json()["Data"]["Status"] == \
         "AwaitingUpload"
+
+
+# --- execution: lost, redelivered ------------------------------------------------------------
+def test_a_lost_file_execution_is_swept_and_a_redelivered_one_pays_nothing_more(
+        app, pisp, payer, file_journey, platform, clock):
+    from aspsp.pis import services, tasks
+    from tests.integration.pis.test_stuck_orders import _Context
+
+    consent_id, body, _, _ = file_journey(payer, instruction(1, "10.00"),
+                                          instruction(2, "5.00"))
+    context = _Context(SimpleNamespace(consent_id=consent_id, tpp=pisp), platform)
+    with platform.uow() as uow:
+        record = services.submit_order(uow, context, context, {"Data": {
+            "ConsentId": consent_id, "Initiation": body["Data"]["Initiation"]}},
+            services.FILE_PAYMENT, clock.now())
+        uow.session.commit()          # committed, but the task it would send is lost
+    status = lambda: read(pisp, f"{PAYMENTS}/{record.payment_order_id}"  # noqa: E731
+                          ).get_json()["Data"]["Status"]
+    assert status() == "InitiationPending"
+    clock.advance(timedelta(minutes=2))
+    with app.app_context():
+        assert tasks.execute_stuck_orders() == 1
+        assert tasks.execute_stuck_orders() == 0      # initiated: left alone
+    assert status() == "InitiationCompleted"
+    with app.app_context():                            # the task delivered once more
+        assert tasks.execute_payment_order(record.payment_order_id) == "InitiationCompleted"
+    assert balances(platform, clock, payer.account_ids[0])["InterimBooked"] == \
+        Money.of("85.00", "GBP")
+    with platform.uow() as uow:
+        assert uow.session.scalar(select(func.count()).select_from(Payment)) == 2
+        assert ledger.reconcile_balances(uow) == []
