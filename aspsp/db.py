@@ -131,6 +131,36 @@ class UnitOfWork:
         """Run `callback` after the next successful commit (e.g. send a Celery task)."""
         self._after_commit.append(callback)
 
+    def savepoint(self) -> "Savepoint":
+        """A SAVEPOINT of this unit of work (`commit()`/`rollback()`, or `with`: rolled back
+        when the block raises): its rollback also drops the after-commit callbacks registered
+        since it began, so that no task is sent for work that was rolled back (a settlement
+        for a payment that no longer exists)."""
+        assert self.session is not None
+        return Savepoint(self)
+
+
+class Savepoint:
+    def __init__(self, uow: UnitOfWork):
+        self._uow, self._mark = uow, len(uow._after_commit)
+        self._nested = uow.session.begin_nested()
+
+    def commit(self) -> None:
+        self._nested.commit()
+
+    def rollback(self) -> None:
+        self._nested.rollback()
+        del self._uow._after_commit[self._mark:]
+
+    def __enter__(self) -> "Savepoint":
+        return self
+
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.rollback()
+
 
 class Database:
     def __init__(self, url: str, echo: bool = False, engine: Engine | None = None,

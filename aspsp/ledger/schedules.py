@@ -479,7 +479,7 @@ def _pay(uow: UnitOfWork, row, *, amount_minor: int, due: datetime, now: datetim
         debited, applied = fx.convert_at_execution(instructed, debtor_currency, row.exchange,
                                                    now)
     try:
-        with uow.session.begin_nested():     # the payment and its charge, or neither
+        with uow.savepoint():     # the payment and its charge (and its settlement), or neither
             charge = _charge_of(uow, row, debited, now)
             payment = services.pay(uow, debtor_account_id=debtor_id, creditor=creditor,
                                    amount=debited if charge is None else charge.sent,

@@ -347,7 +347,7 @@ def execute_order(uow: UnitOfWork, payment_order_id: str, now: datetime) -> str 
     if order.order_type in international.ORDER_TYPES:    # the debtor pays in its currency
         amount, applied = international.debit(consent_data, debtor_currency, now)
     fees = charges.of_order(uow, consent_data, order.debtor_account_pk, now)
-    savepoint = uow.session.begin_nested()
+    savepoint = uow.savepoint()
     try:      # the payment and its charges together, or neither
         payment = ledger.pay(
             uow, debtor_account_id=debtor_account_id,
@@ -392,7 +392,7 @@ def _execute_file(uow: UnitOfWork, order: PaymentOrder, debtor_account_id: str,
     if order.status != files.INITIATION_PENDING:
         return order.status
     upload = files.uploaded_file(uow.session, order.consent_pk)
-    savepoint = uow.session.begin_nested()
+    savepoint = uow.savepoint()         # its rollback drops the settlements of those paid
     items = []
     try:
         for position, instruction in enumerate(upload.payments):

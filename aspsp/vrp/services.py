@@ -207,7 +207,7 @@ def execute_vrp(uow: UnitOfWork, domestic_vrp_id: str, now: datetime) -> str | N
         return vrp.status
     instruction = vrp.request["Data"]["Instruction"]
     payee = pis_domain.payee_of(instruction)
-    savepoint = uow.session.begin_nested()
+    savepoint = uow.savepoint()
     try:
         payment = ledger.pay(
             uow, debtor_account_id=repo.account(vrp.debtor_account_pk).account_id,
