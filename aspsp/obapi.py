@@ -362,7 +362,7 @@ def check_json_body() -> None:
     if request.method not in ("POST", "PUT", "PATCH") or request.mimetype != JSON:
         return
     try:
-        body = json.loads(request.get_data(cache=True) or b"")
+        body = json.loads(request.get_data(cache=True) or b"", parse_constant=_not_json)
     except RecursionError:
         body = None
         too_deep = True
@@ -376,6 +376,12 @@ def check_json_body() -> None:
                           f"{MAX_JSON_DEPTH} levels")
     if not isinstance(body, dict):
         raise bad_request(ErrorCode.INVALID_FORMAT, "the request body must be a JSON object")
+
+
+def _not_json(name: str):
+    """NaN, Infinity and -Infinity: Python's parser takes them, JSON (RFC 8259) has no such
+    values, and a database's JSON column refuses them."""
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def json_depth(value) -> int:
