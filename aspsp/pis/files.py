@@ -53,6 +53,7 @@ FILE_TYPES = {JSON_FILE_TYPE: ("application/json",),
 MEDIA_TYPES = tuple(sorted({m for types in FILE_TYPES.values() for m in types}))
 MAX_FILE_BYTES = 1_000_000
 MAX_PAYMENTS = 500
+MAX_CONTROL_SUM = 5 * 10 ** 15     # 500 payments of the largest amount the OB pattern allows
 CURRENCY = "GBP"
 # A file payment order's statuses (OBWriteFileResponse3).
 INITIATION_PENDING = "InitiationPending"
@@ -95,9 +96,10 @@ def initiation_problems(initiation: Mapping[str, Any], parsed: Mapping[str, Any]
         problems.append(Problem(ProblemKind.INVALID, f"{path}.NumberOfTransactions",
                                 f"a file holds 1 to {MAX_PAYMENTS} payments"))
     control = parsed.get("ControlSum")
-    if control is not None and not control > 0:
+    if control is not None and not 0 < control <= MAX_CONTROL_SUM:
         problems.append(Problem(ProblemKind.INVALID, f"{path}.ControlSum",
-                                "ControlSum, the total of the file's amounts, is more than zero"))
+                                "ControlSum, the total of the file's amounts, is more than zero "
+                                f"and at most {MAX_CONTROL_SUM:,}"))
     if "DebtorAccount" in initiation:
         problems += domain.account_problems(initiation["DebtorAccount"], f"{path}.DebtorAccount")
     elif initiation.get("FileType") == PAIN_FILE_TYPE:
@@ -119,6 +121,26 @@ def initiation_problems(initiation: Mapping[str, Any], parsed: Mapping[str, Any]
     return problems
 
 
+def submission_problems(initiation: Mapping[str, Any], upload: PaymentFile | None,
+                        now: datetime) -> list[Problem]:
+    """A file asking to be paid on a day (RequestedExecutionDateTime, or a pain.001 file's
+    ReqdExctnDt, which was the day of its upload) is submitted that day, never later: the
+    bank initiates a file when it is submitted."""
+    requested = initiation.get("RequestedExecutionDateTime")
+    if isinstance(requested, str):
+        day, path = datetime.fromisoformat(requested.replace("Z", "+00:00")) \
+            .astimezone(now.tzinfo).date(), "Data.Initiation.RequestedExecutionDateTime"
+    elif upload is not None and initiation.get("FileType") == PAIN_FILE_TYPE:
+        day, path = upload.uploaded_at.astimezone(now.tzinfo).date(), "File.ReqdExctnDt"
+    else:
+        return []
+    if day == now.date():
+        return []
+    return [Problem(ProblemKind.INVALID_DATE, path,
+                    f"the file asks to be paid on {day.isoformat()}: it can be submitted on "
+                    "that day only")]
+
+
 def hash_bytes(value: Any) -> bytes | None:
     """The 32 bytes a FileHash encodes, or None when it is not a base64 SHA-256."""
     if not isinstance(value, str):
@@ -128,11 +150,6 @@ def hash_bytes(value: Any) -> bytes | None:
     except (binascii.Error, ValueError):
         return None
     return digest if len(digest) == 32 else None
-
-
-def file_hash(content: bytes) -> str:
-    """FileHash of `content`: the base64 encoding of its SHA-256."""
-    return base64.b64encode(hashlib.sha256(content).digest()).decode("ascii")
 
 
 def fingerprint(content_hash: str) -> str:
@@ -148,7 +165,7 @@ def read(initiation: Mapping[str, Any], content: bytes, content_type: str,
          today) -> FileContents:
     """The payments of an uploaded file, every rule above checked (`today`: the bank's date,
     which a pain.001 file's requested execution date must be); FileRefused if not."""
-    if file_hash(content) != initiation.get("FileHash"):
+    if hashlib.sha256(content).digest() != hash_bytes(initiation.get("FileHash")):
         raise FileRefused([Problem(ProblemKind.MISMATCH, "FileHash",
                                    "the file's SHA-256 is not the consent's FileHash: this is "
                                    "not the file the consent was made for")])

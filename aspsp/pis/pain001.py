@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ElementTree
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, DecimalException
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
@@ -38,6 +38,7 @@ from .domain import IBAN_SCHEME, SORT_CODE_ACCOUNT_NUMBER, Problem, ProblemKind
 NAMESPACE = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.08"
 _N = {"p": NAMESPACE}
 _SCAN = re.compile(r"^\d{14}$")
+_AMOUNT = re.compile(r"^\d{1,18}(\.\d{1,5})?$")      # ISO 20022 DecimalNumber, as amounts are
 
 
 def payments(content: bytes, *, today: date) -> list[dict]:
@@ -58,11 +59,11 @@ def payments(content: bytes, *, today: date) -> list[dict]:
         where = f"PmtInf[{b}]"
         if _text(block, "p:PmtMtd") != "TRF":
             problems.append(_format(f"{where}.PmtMtd", "a credit transfer's PmtMtd is TRF"))
-        requested = _text(block, "p:ReqdExctnDt/p:Dt") or _text(block, "p:ReqdExctnDt")
-        if requested is not None and requested[:10] != today.isoformat():
+        day = requested_day(block)
+        if day != today.isoformat():
             problems.append(Problem(ProblemKind.INVALID_DATE, f"{where}.ReqdExctnDt",
                                     "this bank initiates a file when it is submitted: "
-                                    f"ReqdExctnDt is today, {today.isoformat()}"))
+                                    f"ReqdExctnDt (Dt or DtTm) is today, {today.isoformat()}"))
         debtor = _account(block.find("p:DbtrAcct", _N), _text(block, "p:Dbtr/p:Nm"))
         instrument = _text(block, "p:PmtTpInf/p:LclInstrm/p:Prtry")
         for transaction in block.findall("p:CdtTrfTxInf", _N):
@@ -80,13 +81,22 @@ def payments(content: bytes, *, today: date) -> list[dict]:
     return found
 
 
+def requested_day(block) -> str | None:
+    """The day a PmtInf asks to be paid on, YYYY-MM-DD: ReqdExctnDt's Dt, or the date of its
+    DtTm (the two choices of ISO 20022's DateAndDateTime2Choice)."""
+    value = _text(block, "p:ReqdExctnDt/p:Dt") or _text(block, "p:ReqdExctnDt/p:DtTm")
+    return value[:10] if value else None
+
+
 def _document(content: bytes):
     from .files import FileRefused
     try:
         root = fromstring(content, forbid_dtd=True)
-    except (ElementTree.ParseError, DefusedXmlException, ValueError) as error:
+    except (ElementTree.ParseError, DefusedXmlException, ValueError, LookupError) as error:
         reason = "a DTD or entity, which this bank does not read" \
-            if isinstance(error, DefusedXmlException) else "not well-formed XML"
+            if isinstance(error, DefusedXmlException) else \
+            "in an encoding this bank does not know" if isinstance(error, LookupError) else \
+            "not well-formed XML"
         raise FileRefused([_format("File", f"the file is {reason}")]) from None
     if root.tag != f"{{{NAMESPACE}}}Document":
         raise FileRefused([_format("Document", f"a {NAMESPACE.rsplit(':', 1)[-1]} file is a "
@@ -157,16 +167,15 @@ def _header_problems(initiation, found: list[dict]) -> list[Problem]:
         problems.append(_format("GrpHdr.NbOfTxs", f"NbOfTxs is {count!r}; the document holds "
                                 f"{len(found)} CdtTrfTxInf"))
     control = _text(initiation, "p:GrpHdr/p:CtrlSum")
-    if control is not None:
-        try:
-            total = sum((Decimal(p["InstructedAmount"]["Amount"] or "0") for p in found),
-                        Decimal(0))
-            if Decimal(control) != total:
-                problems.append(_format("GrpHdr.CtrlSum", f"CtrlSum is {control}; the "
+    amounts = [p["InstructedAmount"]["Amount"] or "" for p in found]
+    if control is not None and all(_AMOUNT.match(a) for a in amounts):
+        try:            # the amounts' own problems are the domestic rules' to name
+            total = sum((Decimal(a) for a in amounts), Decimal(0))
+            if not _AMOUNT.match(control) or Decimal(control) != total:
+                problems.append(_format("GrpHdr.CtrlSum", f"CtrlSum is {control[:40]}; the "
                                         f"document's amounts add up to {total}"))
-        except InvalidOperation:
-            problems.append(_format("GrpHdr.CtrlSum", "CtrlSum or an InstdAmt is not a "
-                                    "decimal number"))
+        except DecimalException:
+            problems.append(_format("GrpHdr.CtrlSum", "CtrlSum is not a decimal amount"))
     return problems
 
 

@@ -230,6 +230,9 @@ def submit_order(uow: UnitOfWork, context, client: Client, body: Mapping[str, An
     problems = domain.submission_problems(consent.data, body)
     if order_type in international.ORDER_TYPES:
         problems += international.submission_problems(consent.data, now)
+    if order_type == FILE_PAYMENT:
+        problems += files.submission_problems(
+            consent.data["Initiation"], files.uploaded_file(uow.session, consent.id), now)
     if problems:
         raise InvalidPaymentRequest(problems)
     repo = PisRepository(uow.session)

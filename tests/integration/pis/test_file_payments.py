@@ -574,3 +574,84 @@ def test_a_lost_file_execution_is_swept_and_a_redelivered_one_pays_nothing_more(
     with platform.uow() as uow:
         assert uow.session.scalar(select(func.count()).select_from(Payment)) == 2
         assert ledger.reconcile_balances(uow) == []
+
+
+# --- hostile or odd input: a 400, never a 500 ---------------------------------------------------
+@pytest.mark.parametrize("case", ["encoding", "exponent", "date-time-tomorrow", "no-date"])
+def test_odd_pain001_documents_are_refused_cleanly(pisp, payer, clock, case):
+    today = clock.now().date()
+    debtor = payer.sort_codes[0]
+    one = transfer(1, "1.00", scan=OUTSIDE_PAYEE["Identification"])
+    content = {
+        "encoding": pain_file(debtor, one, day=today.isoformat()).replace(
+            b'encoding="UTF-8"', b'encoding="rot13"'),
+        "exponent": pain_file(debtor, transfer(1, "1E+1000000",
+                                               scan=OUTSIDE_PAYEE["Identification"]),
+                              control="1.00", day=today.isoformat()),
+        "date-time-tomorrow": pain_file(debtor, one, day="x").replace(
+            b"<Dt>x</Dt>", f"<DtTm>{today.replace(year=today.year + 1)}T09:00:00</DtTm>"
+            .encode()),
+        "no-date": pain_file(debtor, one, day="x").replace(b"<Dt>x</Dt>", b""),
+    }[case]
+    consent_id = create(pisp, pain_consent(content, debtor)).get_json()["Data"]["ConsentId"]
+    response = upload_xml(pisp, consent_id, content)
+    assert response.status_code == 400, response.get_data(as_text=True)
+    expected = {"encoding": ("UK.OBIE.Resource.InvalidFormat", "File"),
+                "exponent": ("UK.OBIE.Resource.InvalidFormat",     # not the OB pattern
+                             "CdtTrfTxInf[0].InstructedAmount.Amount"),
+                "date-time-tomorrow": ("UK.OBIE.Field.InvalidDate", "PmtInf[0].ReqdExctnDt"),
+                "no-date": ("UK.OBIE.Field.InvalidDate", "PmtInf[0].ReqdExctnDt")}[case]
+    assert expected in [(e["ErrorCode"], e.get("Path")) for e in response.get_json()["Errors"]]
+
+
+def test_a_control_sum_beyond_any_file_is_refused(pisp):
+    body = consent_body(payment_file(instruction(1, "1.00")))
+    body["Data"]["Initiation"]["ControlSum"] = 100000000000000000000
+    response = create(pisp, body)
+    assert response.status_code == 400
+    assert [(e["ErrorCode"], e["Path"]) for e in response.get_json()["Errors"]] == [
+        ("UK.OBIE.Field.Invalid", "Data.Initiation.ControlSum")]
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_not_json(pisp, constant):
+    content = payment_file(instruction(1, "1.00"))
+    text = json.dumps(consent_body(content)).replace(
+        '"FileReference": "PAYROLL-DEC"',
+        f'"FileReference": "PAYROLL-DEC", "SupplementaryData": {{"x": {constant}}}')
+    data = text.encode()
+    response = pisp.call("POST", CONSENTS, token=pisp.token(scope="payments"), data=data,
+                         content_type="application/json",
+                         headers={**idem(), "x-jws-signature": pisp.signature(data)})
+    assert response.status_code == 400
+    assert codes(response) == ["UK.OBIE.Resource.InvalidFormat"]
+
+
+def test_a_file_hash_in_another_base64_spelling_still_names_the_file(pisp):
+    content = payment_file(instruction(1, "1.00"))
+    canonical = sha(content)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    last = alphabet.index(canonical[-2])          # 44 characters: 2 unused bits before "="
+    other = canonical[:-2] + alphabet[last ^ 1] + "="
+    assert other != canonical and base64.b64decode(other) == base64.b64decode(canonical)
+    body = consent_body(content)
+    body["Data"]["Initiation"]["FileHash"] = other
+    consent_id = create(pisp, body).get_json()["Data"]["ConsentId"]
+    assert upload(pisp, consent_id, content).status_code == 200
+
+
+def test_a_pain001_file_is_submitted_on_the_day_it_asks_for(pisp, payer, approve, clock):
+    debtor = payer.sort_codes[0]
+    content = pain_file(debtor, transfer(1, "1.00", scan=OUTSIDE_PAYEE["Identification"]),
+                        day=clock.now().date().isoformat())
+    body = pain_consent(content, debtor)
+    consent_id = create(pisp, body).get_json()["Data"]["ConsentId"]
+    assert upload_xml(pisp, consent_id, content).status_code == 200
+    approve(consent_id, payer)
+    clock.advance(timedelta(days=1))
+    token = pisp.token(scope="payments", grant_type="authorization_code",
+                       consent_id=consent_id, psu=payer.psu)
+    response = submit(pisp, consent_id, body, token)
+    assert response.status_code == 400, response.get_json()
+    assert [(e["ErrorCode"], e["Path"]) for e in response.get_json()["Errors"]] == [
+        ("UK.OBIE.Field.InvalidDate", "File.ReqdExctnDt")]
