@@ -45,12 +45,18 @@ def serving(app):
         thread.join()
 
 
-def log_in(page, world, clock) -> None:
-    """The login page, then the one-time code page, filled as the customer would."""
+def sign_in(page, world) -> None:
+    """The login page filled and sent as the customer would, up to the code step (the
+    one-time code, or for a payment the signed code)."""
     page.fill("#username", world.username)
     page.fill("#password", world.password)
     page.click("button[type=submit]")
     page.wait_for_selector("#code")
+
+
+def log_in(page, world, clock) -> None:
+    """The login page, then the one-time code page, filled as the customer would."""
+    sign_in(page, world)
     page.fill("#code", world.totp.at(clock.now()))
     page.click("button[type=submit]")
 

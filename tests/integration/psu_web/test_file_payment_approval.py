@@ -14,7 +14,7 @@ import pytest
 from aspsp.identity import dynamic_linking as dl
 from aspsp.pis.models import PaymentFile
 from tests.integration.psu_web.test_browser import (chromium, serving,  # noqa: F401 fixtures
-                                                    tpp_site)
+                                                    sign_in, tpp_site)
 from tests.integration.psu_web.test_payment_approval import (ALICE_SECRET, log_in,
                                                              payment_world, state)
 
@@ -111,10 +111,7 @@ def test_a_customer_approves_a_file_in_a_real_browser(app, chromium, tpp_site, p
         page = context.new_page()
         page.goto(base + world.url)
         assert "a file of 2 payments" in page.inner_text("main")
-        page.fill("#username", world.username)
-        page.fill("#password", world.password)
-        page.click("button[type=submit]")
-        page.wait_for_selector("#code")
+        sign_in(page, world)
         assert page.inner_text("#sign-amount") == "12.50"
         assert page.inner_text("#sign-payee") == FINGERPRINT
         with context.expect_page() as opened:

@@ -12,7 +12,7 @@ import pytest
 
 from aspsp.identity import dynamic_linking as dl
 from tests.integration.psu_web.test_browser import (chromium, serving,  # noqa: F401 fixtures
-                                                    tpp_site)
+                                                    sign_in, tpp_site)
 from tests.integration.psu_web.test_payment_approval import (ALICE_SECRET, payment_world,
                                                              state, to_sign)
 
@@ -29,11 +29,7 @@ def test_customer_signs_and_approves_a_payment_in_a_real_browser(app, chromium, 
         page.goto(base + world.url)
         assert "PayFast" in page.inner_text("h1")
         assert "has asked to make a payment" in page.inner_text("main")
-        page.fill("#username", world.username)
-        page.fill("#password", world.password)
-        page.click("button[type=submit]")
-
-        page.wait_for_selector("#code")
+        sign_in(page, world)
         assert page.inner_text("#sign-amount") == "12.50"
         assert page.inner_text("#sign-currency") == "GBP"
         assert page.inner_text("#sign-payee") == "12345612345678"

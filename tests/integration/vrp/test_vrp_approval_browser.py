@@ -10,7 +10,7 @@ import pytest
 
 from aspsp.identity import dynamic_linking as dl
 from tests.integration.psu_web.test_browser import (chromium, serving,  # noqa: F401 fixtures
-                                                    tpp_site)
+                                                    sign_in, tpp_site)
 from tests.integration.psu_web.test_payment_approval import ALICE_SECRET, state
 from tests.integration.vrp.test_vrp_approval import vrp_world
 
@@ -25,11 +25,7 @@ def test_customer_sets_up_vrps_in_a_real_browser(app, chromium, tpp_site, platfo
         page = context.new_page()
         page.goto(base + world.url)
         assert "variable recurring payments" in page.inner_text("main")
-        page.fill("#username", world.username)
-        page.fill("#password", world.password)
-        page.click("button[type=submit]")
-
-        page.wait_for_selector("#code")
+        sign_in(page, world)
         assert page.inner_text("#sign-amount") == "250.00"
         assert page.inner_text("#sign-payee") == "12345612345678"
         with context.expect_page() as opened:           # the sandbox authenticator, new tab
