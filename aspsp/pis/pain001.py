@@ -52,6 +52,7 @@ def payments(content: bytes, *, today: date) -> list[dict]:
         raise FileRefused([_format("Document", "the document holds no CstmrCdtTrfInitn")])
     problems: list[Problem] = []
     found: list[dict] = []
+    missing: list[Problem] = []
     blocks = initiation.findall("p:PmtInf", _N)
     if not blocks:
         raise FileRefused([_format("PmtInf", "the document holds no PmtInf")])
@@ -67,15 +68,16 @@ def payments(content: bytes, *, today: date) -> list[dict]:
         debtor = _account(block.find("p:DbtrAcct", _N), _text(block, "p:Dbtr/p:Nm"))
         instrument = _text(block, "p:PmtTpInf/p:LclInstrm/p:Prtry")
         for transaction in block.findall("p:CdtTrfTxInf", _N):
-            found.append(_payment(transaction, debtor, instrument))
+            payment, absent = _payment(transaction, debtor, instrument)
+            missing += [_format(f"CdtTrfTxInf[{len(found)}].{name}",
+                                f"{name} is missing or malformed") for name in absent]
+            found.append(payment)
     if not found:
         raise FileRefused([_format("CdtTrfTxInf", "the document holds no CdtTrfTxInf")])
     if len(found) > MAX_PAYMENTS:
         raise FileRefused([Problem(ProblemKind.INVALID, "CdtTrfTxInf",
                                    f"a file holds 1 to {MAX_PAYMENTS} payments")])
-    problems += _header_problems(initiation, found)
-    problems += [_format(f"CdtTrfTxInf[{n}].{name}", f"{name} is missing or malformed")
-                 for n, payment in enumerate(found) for name in payment.pop("_missing")]
+    problems += _header_problems(initiation, found) + missing
     if problems:
         raise FileRefused(problems[:20])
     return found
@@ -104,7 +106,9 @@ def _document(content: bytes):
     return root
 
 
-def _payment(transaction, debtor: dict | None, instrument: str | None) -> dict:
+def _payment(transaction, debtor: dict | None, instrument: str | None
+             ) -> tuple[dict, list[str]]:
+    """The transaction as an OBDomestic2 payment, and the names of the elements it lacks."""
     end_to_end = _text(transaction, "p:PmtId/p:EndToEndId")
     amount = transaction.find("p:Amt/p:InstdAmt", _N)
     creditor = _account(transaction.find("p:CdtrAcct", _N), _text(transaction, "p:Cdtr/p:Nm"))
@@ -133,8 +137,7 @@ def _payment(transaction, debtor: dict | None, instrument: str | None) -> dict:
         remittance["Unstructured"] = unstructured
     if remittance:
         payment["RemittanceInformation"] = remittance
-    payment["_missing"] = missing
-    return payment
+    return payment, missing
 
 
 def _account(node, name: str | None) -> dict | None:

@@ -310,12 +310,19 @@ def _datetime(text: str) -> datetime:
 def get_order(uow: UnitOfWork, client: Client, payment_order_id: str,
               order_type: str) -> OrderRecord:
     repo = PisRepository(uow.session)
+    return order_record(repo, _client_order(repo, client, payment_order_id, order_type))
+
+
+def _client_order(repo: PisRepository, client: Client, payment_order_id: str,
+                  order_type: str) -> PaymentOrder:
+    """The client's order of this type; another client's is PaymentOfAnotherClient (403),
+    none PaymentOrderNotFound (400)."""
     order = repo.order(payment_order_id) if _plausible_id(payment_order_id) else None
     if order is not None and order.client_pk != client.id:
         raise PaymentOfAnotherClient("this payment was created by another client")
     if order is None or order.order_type != order_type:
         raise PaymentOrderNotFound("there is no payment with this id")
-    return order_record(repo, order)
+    return order
 
 
 def initiation_amount(initiation: Mapping[str, Any]) -> dict[str, str]:
@@ -653,9 +660,9 @@ class FileReportLine:
 def file_report(uow: UnitOfWork, client: Client, payment_order_id: str
                 ) -> tuple[OrderRecord, list[FileReportLine]]:
     """A file payment and each payment of its file with its own status (the report-file)."""
-    record = get_order(uow, client, payment_order_id, FILE_PAYMENT)
     repo = PisRepository(uow.session)
-    order = repo.order(payment_order_id)
+    order = _client_order(repo, client, payment_order_id, FILE_PAYMENT)
+    record = order_record(repo, order)
     upload = files.uploaded_file(uow.session, order.consent_pk)
     paid = dict(file_payments(repo, order))
     lines = []
