@@ -355,14 +355,16 @@ def _after_fork_in_child() -> None:
         request_log._reset()
 
 
-def _at_exit() -> None:
+def flush_all() -> None:
+    """Write what every background writer of this process still holds (at exit, and before
+    a database those writers use goes away)."""
     for request_log in list(_LOGS):
         if request_log.background:
             request_log.flush()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
-atexit.register(_at_exit)
+atexit.register(flush_all)
 
 
 # --- retention ----------------------------------------------------------------------------
@@ -404,5 +406,5 @@ def init_app(app: Flask) -> None:
     app.after_request(_capture)
 
 
-__all__ = ["RequestLog", "RequestLogEntry", "flush", "init_app", "mask_text",
+__all__ = ["RequestLog", "RequestLogEntry", "flush", "flush_all", "init_app", "mask_text",
            "masked_body", "note_client", "sweep"]

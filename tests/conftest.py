@@ -21,11 +21,16 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import sessionmaker
 
 from aspsp.cli import upgrade
+from aspsp import request_log
 from aspsp.clock import Clock
 from aspsp.db import Database, make_engine
 from aspsp.keyring import new_key_setting
 from aspsp.ratelimit.tiers import Family, Tier, setting_name
 from bank import create_app
+from tests import ast_race
+
+# CPython 3.11.7's `ast.parse` races with itself across threads (tests/ast_race.py).
+ast_race.install()
 
 PG_SERVER = os.environ.get("TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -116,6 +121,7 @@ def committed_database(kind: str, directory: Path, prefix: str):
     try:
         yield url
     finally:
+        request_log.flush_all()    # what the apps' request logs hold, written before it goes
         drop_pg_database(url)
 
 
