@@ -70,7 +70,7 @@ beat: venv
 	$(CELERY) beat --loglevel=INFO --schedule=instance/celerybeat-schedule
 
 test: venv-dev
-	$(PY) -m pytest $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS)) $(PYTEST_ARGS)
+	$(PY) -m pytest $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist worksteal) $(PYTEST_ARGS)
 
 # The eight benchmarks of bench/README.md, each against its own baseline in the same run:
 # ledger transfers against pgbench, the transactions listing at 1,000,000 against 1,000 postings,

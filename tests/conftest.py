@@ -214,3 +214,19 @@ def redis_url() -> str:
     except Exception as error:
         service_missing("Redis at 127.0.0.1:6379", error)
     return REDIS_URL
+
+
+# The tiers that mostly wait (tests/prod: real servers restarted, a webhook receiver down for
+# minutes; tests/conformance: approvals that wait for a fresh TOTP step) run first. pytest-xdist
+# hands tests out in collection order, so a long tier collected late (tests/prod sorts after
+# tests/integration) ran on one worker while the other had only the unit tests left, and then
+# nothing: minutes of one idle core at the end of every run.
+_FIRST = ("tests/prod/", "tests/conformance/")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    def tier(item) -> int:
+        path = item.nodeid.replace(os.sep, "/")
+        return next((i for i, prefix in enumerate(_FIRST) if path.startswith(prefix)),
+                    len(_FIRST))
+    items.sort(key=tier)        # stable: each tier keeps its own order
