@@ -108,6 +108,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Refresh token lifetime in seconds (never beyond the consent's expiry)."),
     Setting("AUTHORIZATION_CODE_TTL", 60, int, "Authorization code lifetime in seconds (FAPI: 60)."),
     Setting("PAR_TTL", 90, int, "Lifetime of a pushed authorization request_uri in seconds (< 600)."),
+    Setting("CONSENT_AUTHORISATION_WINDOW", 86400, int,
+            "Seconds a new consent may wait for its customer's approval (a file payment "
+            "consent: for its file and the approval). After them no authorisation starts or "
+            "completes, and the minute sweep marks it Rejected (OBIE: a consent whose "
+            "authorisation the customer does not complete is Rejected)."),
     Setting("KEY_PUBLISH_LEAD_SECONDS", 3600, int,
             "After `flask keys rotate`, seconds a new key is published before it starts signing."),
     Setting("KEY_KEEP_PUBLISHED_SECONDS", 86400, int,

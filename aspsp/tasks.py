@@ -118,6 +118,10 @@ def celery_init_app(app: Flask) -> Celery:
                 "task": "consent.expire_due",
                 "schedule": timedelta(minutes=1),
             },
+            "reject-overdue-consents": {   # not authorised within CONSENT_AUTHORISATION_WINDOW
+                "task": "consent.reject_overdue",
+                "schedule": timedelta(minutes=1),
+            },
             "sweep-customer-sessions": {
                 "task": "identity.sweep_sessions",
                 "schedule": timedelta(minutes=15),

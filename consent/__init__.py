@@ -8,7 +8,7 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     from aspsp.ledger import dispatch
 
-    from . import api, cli, services, tasks, web  # noqa: F401  (tasks: the expiry sweep)
+    from . import api, cli, services, tasks, web  # noqa: F401  (tasks: the consent sweeps)
     api.init_app(app)
     web.init_app(app)
     cli.init_app(app)

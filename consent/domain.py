@@ -8,7 +8,7 @@ move comes back as a `Transition`, the record of what happened (the service stor
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Mapping
 
@@ -27,6 +27,9 @@ class ConsentStatus(StrEnum):
 
 TERMINAL = frozenset({ConsentStatus.REJECTED, ConsentStatus.REVOKED, ConsentStatus.EXPIRED,
                       ConsentStatus.CONSUMED})
+# Statuses of a consent still waiting for its customer's approval (and a file payment consent
+# for its file): the authorisation window (authorisation_overdue) runs over these.
+AWAITING = frozenset({ConsentStatus.AWAITING_AUTHORISATION, ConsentStatus.AWAITING_UPLOAD})
 # Statuses that an ExpirationDateTime in the past turns into Expired.
 EXPIRABLE = frozenset({ConsentStatus.AWAITING_AUTHORISATION, ConsentStatus.AWAITING_UPLOAD,
                        ConsentStatus.AUTHORISED})
@@ -73,6 +76,7 @@ EXPIRY_PASSED = "its ExpirationDateTime passed"
 CONSUMED_BY_PAYMENT = "consumed by the payment order it allowed"
 REVOKED_BY_BANK = "revoked by the bank"
 FILE_UPLOADED = "its payment file was uploaded"
+NOT_AUTHORISED_IN_TIME = "not authorised within the bank's authorisation window"
 
 S = ConsentStatus
 TPP, PSU, SYSTEM = Actor.TPP, Actor.PSU, Actor.SYSTEM
@@ -201,6 +205,16 @@ def authorisation_closed(data: Mapping | None, now: datetime) -> bool:
         return datetime.fromisoformat(completion) <= now
     except ValueError:          # refused when the consent was made; never blocks on a typo
         return False
+
+
+def authorisation_overdue(status: str, created_at: datetime, now: datetime,
+                          window_seconds: int) -> bool:
+    """Whether a consent still awaiting its authorisation (or its file) has waited the bank's
+    whole authorisation window since it was made. OBIE (knowledge base KSB32): "The ASPSP must
+    mark the consent as 'Rejected' when the PSU does not complete the consent-authorisation
+    flow"; the window is how long the bank waits before it concludes that."""
+    return ConsentStatus(status) in AWAITING and \
+        created_at + timedelta(seconds=window_seconds) <= now
 
 
 def keeps_status_when_revoked(consent_type: str) -> bool:

@@ -15,11 +15,18 @@ _IN_FORCE_WITH_EXPIRY = text("status IN ('AwaitingAuthorisation', 'AwaitingUploa
                              "'Authorised') AND expiration_datetime IS NOT NULL")
 
 
+# Consents still awaiting authorisation or a file: what the authorisation window's sweep reads
+# (migration 0024).
+_AWAITING = text("status IN ('AwaitingAuthorisation', 'AwaitingUpload')")
+
+
 class Consent(Base):
     __tablename__ = "consents"
     __table_args__ = (Index("ix_consents_expiry_due", "expiration_datetime", "id",
                             postgresql_where=_IN_FORCE_WITH_EXPIRY,
-                            sqlite_where=_IN_FORCE_WITH_EXPIRY),)
+                            sqlite_where=_IN_FORCE_WITH_EXPIRY),
+                      Index("ix_consents_awaiting", "created_at", "id",
+                            postgresql_where=_AWAITING, sqlite_where=_AWAITING))
     id: Mapped[int] = mapped_column(BigPK, primary_key=True)
     consent_id: Mapped[str] = mapped_column(String(128), unique=True)
     consent_type: Mapped[str] = mapped_column(String(40))    # account-access, domestic-payment, ...

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
 from sqlalchemy import delete, select, update
@@ -26,11 +26,11 @@ from aspsp.oauth import tokens
 from aspsp.oauth.models import AuthorizationCode, OAuthClient
 
 from . import permissions
-from .domain import (CONSUMED_BY_PAYMENT, DELETED_BY_TPP, EXPIRABLE, EXPIRY_PASSED,
-                     FILE_UPLOADED, REAUTHENTICATED, REVOKED_BY_BANK, REVOKED_BY_PSU,
-                     TERMINAL, Actor, ConsentStatus, ConsentType, Transition, authorisation_closed,
-                     effective_status, keeps_status_when_revoked, lifecycle,
-                     may_reauthenticate)
+from .domain import (AWAITING, CONSUMED_BY_PAYMENT, DELETED_BY_TPP, EXPIRABLE, EXPIRY_PASSED,
+                     FILE_UPLOADED, NOT_AUTHORISED_IN_TIME, REAUTHENTICATED, REVOKED_BY_BANK,
+                     REVOKED_BY_PSU, TERMINAL, Actor, ConsentStatus, ConsentType, Transition,
+                     authorisation_closed, authorisation_overdue, effective_status,
+                     keeps_status_when_revoked, lifecycle, may_reauthenticate)
 from .errors import (AccountNotSelectable, AuthorisationClosed, ConsentNotFound,
                      ConsentOfAnotherClient, IllegalConsentTransition, InvalidConsentRequest, NoAccountSelected,
                      Problem, WrongCustomer)
@@ -595,6 +595,40 @@ def expiry_due_query(now: datetime, limit: int = 500):
                                   Consent.expiration_datetime <= now)
             .order_by(Consent.expiration_datetime, Consent.id).limit(limit)
             .with_for_update(skip_locked=True))
+
+
+def reject_overdue(uow: UnitOfWork, now: datetime, window_seconds: int, *,
+                   limit: int = 500) -> int:
+    """Record Rejected for up to `limit` consents still awaiting authorisation (or their file)
+    a whole authorisation window after they were made, in the caller's unit of work (the
+    beat's sweep commits each batch). One whose ExpirationDateTime came first is Expired
+    instead. Rows another sweep holds are skipped (PostgreSQL), never recorded twice."""
+    due = uow.session.scalars(overdue_query(now, window_seconds, limit)).all()
+    for consent in due:
+        _settle_expiry(uow, consent, now)
+        if authorisation_overdue(consent.status, consent.created_at, now, window_seconds):
+            _store(uow, consent, lifecycle(consent.consent_type).move(
+                consent.status, ConsentStatus.REJECTED, actor=Actor.SYSTEM, actor_id=None,
+                at=consent.created_at + timedelta(seconds=window_seconds),
+                reason=NOT_AUTHORISED_IN_TIME))
+    return len(due)
+
+
+def overdue_query(now: datetime, window_seconds: int, limit: int = 500):
+    """The window sweep's statement: it reads the partial index ix_consents_awaiting (consents
+    awaiting authorisation or a file, by creation), from the oldest up to the window's start."""
+    return (select(Consent).where(Consent.status.in_(sorted(s.value for s in AWAITING)),
+                                  Consent.created_at <= now - timedelta(seconds=window_seconds))
+            .order_by(Consent.created_at, Consent.id).limit(limit)
+            .with_for_update(skip_locked=True))
+
+
+def check_authorisation_window(consent: Consent, now: datetime, window_seconds: int) -> None:
+    """AuthorisationClosed when the consent has waited the bank's whole authorisation window
+    (the sweep marks it Rejected within the minute; no approval completes meanwhile)."""
+    if authorisation_overdue(consent.status, consent.created_at, now, window_seconds):
+        raise AuthorisationClosed("This request waited too long for your approval: it can no "
+                                  "longer be approved. The app can ask you again.")
 
 
 def _settle_expiry(uow: UnitOfWork, consent: Consent, now: datetime) -> None:

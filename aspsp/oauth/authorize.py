@@ -73,12 +73,14 @@ def complete_authorization(uow: UnitOfWork, pending: PendingAuthorization, *, ap
         return error_redirect(params["redirect_uri"], "access_denied",
                               "The customer declined the request", state=state,
                               response_type=response_type)
+    p = platform.current()
     if consent is not None:
+        consent_services.check_authorisation_window(
+            consent, now, int(p.config["CONSENT_AUTHORISATION_WINDOW"]))
         account_pks = list(uow.session.scalars(
             select(Account.id).where(Account.account_id.in_(account_ids)))) \
             if account_ids else []
         consent_services.authorise(uow, consent, psu=psu, account_pks=account_pks, now=now)
-    p = platform.current()
     code = new_secret()
     auth_time = pending.sca_at or now
     uow.session.add(AuthorizationCode(

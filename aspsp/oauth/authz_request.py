@@ -36,10 +36,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from consent.domain import authorisation_closed, may_reauthenticate
+from consent.domain import authorisation_closed, authorisation_overdue, may_reauthenticate
 from consent.models import Consent
 
-from .. import jsonsafe
+from .. import jsonsafe, platform
 from ..db import UnitOfWork
 from .clients import (JWS_ALGORITHMS, Client, audience_ok,
                       check_time_claims, client_jwks)
@@ -187,6 +187,10 @@ def check_parameters(uow: UnitOfWork, client: Client, params: dict, *, now: date
         fail("invalid_request", "the consent is not awaiting authorisation")
     if consent.status == AWAITING_AUTHORISATION and authorisation_closed(consent.data, now):
         fail("invalid_request", "the consent's Authorisation.CompletionDateTime has passed")
+    if authorisation_overdue(consent.status, consent.created_at, now,
+                             int(platform.current().config["CONSENT_AUTHORISATION_WINDOW"])):
+        fail("invalid_request", "the consent was not authorised within the bank's "
+                                "authorisation window: it is Rejected")
     scope_for_type = "accounts" if consent.consent_type == "account-access" else \
         "fundsconfirmations" if consent.consent_type == "funds-confirmation" else "payments"
     if scope_for_type not in scopes:

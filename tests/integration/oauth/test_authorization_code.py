@@ -342,3 +342,36 @@ def test_an_approval_after_the_consents_completion_time_is_refused(
         consent = uow.session.scalars(select(Consent).where(
             Consent.consent_id == consent_id)).one()
         assert consent.status == "AwaitingAuthorisation"
+
+
+# --- the bank's authorisation window (CONSENT_AUTHORISATION_WINDOW, a day by default) -----------
+def test_no_authorisation_starts_once_the_consent_has_waited_the_whole_window(
+        tpp, consent_for, clock):
+    consent_id = consent_for(tpp)
+    clock.advance(timedelta(days=1) - timedelta(seconds=1))
+    in_time = tpp.par(tpp.request_params(consent_id, verifier=pkce_verifier()))
+    assert in_time.status_code == 201, in_time.json
+    clock.advance(timedelta(seconds=1))
+    late = tpp.par(tpp.request_params(consent_id, verifier=pkce_verifier()))
+    assert late.status_code == 400
+    assert late.json["error"] == "invalid_request"
+    assert "authorisation window" in late.json["error_description"]
+
+
+def test_an_approval_given_after_the_window_closed_is_refused_and_the_sweep_rejects(
+        app, tpp, consent_for, platform, clock, customer):
+    from consent import services
+    from consent.errors import AuthorisationClosed
+    consent_id = consent_for(tpp)
+    clock.advance(timedelta(days=1) - timedelta(minutes=1))
+    reference, _ = start(tpp, consent_id, pkce_verifier())
+    clock.advance(timedelta(minutes=2))           # the customer approved a minute too late
+    with pytest.raises(AuthorisationClosed):
+        decide(platform, clock, reference, customer)
+    with platform.uow() as uow:
+        assert services.reject_overdue(uow, clock.now(),
+                                       app.config["CONSENT_AUTHORISATION_WINDOW"]) == 1
+        uow.commit()
+    with platform.uow() as uow:
+        assert uow.session.scalars(select(Consent.status).where(
+            Consent.consent_id == consent_id)).one() == "Rejected"

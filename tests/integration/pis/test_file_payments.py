@@ -199,6 +199,22 @@ def test_the_consent_awaits_its_file_and_then_the_customer(pisp, payer, make_pay
     assert codes(again) == ["UK.OBIE.Resource.InvalidConsentStatus"]
 
 
+def test_a_consent_whose_file_never_came_is_rejected_after_the_window(app, pisp, clock):
+    """CONSENT_AUTHORISATION_WINDOW covers the file and the approval: a day after the consent
+    was made without its file, the minute sweep marks it Rejected and no file is taken."""
+    from consent import tasks
+
+    content = payment_file(instruction(1, "1.00"))
+    consent_id = create(pisp, consent_body(content)).get_json()["Data"]["ConsentId"]
+    clock.advance(timedelta(days=1))
+    with app.app_context():
+        assert tasks.reject_overdue() == 1
+    assert read(pisp, f"{CONSENTS}/{consent_id}").get_json()["Data"]["Status"] == "Rejected"
+    late = upload(pisp, consent_id, content)
+    assert late.status_code == 400
+    assert codes(late) == ["UK.OBIE.Resource.InvalidConsentStatus"]
+
+
 def test_an_upload_repeated_with_its_key_replays_and_another_body_is_refused(pisp,
                                                                              platform):
     content = payment_file(instruction(1, "1.00"))

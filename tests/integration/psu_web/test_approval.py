@@ -298,3 +298,18 @@ def test_no_key_that_may_sign_the_id_token_is_a_503_page_and_the_decision_can_be
     fragment = parse_qs(urlsplit(response.headers["Location"]).fragment)
     assert fragment["code"][0] and fragment["id_token"][0] and fragment["state"] == ["st-123"]
     assert consent_row(platform, world) == ("Authorised", {world.current})
+
+
+def test_an_approval_after_the_banks_authorisation_window_is_refused_on_the_page(
+        browser, world, platform, clock):
+    """The consent was made a day ago (CONSENT_AUTHORISATION_WINDOW): the customer who
+    approves it now is told it can no longer be approved, and nothing is authorised."""
+    with platform.uow() as uow:
+        uow.session.get(Consent, world.consent_pk).created_at = clock.now() - timedelta(days=1)
+        uow.commit()
+    sign_in(browser, world, clock=clock)
+    response = browser.submit(f"{world.url}/decision", {"decision": "approve",
+                                                        "account": [world.current]})
+    assert response.status_code == 422
+    assert "waited too long for your approval" in browser.html
+    assert consent_row(platform, world) == ("AwaitingAuthorisation", set())

@@ -3,7 +3,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from consent.domain import (DELETED_BY_TPP, LIFECYCLES, TERMINAL, Actor, ConsentStatus,
-                            ConsentType, Transition, effective_status, lifecycle)
+                            ConsentType, Transition, authorisation_overdue, effective_status,
+                            lifecycle)
 from consent.errors import IllegalConsentTransition
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=timezone.utc)
@@ -115,3 +116,16 @@ def test_expiry_does_not_override_a_final_status(status):
 
 def test_an_open_ended_consent_never_expires():
     assert effective_status(S.AUTHORISED, None, NOW + timedelta(days=10_000)) == S.AUTHORISED
+
+
+@pytest.mark.parametrize("status", [ConsentStatus.AWAITING_AUTHORISATION,
+                                    ConsentStatus.AWAITING_UPLOAD])
+def test_a_consent_still_waiting_is_overdue_once_the_whole_window_has_passed(status):
+    assert not authorisation_overdue(status, NOW, NOW + timedelta(seconds=599), 600)
+    assert authorisation_overdue(status, NOW, NOW + timedelta(seconds=600), 600)
+
+
+@pytest.mark.parametrize("status", sorted(set(ConsentStatus) - {
+    ConsentStatus.AWAITING_AUTHORISATION, ConsentStatus.AWAITING_UPLOAD}))
+def test_a_decided_consent_is_never_overdue(status):
+    assert not authorisation_overdue(status, NOW, NOW + timedelta(days=400), 600)
