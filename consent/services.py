@@ -605,12 +605,13 @@ def reject_overdue(uow: UnitOfWork, now: datetime, window_seconds: int, *,
     instead. Rows another sweep holds are skipped (PostgreSQL), never recorded twice."""
     due = uow.session.scalars(overdue_query(now, window_seconds, limit)).all()
     for consent in due:
-        _settle_expiry(uow, consent, now)
-        if authorisation_overdue(consent.status, consent.created_at, now, window_seconds):
+        closed_at = consent.created_at + timedelta(seconds=window_seconds)
+        if consent.expiration_datetime is not None and consent.expiration_datetime <= closed_at:
+            _settle_expiry(uow, consent, now)        # it expired while the window was open
+        else:
             _store(uow, consent, lifecycle(consent.consent_type).move(
                 consent.status, ConsentStatus.REJECTED, actor=Actor.SYSTEM, actor_id=None,
-                at=consent.created_at + timedelta(seconds=window_seconds),
-                reason=NOT_AUTHORISED_IN_TIME))
+                at=closed_at, reason=NOT_AUTHORISED_IN_TIME))
     return len(due)
 
 

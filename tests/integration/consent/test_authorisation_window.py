@@ -115,6 +115,19 @@ def test_a_shorter_window_is_the_banks_to_set(database, clock, tmp_path):
     assert read.get_json()["Data"]["Status"] == "Rejected"
 
 
+def test_an_expiry_after_the_window_closed_does_not_count(
+        app, aisp, consent_in_db, platform, clock):
+    """The sweep came late (its beat was down): the window closed first, so Rejected."""
+    made_at = clock.now()
+    consent_id = aisp.create_consent(
+        ExpirationDateTime=(made_at + WINDOW + timedelta(hours=2)).isoformat())
+    clock.advance(WINDOW + timedelta(hours=3))
+    assert sweep(app, platform, clock) == 1
+    record = consent_in_db(consent_id)
+    assert record.recorded_status == ConsentStatus.REJECTED
+    assert record.events[-1].at == made_at + WINDOW
+
+
 def test_the_beat_runs_the_sweep_every_minute(app):
     entry = app.extensions["celery"].conf.beat_schedule["reject-overdue-consents"]
     assert entry["task"] == "consent.reject_overdue"
