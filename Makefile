@@ -8,10 +8,8 @@ PIP    := $(PY) -m pip --disable-pip-version-check
 FLASK  := $(PY) -m flask --app bank
 CELERY := $(PY) -m celery -A wsgi:celery
 PORT   ?= 5000
-# pytest-xdist workers: one more than the cores, since a share of the suite waits (servers
-# restarted, receivers down, approvals waiting for a fresh one-time code) rather than
-# computes; `make test PYTEST_WORKERS=0` runs in one process.
-PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
+# pytest-xdist workers; `make test PYTEST_WORKERS=0` runs in one process.
+PYTEST_WORKERS ?= auto
 PYTEST_ARGS ?=
 # the PostgreSQL server of the benchmarks in bench/
 BENCH_PG_URL ?= postgresql://postgres@127.0.0.1:5432
